@@ -1,0 +1,1 @@
+"""What the data is: the layer catalog, source readers, canonical schemas and the store."""

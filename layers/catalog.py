@@ -1,0 +1,643 @@
+"""The layer catalog: one declarative entry per layer, the single place that says what
+each layer is, where it comes from, and how its columns map to the canonical schema.
+
+A ``Source`` is one file. ``mirror_path`` is where the file lies in a local mirror
+(``FEDMIN_DATA_MIRROR``) and, after ``fedmin data fetch``, in the raw data directory. The
+mirror copies are regional extracts pinned by ``sha256``; ``url`` is the official download,
+usually a national file (``archive_member`` names the file inside it when it is a zip).
+Where the publisher offers no stable direct file, ``url`` is the landing page and
+``direct_download`` is false: fetch then says where to get the file instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from layers.errors import NotFoundError
+from layers.schema import LayerKind
+
+RETRIEVED_MIRROR = "2026-11-27"
+
+
+@dataclass(frozen=True)
+class Source:
+    mirror_path: str
+    url: str
+    sha256: str | None = None
+    direct_download: bool = True
+    archive_member: str | None = None
+    gdal_layer: str | None = None
+    #: Companion files (shapefile sidecars) fetched with the main file.
+    companions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    title: str
+    kind: LayerKind
+    sources: tuple[Source, ...]
+    reader: str
+    normalizer: str
+    publisher: str
+    license: str
+    caveats: str
+    #: canonical column -> source column (documentation and the normalizer's input).
+    columns: dict[str, str] = field(default_factory=dict)
+    #: Layer-specific normalizer options (fixed agency, rows to exclude, ...).
+    options: dict[str, object] = field(default_factory=dict)
+    #: Infrastructure layers cover either the whole country or the states listed in
+    #: ``options["coverage_states"]``; outside its coverage a distance is unknown (null).
+    #: Optional layers may be absent (no mirror copy, no network); everything downstream
+    #: then reports the gap instead of failing.
+    optional: bool = False
+    retrieved: str = RETRIEVED_MIRROR
+
+    @property
+    def primary(self) -> Source:
+        return self.sources[0]
+
+
+MRDS_REPORT_URL = "https://mrdata.usgs.gov/mrds/show-mrds.php?dep_id={}"
+
+LAYERS: tuple[Layer, ...] = (
+    # --- deposits -------------------------------------------------------------------------
+    Layer(
+        id="mrds",
+        title="USGS Mineral Resources Data System (MRDS), northern California",
+        kind=LayerKind.DEPOSITS,
+        sources=(
+            Source(
+                "deposits/mrds_norcal/MRDS.txt",
+                "https://mrdata.usgs.gov/mrds/rdbms-tab-all.zip",
+                "160590396c277d15d2d7df95009b8b7cbf17bd46d997f93b04e329842685867d",
+                archive_member="MRDS.txt",
+            ),
+        ),
+        reader="mrds_tab",
+        normalizer="mrds",
+        publisher="U.S. Geological Survey",
+        license="public domain",
+        caveats=(
+            "MRDS has not been systematically updated since 2011; locations are approximate "
+            "and some records are duplicates. The mirror holds the 4,330 sites of a northern "
+            "California box (-124.38..-122.39 W, 40.07..41.74 N); state and county come from "
+            "an overlay with Census county boundaries."
+        ),
+        columns={
+            "source_id": "dep_id",
+            "name": "name",
+            "dev_status": "dev_stat",
+            "source_url": "url",
+            "commodities": "code_list",
+            "geometry": "longitude, latitude",
+        },
+    ),
+    Layer(
+        id="usmin_mine_features",
+        title="USGS USMIN mine features from topographic maps, northern California",
+        kind=LayerKind.DEPOSITS,
+        sources=(
+            Source(
+                "deposits/usmin_mine_features_norcal.geojson",
+                "https://www.sciencebase.gov/catalog/item/5a1492c3e4b09fc93dcfd574",
+                "ea822c73cceb726dfe3ec5f4c48248cf83f7d53344f05ba49f23bbce413d13e9",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="usmin_features",
+        publisher="U.S. Geological Survey (USMIN Mineral Deposit Database)",
+        license="public domain",
+        caveats=(
+            "Symbols digitized from historical topographic maps (adits, shafts, pits): "
+            "evidence of past workings, not of a commodity. They carry no commodity, so they "
+            "count as development evidence and never as potential. Borrow, gravel and sand "
+            "pits are construction workings and are dropped."
+        ),
+        columns={
+            "name": "FTR_NAME",
+            "source_id": "GDA_ID",
+            "state": "STATE",
+            "county": "COUNTY",
+            "dev_status": "FTR_TYPE",
+        },
+        options={"excluded_feature_types": ("Borrow Pit", "Gravel Pit", "Sand Pit",
+                                             "Gravel/Borrow Pit - Undifferentiated")},
+    ),
+    Layer(
+        id="usgs_lithium",
+        title="USGS lithium deposits in the United States (2019)",
+        kind=LayerKind.DEPOSITS,
+        sources=(
+            Source(
+                "deposits/usgs_lithium_2019/Site.csv",
+                "https://doi.org/10.5066/P9ZKRWQF",
+                "ae0d7a7fecfa96017565a306561cf53aa32dfe28926ebad9a0b31637428629fd",
+                direct_download=False,
+            ),
+            Source(
+                "deposits/usgs_lithium_2019/Production.csv",
+                "https://doi.org/10.5066/P9ZKRWQF",
+                "70e60d9991d0cfc0916ef6b35a1d125575499438c72c255f9fb26e6943cf3c42",
+                direct_download=False,
+            ),
+        ),
+        reader="csv",
+        normalizer="usgs_lithium",
+        publisher="U.S. Geological Survey (Karl and others, 2019)",
+        license="public domain",
+        caveats=(
+            "21 sites at their approximate site location (Approx_Lon/Lat). dev_status is "
+            "'past_producer' for sites with a record in Production.csv and 'unknown' otherwise: "
+            "the dataset has no development-status field."
+        ),
+        columns={
+            "source_id": "Site_ID *",
+            "name": "Site_Name",
+            "commodities": "Commodity",
+            "geometry": "Approx_Lon, Approx_Lat",
+        },
+    ),
+    Layer(
+        id="mrds_tungsten",
+        title="MRDS tungsten records of Nevada and California",
+        kind=LayerKind.DEPOSITS,
+        sources=(
+            Source(
+                "deposits/tungsten/mrds_tungsten_records_nv_ca.csv",
+                "https://github.com/DARPA-CRITICALMAAS/umn-ta2-mineral-site-linkage",
+                "a278d107cfe8e73c0700128b77deb475a99b08b3b6e7ffc7f97ab35d0ac4dc21",
+                direct_download=False,
+            ),
+        ),
+        reader="csv",
+        normalizer="mrds_tungsten",
+        publisher="U.S. Geological Survey MRDS, processed by DARPA CriticalMAAS MinMod",
+        license="public domain (data); MIT (repository)",
+        caveats=(
+            "Only the tungsten commodity of each record is given and no development status "
+            "(dev_status 'unknown'). Records whose MRDS dep_id is also in the MRDS layer are "
+            "dropped there in favour of the fuller MRDS record."
+        ),
+        columns={
+            "source_id": "record_id",
+            "name": "site_name",
+            "state": "state_or_province",
+            "commodities": "commodity",
+            "geometry": "location (WKT)",
+        },
+    ),
+    Layer(
+        id="porphyry_copper",
+        title="USGS porphyry copper deposits of the world (2008), United States",
+        kind=LayerKind.DEPOSITS,
+        sources=(
+            Source(
+                "deposits/usgs_porphyry_copper_2008/PorCuEX2008.csv",
+                "https://pubs.usgs.gov/of/2008/1155/",
+                "9972e3f95e2cc4ecb81d8766f8df3508cc738cd6c047a55039a002f912fa30c8",
+                direct_download=False,
+            ),
+        ),
+        reader="csv",
+        normalizer="porphyry_copper",
+        publisher="U.S. Geological Survey (Singer, Berger and Moring, 2008, OFR 2008-1155)",
+        license="public domain",
+        caveats=(
+            "Major deposits only, 2008 vintage; only the United States rows are kept. "
+            "Tonnage (Mt) and grades are kept in details; a grade of 0 means not reported. "
+            "The table has no development status: dev_status 'unknown'."
+        ),
+        columns={
+            "source_id": "DepositID",
+            "name": "NameDeposit",
+            "state": "StateProvince",
+            "geometry": "LongitudeDecimal, LatitudeDecimal",
+        },
+    ),
+    # --- federal lands --------------------------------------------------------------------
+    Layer(
+        id="usfs_ranger_districts",
+        title="US Forest Service ranger districts",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/usfs_ranger_districts_us.gpkg",
+                "https://data.fs.usda.gov/geodata/edw/edw_resources/shp/S_USA.RangerDistrict.zip",
+                "08b6db9ea7fd072bcbf0769378429b0abbf323e7adc7b1417a49000f73e0565b",
+                archive_member="S_USA.RangerDistrict.shp",
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USDA Forest Service (EDW S_USA.RangerDistrict)",
+        license="public domain (data); MIT (repository)",
+        caveats=(
+            "Administrative boundaries simplified upstream to about 1 km; private inholdings "
+            "lie inside. National forest land is open to mineral entry unless withdrawn "
+            "(wilderness overlays it with higher precedence)."
+        ),
+        columns={"source_id": "RANGERDIST", "name": "DISTRICTNA", "forest": "FORESTNAME"},
+        options={"agency": "USFS", "designation": "national_forest"},
+    ),
+    Layer(
+        id="federal_lands_coarse",
+        title="Federal lands of the lower 48 by managing agency (coarse)",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/federal_lands_by_agency_conus_coarse.gpkg",
+                "https://www.sciencebase.gov/catalog/item/4f70b1f4e4b058caae3f8e1b",
+                "4c5f6fe0e3634723efc98a83fbd6f43bd6899afcc4902c699efcd778e8cf9064",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USGS National Atlas, Federal Lands of the United States (about 2005)",
+        license="public domain (data); MIT (repository)",
+        caveats=(
+            "COARSE: edges good to a few km, no unit names, inholdings not cut out. The only "
+            "BLM surface land available here. Forest Service polygons are dropped (the ranger "
+            "districts are more detailed) and so are the 2 features flagged as coastal-strip "
+            "artifacts. Not for legal land-status calls."
+        ),
+        columns={"agency": "agency", "state_fips": "state_fips", "qc_flag": "qc_flag"},
+        options={"drop_agencies": ("FS",), "drop_qc_flagged": True},
+    ),
+    Layer(
+        id="nps_units",
+        title="National Park Service units (Natural Earth)",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/ne_10m_parks_and_protected_lands_area.geojson",
+                "https://naciscdn.org/naturalearth/10m/cultural/ne_10m_parks_and_protected_lands.zip",
+                "ca137db1d5eaacb0812447b13e6c56dab4db6b7e001b2aa00914194acfed2769",
+                archive_member="ne_10m_parks_and_protected_lands_area.shp",
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="Natural Earth (1:10m parks and protected lands)",
+        license="public domain",
+        caveats="Small-scale generalization; only the larger NPS units (61).",
+        columns={"source_id": "unit_code", "name": "unit_name", "designation": "unit_type"},
+        options={"agency": "NPS"},
+    ),
+    Layer(
+        id="usfs_wilderness",
+        title="Forest Service wilderness areas",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/usfs_wilderness_us.geojson",
+                "https://data.fs.usda.gov/geodata/edw/edw_resources/shp/S_USA.Wilderness.zip",
+                "342a02a24d6a2538dca90b3c4a223418d6c8f3e1c1d6e64fdfc9dd453fa17519",
+                archive_member="S_USA.Wilderness.shp",
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USDA Forest Service (S_USA.Wilderness)",
+        license="public domain",
+        caveats="Forest Service-managed wilderness only; vintage unknown.",
+        columns={"source_id": "WID", "name": "WILDERNE_1"},
+        options={"agency": "USFS", "designation": "wilderness"},
+    ),
+    Layer(
+        id="blm_wilderness",
+        title="BLM wilderness areas (geometry only)",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/blm_wilderness_geometry_only.geojson",
+                "https://gbp-blm-egis.hub.arcgis.com/datasets/blm-natl-nlcs-wilderness-areas-polygons",
+                "dbbe833e2eac5df122deb0416d1c8073e1eddbcbc0520007656c6d4b33473a4a",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="Bureau of Land Management (NLCS wilderness)",
+        license="public domain",
+        caveats="Every attribute is null upstream: no names; heavily simplified.",
+        options={"agency": "BLM", "designation": "wilderness"},
+    ),
+    Layer(
+        id="blm_wsa",
+        title="BLM wilderness study areas (geometry only)",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/blm_wilderness_study_areas_geometry_only.geojson",
+                "https://gbp-blm-egis.hub.arcgis.com/datasets/blm-natl-nlcs-wilderness-study-areas-polygons",
+                "b435433ada68bf224d86f9d40862e5246594e0b5b75183bb1c320b4aa7c2f728",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="Bureau of Land Management (NLCS wilderness study areas)",
+        license="public domain",
+        caveats="Every attribute is null upstream: no names; heavily simplified.",
+        options={"agency": "BLM", "designation": "wilderness_study_area"},
+    ),
+    Layer(
+        id="padus_nv",
+        title="PAD-US 3.0 designations, Nevada subset",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/padus3_designations_nv_subset.geojson",
+                "https://www.sciencebase.gov/catalog/item/61794fc2d34ea58c3c6f9f69",
+                "54caa3977f69e9b5f8d6d2cc16b28cf7ceb280d5cbc650cc1049c98826499d0e",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USGS Gap Analysis Project, PAD-US 3.0 Designation",
+        license="public domain",
+        caveats=(
+            "A subset filtered upstream: no wilderness study areas, no designation type or GAP "
+            "status; the designation is read from the NAME. Non-federal (state) rows dropped."
+        ),
+        columns={"source_id": "id", "name": "NAME", "agency": "MANNAME"},
+        options={"designation_from_name": True},
+    ),
+    Layer(
+        id="nv_blm_nlcs",
+        title="BLM Nevada national conservation areas and monuments (2016)",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/nv_blm_conservation_lands_monuments_2016.geojson",
+                "https://github.com/OpenBounds/PublicLands",
+                "7d9cf92940497703ed6260439ccc7641c3af34087ee984bf51ca6362caf190d5",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="BLM Nevada (NV_NLCS_NM_NCA)",
+        license="public domain (data); MIT (repository)",
+        caveats=(
+            "2016 snapshot: lacks Gold Butte NM (2016) and Avi Kwa Ame NM (2023). It labels "
+            "Tule Springs Fossil Beds as BLM although it is an NPS unit; kept as published."
+        ),
+        columns={"source_id": "id", "name": "name", "designation": "type"},
+        options={"agency": "BLM"},
+    ),
+    Layer(
+        id="co_ut_wilderness",
+        title="Designated wilderness of Colorado and Utah",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/coutwildrnp.shp",
+                "https://github.com/Toblerity/Fiona/tree/main/tests/data",
+                "fc9f563b2b0f52ec82a921137f47e90fdca307cc3a463563387217b9f91d229b",
+                direct_download=False,
+                companions=(
+                    ("lands/coutwildrnp.shx",
+                     "6a2cf6b92411645b5d80269f160468db9ca8a4c39e8830a1ca65a119a8ff2e4b"),
+                    ("lands/coutwildrnp.dbf",
+                     "6ca279231edf6af3c61110b0fe5b9ac35126a4b53d828851fcbb8b3451de1369"),
+                    ("lands/coutwildrnp.prj",
+                     "98aaf3d1c0ecadf1a424a4536de261c3daf4e373697cb86c40c43b989daf52eb"),
+                ),
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USGS National Atlas (wildrnp020)",
+        license="public domain",
+        caveats="Only Colorado and Utah.",
+        columns={"source_id": "WILDRNP020", "name": "NAME", "agency": "AGBUR"},
+        options={"designation": "wilderness"},
+    ),
+    # --- claims ---------------------------------------------------------------------------
+    Layer(
+        id="blm_claims",
+        title="BLM mining claims, northern California",
+        kind=LayerKind.CLAIMS,
+        sources=(
+            Source(
+                "claims/blm_mining_claims_norcal_active.geojson",
+                "https://gis.blm.gov/nlsdb/rest/services/Mining_Claims/MiningClaims/MapServer",
+                "fdcd614d8409cf6239cc531c464940db6a48bf6346627d1fcff5c4f316b001dc",
+                direct_download=False,
+            ),
+            Source(
+                "claims/blm_mining_claims_norcal_closed_first2000.geojson",
+                "https://gis.blm.gov/nlsdb/rest/services/Mining_Claims/MiningClaims/MapServer",
+                "661933fa1518443c26c234e3e5723b1801be8b5f549aee61abca8ab57ea880f6",
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="claims",
+        publisher="Bureau of Land Management (MLRS mining claims)",
+        license="public domain",
+        caveats=(
+            "Polygons are the survey-grid parcels the claims are recorded in, not surveyed "
+            "outlines. Closed claims are TRUNCATED at the service's first 2,000 records. "
+            "Coverage is the northern California box only: elsewhere claims are unknown."
+        ),
+        columns={"id": "CSE_NR", "name": "CSE_NAME", "claim_type": "BLM_PROD",
+                 "status": "CSE_DISP", "acres": "RCRD_ACRS"},
+    ),
+    # --- infrastructure -------------------------------------------------------------------
+    Layer(
+        id="ca_state_highways",
+        title="California State Highway System (Caltrans)",
+        kind=LayerKind.INFRASTRUCTURE,
+        sources=(
+            Source(
+                "infrastructure/caltrans_state_highway_network_ca.gpkg",
+                "https://gisdata-caltrans.opendata.arcgis.com/datasets/state-highway-network-lines",
+                "f637a615f3fe8750428965252a33b490430cc19b61bcc8a476244096eb677127",
+                direct_download=False,
+                gdal_layer="state_highway_lines",
+            ),
+        ),
+        reader="vector",
+        normalizer="infrastructure",
+        publisher="Caltrans (inferred from the fields)",
+        license="unstated in the repository it came from",
+        caveats=(
+            "State highways only: no county or forest roads, nothing outside California. "
+            "Each route appears once per direction."
+        ),
+        columns={"name": "Route", "class": "Direction"},
+        options={"kind": "road", "class": "state_highway", "coverage_states": ("CA",)},
+    ),
+    Layer(
+        id="tiger_primary_roads",
+        title="Census TIGER/Line primary roads (national)",
+        kind=LayerKind.INFRASTRUCTURE,
+        sources=(
+            Source(
+                "infrastructure/tl_2024_us_primaryroads.zip",
+                "https://www2.census.gov/geo/tiger/TIGER2024/PRIMARYROADS/tl_2024_us_primaryroads.zip",
+                archive_member="tl_2024_us_primaryroads.shp",
+            ),
+        ),
+        reader="vector",
+        normalizer="infrastructure",
+        publisher="U.S. Census Bureau (TIGER/Line 2024)",
+        license="public domain",
+        caveats="No mirror copy: fetched from the Census Bureau when the internet is reachable.",
+        columns={"source_id": "LINEARID", "name": "FULLNAME", "class": "MTFCC"},
+        options={"kind": "road"},
+        optional=True,
+    ),
+    Layer(
+        id="ca_transmission_lines",
+        title="Electric transmission lines, California (geometry only)",
+        kind=LayerKind.INFRASTRUCTURE,
+        sources=(
+            Source(
+                "infrastructure/transmission_lines_ca_geometry_only.shp",
+                "https://hifld-geoplatform.hub.arcgis.com/datasets/geoplatform::transmission-lines",
+                "56b63a70eb641108c1198b0e19f86d1159f26991a59214de13fd930149f3f951",
+                direct_download=False,
+                companions=(
+                    ("infrastructure/transmission_lines_ca_geometry_only.shx",
+                     "2814b2759d239a5ddb8ce4a06a58c21dc696f1a58f64e7b42eecfb36df716d67"),
+                    ("infrastructure/transmission_lines_ca_geometry_only.dbf",
+                     "7289e9e9d7aec18c65bc7b12395abd9ce9d37db264331aa20dd546fa6b1f146c"),
+                    ("infrastructure/transmission_lines_ca_geometry_only.prj",
+                     "a02a27b1d1982c8516d83398e85a3c8b1aef1713c13ef4d84d7bde17430c07c4"),
+                    ("infrastructure/transmission_lines_ca_geometry_only.cpg",
+                     "09fc313075748ce8ead962229ed89c919d5a9ff71974ee725a0b48bb87d975a2"),
+                ),
+            ),
+        ),
+        reader="vector",
+        normalizer="infrastructure",
+        publisher="EIA / HIFLD Electric Power Transmission Lines (about 2022)",
+        license="public domain",
+        caveats=(
+            "Voltage, owner and status were lost upstream (class is null); lines near the "
+            "state border may be cut short."
+        ),
+        options={"kind": "power", "coverage_states": ("CA",)},
+    ),
+    Layer(
+        id="hifld_transmission_lines",
+        title="HIFLD electric power transmission lines with voltages (national)",
+        kind=LayerKind.INFRASTRUCTURE,
+        sources=(
+            Source(
+                "infrastructure/Electric_Power_Transmission_Lines.geojson",
+                "https://services1.arcgis.com/Hp6G80Pky0om7QvQ/arcgis/rest/services/"
+                "Electric_Power_Transmission_Lines/FeatureServer/0/query"
+                "?where=1%3D1&outFields=ID,VOLTAGE,VOLT_CLASS,OWNER&f=geojson",
+            ),
+        ),
+        reader="vector",
+        normalizer="infrastructure",
+        publisher="Homeland Infrastructure Foundation-Level Data (HIFLD)",
+        license="public domain",
+        caveats="No mirror copy: fetched from HIFLD when the internet is reachable.",
+        columns={"source_id": "ID", "class": "VOLT_CLASS"},
+        options={"kind": "power"},
+        optional=True,
+    ),
+    Layer(
+        id="railroads",
+        title="Railroads of the United States (Natural Earth)",
+        kind=LayerKind.INFRASTRUCTURE,
+        sources=(
+            Source(
+                "infrastructure/ne_10m_railroads_north_america.geojson",
+                "https://naciscdn.org/naturalearth/10m/cultural/ne_10m_railroads_north_america.zip",
+                "70aae0b2f0d840a6f6b86bd50a5d3d617eccf4315695f13ae7031d94f466d79a",
+                archive_member="ne_10m_railroads_north_america.shp",
+            ),
+        ),
+        reader="vector",
+        normalizer="infrastructure",
+        publisher="Natural Earth (1:10m railroads, North America)",
+        license="public domain",
+        caveats="1:10m generalization, no names; only rows with sov_a3 = USA are kept.",
+        columns={"source_id": "uident", "class": "scalerank"},
+        options={"kind": "rail", "country_column": "sov_a3", "country": "USA"},
+    ),
+    # --- boundaries -----------------------------------------------------------------------
+    Layer(
+        id="states",
+        title="US states (Census cartographic boundaries 2017)",
+        kind=LayerKind.BOUNDARIES,
+        sources=(
+            Source(
+                "boundaries/states-10m.json",
+                "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/states-10m.json",
+                "d76b391ccfa8bff601d51e3e3da5d43a89fa46cd5caca72ce731b383be5596d0",
+                gdal_layer="states",
+            ),
+        ),
+        reader="vector",
+        normalizer="boundaries",
+        publisher="U.S. Census Bureau, via the us-atlas npm package 3.0.1",
+        license="ISC (us-atlas); public domain (Census)",
+        caveats="1:10m cartographic boundaries, TopoJSON without a declared CRS (EPSG:4326).",
+        columns={"id": "id", "name": "name"},
+        options={"level": "state"},
+    ),
+    Layer(
+        id="counties",
+        title="US counties (Census cartographic boundaries 2017)",
+        kind=LayerKind.BOUNDARIES,
+        sources=(
+            Source(
+                "boundaries/counties-10m.json",
+                "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/counties-10m.json",
+                "145aaf5d1433352a6a1d8e86b5f149c7c653f9171baf14aaf75ee66575def1b0",
+                gdal_layer="counties",
+            ),
+        ),
+        reader="vector",
+        normalizer="boundaries",
+        publisher="U.S. Census Bureau, via the us-atlas npm package 3.0.1",
+        license="ISC (us-atlas); public domain (Census)",
+        caveats="1:10m cartographic boundaries, TopoJSON without a declared CRS (EPSG:4326).",
+        columns={"id": "id", "name": "name"},
+        options={"level": "county"},
+    ),
+    # --- rasters --------------------------------------------------------------------------
+    Layer(
+        id="srtm_big_tujunga",
+        title="SRTM 30 m elevation, Big Tujunga catchment (San Gabriel Mountains)",
+        kind=LayerKind.RASTER,
+        sources=(
+            Source(
+                "rasters/srtm_bigtujunga30m_utm11.tif",
+                "https://github.com/csdms-contrib/topotoolbox/tree/master/DEMdata",
+                "e9a25b3471c5ba237bd621ec036d6b4986dee0290f9030d553e36505e1bc04ab",
+                direct_download=False,
+            ),
+        ),
+        reader="raster",
+        normalizer="raster",
+        publisher="NASA / USGS SRTM",
+        license="public domain",
+        caveats="A test DEM far from the MRDS extract: about -118.35..-117.95 W, 34.23..34.41 N.",
+        options={"units": "m", "nodata": 32767},
+    ),
+)
+
+
+def layer(layer_id: str) -> Layer:
+    """Look a layer up by id; an unknown id is a ``NotFoundError`` listing the known ones."""
+    for entry in LAYERS:
+        if entry.id == layer_id:
+            return entry
+    raise NotFoundError(f"unknown layer {layer_id!r}; known: {[x.id for x in LAYERS]}")
+
+
+def layers_of_kind(kind: LayerKind) -> tuple[Layer, ...]:
+    return tuple(entry for entry in LAYERS if entry.kind == kind)

@@ -1,0 +1,400 @@
+"""Normalizers: map each source, as its reader returns it, onto the canonical schema.
+
+One function per source shape, registered by name in ``NORMALIZERS`` and chosen by the
+layer's catalog entry, which also holds the column mapping and options each one uses.
+Values a source lacks stay null (never guessed); the catalog's caveats say so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers import land_rules, reference
+from layers.catalog import MRDS_REPORT_URL, Layer
+from layers.errors import SchemaError
+
+MRDS_DEV_STATUS = {
+    "producer": "producer",
+    "past producer": "past_producer",
+    "prospect": "prospect",
+    "occurrence": "occurrence",
+    "plant": "plant",
+    "unknown": "unknown",
+    "": "unknown",
+}
+
+#: USMIN topographic mine-feature types -> dev_status. A mine symbol on a topographic map
+#: records a worked mine; a prospect pit records exploration; an adit or shaft alone does
+#: not tell whether anything was produced.
+USMIN_FEATURE_STATUS = {
+    "prospect pit": "prospect",
+    "mine": "past_producer",
+    "open pit mine": "past_producer",
+    "open pit mine or quarry": "past_producer",
+    "placer mine": "past_producer",
+    "hydraulic mine": "past_producer",
+    "strip mine": "past_producer",
+    "coal mine": "past_producer",
+    "quarry": "past_producer",
+    "quarry - rock": "past_producer",
+}
+
+CLAIM_TYPES = {"lode": "lode", "placer": "placer", "mill": "mill_site", "tunnel": "tunnel_site"}
+
+
+@dataclass
+class NormalizeReport:
+    """What normalization changed, so ``fedmin data build`` can say it."""
+
+    repaired_geometries: int = 0
+    dropped_rows: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str, count: int) -> None:
+        if count:
+            self.dropped_rows[reason] = self.dropped_rows.get(reason, 0) + int(count)
+
+
+Normalizer = Callable[[list[pd.DataFrame], Layer, NormalizeReport], gpd.GeoDataFrame]
+
+
+def _unique_ids(prefix: str, values: Iterable[object]) -> list[str]:
+    """``prefix:value`` ids, suffixed ``-2``, ``-3`` where a source repeats a value."""
+    seen: dict[str, int] = {}
+    ids = []
+    for value in values:
+        base = f"{prefix}:{value}"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return ids
+
+
+def _points(frame: pd.DataFrame, lon: str, lat: str, path: str) -> gpd.GeoSeries:
+    """Point geometry from lon/lat text columns; an unparseable row is a ``SchemaError``."""
+    x = pd.to_numeric(frame[lon].replace("", np.nan), errors="coerce")
+    y = pd.to_numeric(frame[lat].replace("", np.nan), errors="coerce")
+    bad = (x.isna() & frame[lon].ne("")) | (y.isna() & frame[lat].ne(""))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SchemaError(
+            f"{path}: row {row + 2} has unparseable coordinates "
+            f"{lon}={frame[lon].iloc[row]!r}, {lat}={frame[lat].iloc[row]!r}"
+        )
+    return gpd.GeoSeries(gpd.points_from_xy(x, y), index=frame.index, crs=4326)
+
+
+def _require(frame: pd.DataFrame, columns: Iterable[str], layer: Layer) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{layer.primary.mirror_path}: missing columns {missing} "
+            f"(has {list(frame.columns)[:12]})"
+        )
+
+
+def _deposits_frame(
+    data: dict[str, object], geometry: gpd.GeoSeries, report: NormalizeReport
+) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(data, geometry=geometry.to_numpy(), crs=4326)
+    frame["critical"] = frame["commodities"].map(reference.is_critical).astype(bool)
+    frame["primary_commodity"] = frame["commodities"].map(lambda c: c[0] if len(c) else None)
+    for column in ("state", "county", "source_url"):
+        if column not in frame:
+            frame[column] = None
+    empty = frame.geometry.is_empty | frame.geometry.isna()
+    report.drop("no location", empty.sum())
+    return frame.loc[~empty].reset_index(drop=True)
+
+
+def normalize_mrds(frames: list[pd.DataFrame], layer: Layer, report: NormalizeReport):
+    (raw,) = frames
+    _require(raw, ("dep_id", "name", "dev_stat", "url", "code_list", "longitude", "latitude"),
+             layer)
+    codes = raw["code_list"].str.split()
+    commodities = codes.map(lambda cs: list(dict.fromkeys(reference.commodity_from_code(c)
+                                                          for c in cs)))
+    unknown_status = sorted(set(raw["dev_stat"].str.lower()) - set(MRDS_DEV_STATUS))
+    if unknown_status:
+        raise SchemaError(f"{layer.primary.mirror_path}: unknown dev_stat values {unknown_status}")
+    data = {
+        "id": [f"mrds:{d}" for d in raw["dep_id"]],
+        "name": raw["name"].replace("", None),
+        "source": layer.id,
+        "source_id": raw["dep_id"],
+        "source_url": raw["url"].replace("", None),
+        "commodities": commodities,
+        "dev_status": raw["dev_stat"].str.lower().map(MRDS_DEV_STATUS),
+        "details": [json.dumps({"mrds_codes": cs}) for cs in codes],
+    }
+    return _deposits_frame(data, _points(raw, "longitude", "latitude", layer.primary.mirror_path),
+                           report)
+
+
+def normalize_usmin_features(frames, layer, report):
+    (raw,) = frames
+    _require(raw, ("FTR_TYPE", "FTR_NAME", "GDA_ID", "STATE", "COUNTY"), layer)
+    excluded = raw["FTR_TYPE"].isin(layer.options["excluded_feature_types"])
+    report.drop("construction pits (borrow, gravel, sand)", excluded.sum())
+    raw = raw.loc[~excluded]
+    data = {
+        "id": _unique_ids("usmin", raw["GDA_ID"]),
+        "name": raw["FTR_NAME"].replace("", None).to_numpy(),
+        "source": layer.id,
+        "source_id": raw["GDA_ID"].astype(str).to_numpy(),
+        "commodities": [[] for _ in range(len(raw))],
+        "dev_status": raw["FTR_TYPE"].str.lower().map(USMIN_FEATURE_STATUS).fillna("unknown"),
+        "state": raw["STATE"].to_numpy(),
+        "county": raw["COUNTY"].to_numpy(),
+        "details": [
+            json.dumps({"feature_type": t, "topo_map": m, "topo_date": int(d)})
+            for t, m, d in zip(raw["FTR_TYPE"], raw["TOPO_NAME"], raw["TOPO_DATE"], strict=True)
+        ],
+    }
+    data["dev_status"] = data["dev_status"].to_numpy()
+    return _deposits_frame(data, raw.geometry, report)
+
+
+def _split_names(text: str, separator: str) -> list[str]:
+    names = (reference.commodity_from_name(p) for p in text.split(separator) if p.strip())
+    return list(dict.fromkeys(names))
+
+
+def normalize_usgs_lithium(frames, layer, report):
+    sites, production = frames
+    site_id = "Site_ID *"
+    _require(sites, (site_id, "Site_Name", "Commodity", "Approx_Lon", "Approx_Lat"), layer)
+    produced = set(production.get(site_id, pd.Series(dtype=str)))
+    data = {
+        "id": [f"usgs_lithium:{s}" for s in sites[site_id]],
+        "name": sites["Site_Name"],
+        "source": layer.id,
+        "source_id": sites[site_id],
+        "source_url": "https://doi.org/10.5066/P9ZKRWQF",
+        "commodities": sites["Commodity"].map(lambda t: _split_names(t, ";")),
+        "dev_status": sites[site_id].map(lambda s: "past_producer" if s in produced
+                                         else "unknown"),
+        "details": [json.dumps({"other_names": o, "last_update": u})
+                    for o, u in zip(sites["Other_Name"], sites["Last_Updt"], strict=True)],
+    }
+    return _deposits_frame(data, _points(sites, "Approx_Lon", "Approx_Lat",
+                                         layer.primary.mirror_path), report)
+
+
+def normalize_mrds_tungsten(frames, layer, report):
+    (raw,) = frames
+    _require(raw, ("record_id", "site_name", "state_or_province", "location", "commodity"),
+             layer)
+    try:
+        geometry = gpd.GeoSeries.from_wkt(raw["location"], crs=4326)
+    except shapely.errors.GEOSException as exc:
+        raise SchemaError(f"{layer.primary.mirror_path}: unparseable WKT location: {exc}") from exc
+    states = reference.state_postal_by_name()
+    data = {
+        "id": [f"mrds:{r}" for r in raw["record_id"]],
+        "name": raw["site_name"].replace("", None),
+        "source": layer.id,
+        "source_id": raw["record_id"],
+        "source_url": [MRDS_REPORT_URL.format(r) for r in raw["record_id"]],
+        "commodities": raw["commodity"].map(lambda t: _split_names(t, ",")),
+        "dev_status": "unknown",
+        "state": raw["state_or_province"].str.lower().map(states),
+        "details": [json.dumps({"deposit_type_inferred": t}) for t in raw["deposit_type"]],
+    }
+    return _deposits_frame(data, geometry, report)
+
+
+def normalize_porphyry_copper(frames, layer, report):
+    (raw,) = frames
+    _require(raw, ("DepositID", "NameDeposit", "Country", "StateProvince", "LongitudeDecimal",
+                   "LatitudeDecimal", "Tonnage", "Copper grade"), layer)
+    us = raw["Country"].eq("United States")
+    report.drop("outside the United States", (~us).sum())
+    raw = raw.loc[us].reset_index(drop=True)
+    grades = {name: pd.to_numeric(raw[f"{label} grade"], errors="coerce").fillna(0)
+              for name, label in (("copper", "Copper"), ("molybdenum", "Molybdenum"),
+                                  ("gold", "Gold"), ("silver", "Silver"))}
+    commodities = [
+        ["copper", *[n for n in ("molybdenum", "gold", "silver") if grades[n].iloc[i] > 0]]
+        for i in range(len(raw))
+    ]
+    states = reference.state_postal_by_name()
+    data = {
+        "id": [f"porcu:{d}" for d in raw["DepositID"]],
+        "name": raw["NameDeposit"].str.split().str.join(" "),
+        "source": layer.id,
+        "source_id": raw["DepositID"],
+        "source_url": "https://pubs.usgs.gov/of/2008/1155/",
+        "commodities": commodities,
+        "dev_status": "unknown",
+        "state": raw["StateProvince"].str.lower().map(states),
+        "details": [
+            json.dumps({"tonnage_mt": t or None, "cu_pct": cu, "mo_pct": mo, "au_gt": au,
+                        "ag_gt": ag, "subtype": s})
+            for t, cu, mo, au, ag, s in zip(
+                raw["Tonnage"], grades["copper"], grades["molybdenum"], grades["gold"],
+                grades["silver"], raw["Subtype"], strict=True)
+        ],
+    }
+    return _deposits_frame(data, _points(raw, "LongitudeDecimal", "LatitudeDecimal",
+                                         layer.primary.mirror_path), report)
+
+
+def _polygonal(geometry: gpd.GeoSeries, report: NormalizeReport) -> gpd.GeoSeries:
+    """Repair invalid polygons with ``make_valid`` and keep only their polygonal part."""
+    invalid = ~geometry.is_valid
+    report.repaired_geometries += int(invalid.sum())
+    values = geometry.to_numpy().copy()
+    fixed = shapely.make_valid(values[invalid.to_numpy()])
+    values[invalid.to_numpy()] = [
+        shapely.union_all([p for p in shapely.get_parts(g)
+                           if p.geom_type in ("Polygon", "MultiPolygon")])
+        if g.geom_type == "GeometryCollection" else g
+        for g in fixed
+    ]
+    return gpd.GeoSeries(values, index=geometry.index, crs=geometry.crs)
+
+
+def normalize_lands(frames, layer, report):
+    (raw,) = frames
+    columns, options = layer.columns, layer.options
+    raw = raw.reset_index(drop=True)
+    if options.get("drop_qc_flagged"):
+        flagged = raw["qc_flag"].fillna("").str.startswith("suspect")
+        report.drop("flagged artifacts (qc_flag)", flagged.sum())
+        raw = raw.loc[~flagged]
+    if "drop_agencies" in options:
+        dropped = raw["agency"].isin(options["drop_agencies"])
+        report.drop(f"agencies {options['drop_agencies']} superseded by a finer layer",
+                    dropped.sum())
+        raw = raw.loc[~dropped]
+    if layer.id == "padus_nv":
+        federal = raw["MANTYPE"].eq("FED")
+        report.drop("not federally managed", (~federal).sum())
+        raw = raw.loc[federal]
+    raw = raw.reset_index(drop=True)
+    names = raw[columns["name"]] if "name" in columns else pd.Series(None, index=raw.index)
+    if layer.id == "federal_lands_coarse":
+        pairs = raw["agency"].map(lambda a: land_rules.COARSE_AGENCY.get(a, ("other",
+                                                                             "other_federal")))
+        agency, designation = pairs.str[0], pairs.str[1]
+    else:
+        agency = (raw[columns["agency"]].map(land_rules.canonical_agency)
+                  if "agency" in columns else pd.Series(options.get("agency"), index=raw.index))
+        if "designation" in options:
+            designation = pd.Series(options["designation"], index=raw.index)
+        else:
+            text = raw[columns.get("designation", columns.get("name"))].fillna("")
+            default = "national_park" if layer.id == "nps_units" else "other_federal"
+            designation = text.map(lambda t: land_rules.designation_from_text(t, default))
+    source_ids = raw[columns["source_id"]] if "source_id" in columns else raw.index
+    frame = gpd.GeoDataFrame(
+        {
+            "id": _unique_ids(layer.id, source_ids),
+            "name": names.replace("", None),
+            "source": layer.id,
+            "agency": agency.to_numpy(),
+            "designation": designation.to_numpy(),
+            "mineral_entry": designation.map(land_rules.mineral_entry).to_numpy(),
+        },
+        geometry=_polygonal(raw.geometry, report).to_numpy(),
+        crs=4326,
+    )
+    return frame
+
+
+def normalize_claims(frames, layer, report):
+    parts = []
+    for raw in frames:
+        _require(raw, layer.columns.values(), layer)
+        parts.append(raw)
+    raw = pd.concat(parts, ignore_index=True)
+    duplicated = raw["CSE_NR"].duplicated()
+    report.drop("claims listed twice", duplicated.sum())
+    raw = raw.loc[~duplicated].reset_index(drop=True)
+    kind = raw["BLM_PROD"].fillna("").str.lower().map(
+        lambda t: next((v for k, v in CLAIM_TYPES.items() if k in t), "unknown"))
+    return gpd.GeoDataFrame(
+        {
+            "id": raw["CSE_NR"],
+            "name": raw["CSE_NAME"],
+            "source": layer.id,
+            "claim_type": kind,
+            "status": np.where(raw["CSE_DISP"].str.lower().eq("closed"), "closed", "active"),
+            "acres": pd.to_numeric(raw["RCRD_ACRS"], errors="coerce"),
+        },
+        geometry=_polygonal(gpd.GeoSeries(raw.geometry, crs=4326), report).to_numpy(),
+        crs=4326,
+    )
+
+
+def normalize_infrastructure(frames, layer, report):
+    (raw,) = frames
+    options, columns = layer.options, layer.columns
+    if "country_column" in options:
+        inside = raw[options["country_column"]].eq(options["country"])
+        report.drop(f"outside {options['country']}", (~inside).sum())
+        raw = raw.loc[inside]
+    raw = raw.reset_index(drop=True)
+    if layer.id == "ca_state_highways":
+        name = ("Route " + raw["Route"].astype(str) + " " + raw["Direction"].astype(str))
+    elif "name" in columns:
+        name = raw[columns["name"]]
+    else:
+        name = pd.Series(None, index=raw.index)
+    if "class" in options:
+        road_class = pd.Series(options["class"], index=raw.index)
+    elif "class" in columns:
+        road_class = raw[columns["class"]].astype(str)
+    else:
+        road_class = pd.Series(None, index=raw.index)
+    geometry = raw.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geometry)
+    report.repaired_geometries += int(invalid.sum())
+    geometry[invalid] = shapely.make_valid(geometry[invalid])
+    return gpd.GeoDataFrame(
+        {
+            "id": [f"{layer.id}:{i}" for i in range(len(raw))],
+            "kind": options["kind"],
+            "name": name.replace("", None).to_numpy(),
+            "class": road_class.to_numpy(),
+            "source": layer.id,
+        },
+        geometry=shapely.line_merge(geometry),
+        crs=4326,
+    )
+
+
+def normalize_boundaries(frames, layer, report):
+    (raw,) = frames
+    _require(raw, ("id", "name"), layer)
+    fips = raw["id"].astype(str)
+    postal = reference.state_postal_by_fips()
+    return gpd.GeoDataFrame(
+        {
+            "id": fips,
+            "name": raw["name"],
+            "level": layer.options["level"],
+            "state": fips.str[:2].map(postal),
+        },
+        geometry=_polygonal(raw.geometry, report).to_numpy(),
+        crs=4326,
+    )
+
+
+NORMALIZERS: dict[str, Normalizer] = {
+    "mrds": normalize_mrds,
+    "usmin_features": normalize_usmin_features,
+    "usgs_lithium": normalize_usgs_lithium,
+    "mrds_tungsten": normalize_mrds_tungsten,
+    "porphyry_copper": normalize_porphyry_copper,
+    "lands": normalize_lands,
+    "claims": normalize_claims,
+    "infrastructure": normalize_infrastructure,
+    "boundaries": normalize_boundaries,
+}

@@ -1,0 +1,140 @@
+"""Canonical schemas: the columns every layer of a kind has after normalization.
+
+Every reader's output is mapped onto one of these, so ``geo/`` and ``app/`` only ever
+see canonical columns. ``docs/data.md`` documents them field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from layers.errors import SchemaError
+
+
+class LayerKind(StrEnum):
+    DEPOSITS = "deposits"
+    FEDERAL_LANDS = "federal_lands"
+    CLAIMS = "claims"
+    INFRASTRUCTURE = "infrastructure"
+    BOUNDARIES = "boundaries"
+    RASTER = "raster"
+
+
+DEV_STATUSES = ("producer", "past_producer", "prospect", "occurrence", "plant", "unknown")
+AGENCIES = ("BLM", "USFS", "NPS", "FWS", "DOD", "BOR", "other")
+MINERAL_ENTRY = ("open", "restricted", "closed", "unknown")
+INFRASTRUCTURE_KINDS = ("road", "rail", "power")
+CLAIM_TYPES = ("lode", "placer", "mill_site", "tunnel_site", "unknown")
+CLAIM_STATUSES = ("active", "closed")
+
+#: Lon/lat box that every canonical geometry must fall in: the US with its territories
+#: (American Samoa reaches 14.4 S, the Aleutians cross the antimeridian). Swapped lon/lat
+#: or projected coordinates fall outside it.
+PLAUSIBLE_BOUNDS = (-180.0, -15.0, 180.0, 72.0)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Columns (name -> pandas dtype family) and the geometry types a kind allows."""
+
+    columns: dict[str, str]
+    geometry_types: tuple[str, ...]
+    enums: dict[str, tuple[str, ...]]
+
+
+SCHEMAS: dict[LayerKind, Schema] = {
+    LayerKind.DEPOSITS: Schema(
+        columns={
+            "id": "str",
+            "name": "str",
+            "source": "str",
+            "source_id": "str",
+            "source_url": "str",
+            "commodities": "list",
+            "primary_commodity": "str",
+            "critical": "bool",
+            "dev_status": "str",
+            "state": "str",
+            "county": "str",
+            "details": "str",
+        },
+        geometry_types=("Point",),
+        enums={"dev_status": DEV_STATUSES},
+    ),
+    LayerKind.FEDERAL_LANDS: Schema(
+        columns={
+            "id": "str",
+            "name": "str",
+            "source": "str",
+            "agency": "str",
+            "designation": "str",
+            "mineral_entry": "str",
+        },
+        geometry_types=("Polygon", "MultiPolygon"),
+        enums={"agency": AGENCIES, "mineral_entry": MINERAL_ENTRY},
+    ),
+    LayerKind.CLAIMS: Schema(
+        columns={
+            "id": "str",
+            "name": "str",
+            "source": "str",
+            "claim_type": "str",
+            "status": "str",
+            "acres": "float",
+        },
+        geometry_types=("Polygon", "MultiPolygon"),
+        enums={"claim_type": CLAIM_TYPES, "status": CLAIM_STATUSES},
+    ),
+    LayerKind.INFRASTRUCTURE: Schema(
+        columns={"id": "str", "kind": "str", "name": "str", "class": "str", "source": "str"},
+        geometry_types=("LineString", "MultiLineString"),
+        enums={"kind": INFRASTRUCTURE_KINDS},
+    ),
+    LayerKind.BOUNDARIES: Schema(
+        columns={"id": "str", "name": "str", "level": "str", "state": "str"},
+        geometry_types=("Polygon", "MultiPolygon"),
+        enums={"level": ("state", "county")},
+    ),
+}
+
+
+def validate(frame: gpd.GeoDataFrame, kind: LayerKind, layer_id: str) -> gpd.GeoDataFrame:
+    """Check a normalized frame against its kind's schema; return it in column order.
+
+    Raises ``SchemaError`` naming the layer and the first problem found, so a bad source
+    never reaches the store.
+    """
+    schema = SCHEMAS[kind]
+    missing = [c for c in schema.columns if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"layer {layer_id!r}: missing canonical columns {missing}")
+    if frame.crs is None or frame.crs.to_epsg() != 4326:
+        raise SchemaError(f"layer {layer_id!r}: CRS must be EPSG:4326, got {frame.crs}")
+    if frame["id"].isna().any() or frame["id"].duplicated().any():
+        dupes = frame.loc[frame["id"].duplicated(), "id"].head(3).tolist()
+        raise SchemaError(f"layer {layer_id!r}: ids must be unique and present; e.g. {dupes}")
+    for column, allowed in schema.enums.items():
+        bad = sorted(set(frame[column].dropna()) - set(allowed))
+        if bad:
+            raise SchemaError(f"layer {layer_id!r}: column {column!r} has values {bad[:5]}")
+    geom_types = set(frame.geom_type.dropna())
+    if frame.geometry.isna().any() or not geom_types <= set(schema.geometry_types):
+        raise SchemaError(
+            f"layer {layer_id!r}: geometry must be {schema.geometry_types}, got {geom_types}"
+        )
+    if len(frame):
+        xmin, ymin, xmax, ymax = frame.total_bounds
+        bxmin, bymin, bxmax, bymax = PLAUSIBLE_BOUNDS
+        if xmin < bxmin or ymin < bymin or xmax > bxmax or ymax > bymax:
+            raise SchemaError(
+                f"layer {layer_id!r}: bounds {np.round(frame.total_bounds, 3).tolist()} "
+                f"fall outside the plausible US box {PLAUSIBLE_BOUNDS}"
+            )
+    if not shapely.is_valid(frame.geometry.values).all():
+        raise SchemaError(f"layer {layer_id!r}: invalid geometries left after repair")
+    return frame[[*schema.columns, "geometry"]]
