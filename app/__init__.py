@@ -1,0 +1,1 @@
+"""How the data is served: the FastAPI application, its settings and the CLI."""

@@ -1,0 +1,1 @@
+"""What the data means: pure geoprocessing over GeoDataFrames (no web imports)."""
