@@ -122,8 +122,14 @@ LAYERS: tuple[Layer, ...] = (
             "county": "COUNTY",
             "dev_status": "FTR_TYPE",
         },
-        options={"excluded_feature_types": ("Borrow Pit", "Gravel Pit", "Sand Pit",
-                                             "Gravel/Borrow Pit - Undifferentiated")},
+        options={
+            "excluded_feature_types": (
+                "Borrow Pit",
+                "Gravel Pit",
+                "Sand Pit",
+                "Gravel/Borrow Pit - Undifferentiated",
+            )
+        },
     ),
     Layer(
         id="usgs_lithium",
@@ -401,12 +407,18 @@ LAYERS: tuple[Layer, ...] = (
                 "fc9f563b2b0f52ec82a921137f47e90fdca307cc3a463563387217b9f91d229b",
                 direct_download=False,
                 companions=(
-                    ("lands/coutwildrnp.shx",
-                     "6a2cf6b92411645b5d80269f160468db9ca8a4c39e8830a1ca65a119a8ff2e4b"),
-                    ("lands/coutwildrnp.dbf",
-                     "6ca279231edf6af3c61110b0fe5b9ac35126a4b53d828851fcbb8b3451de1369"),
-                    ("lands/coutwildrnp.prj",
-                     "98aaf3d1c0ecadf1a424a4536de261c3daf4e373697cb86c40c43b989daf52eb"),
+                    (
+                        "lands/coutwildrnp.shx",
+                        "6a2cf6b92411645b5d80269f160468db9ca8a4c39e8830a1ca65a119a8ff2e4b",
+                    ),
+                    (
+                        "lands/coutwildrnp.dbf",
+                        "6ca279231edf6af3c61110b0fe5b9ac35126a4b53d828851fcbb8b3451de1369",
+                    ),
+                    (
+                        "lands/coutwildrnp.prj",
+                        "98aaf3d1c0ecadf1a424a4536de261c3daf4e373697cb86c40c43b989daf52eb",
+                    ),
                 ),
             ),
         ),
@@ -446,8 +458,13 @@ LAYERS: tuple[Layer, ...] = (
             "outlines. Closed claims are TRUNCATED at the service's first 2,000 records. "
             "Coverage is the northern California box only: elsewhere claims are unknown."
         ),
-        columns={"id": "CSE_NR", "name": "CSE_NAME", "claim_type": "BLM_PROD",
-                 "status": "CSE_DISP", "acres": "RCRD_ACRS"},
+        columns={
+            "id": "CSE_NR",
+            "name": "CSE_NAME",
+            "claim_type": "BLM_PROD",
+            "status": "CSE_DISP",
+            "acres": "RCRD_ACRS",
+        },
     ),
     # --- infrastructure -------------------------------------------------------------------
     Layer(
@@ -505,14 +522,22 @@ LAYERS: tuple[Layer, ...] = (
                 "56b63a70eb641108c1198b0e19f86d1159f26991a59214de13fd930149f3f951",
                 direct_download=False,
                 companions=(
-                    ("infrastructure/transmission_lines_ca_geometry_only.shx",
-                     "2814b2759d239a5ddb8ce4a06a58c21dc696f1a58f64e7b42eecfb36df716d67"),
-                    ("infrastructure/transmission_lines_ca_geometry_only.dbf",
-                     "7289e9e9d7aec18c65bc7b12395abd9ce9d37db264331aa20dd546fa6b1f146c"),
-                    ("infrastructure/transmission_lines_ca_geometry_only.prj",
-                     "a02a27b1d1982c8516d83398e85a3c8b1aef1713c13ef4d84d7bde17430c07c4"),
-                    ("infrastructure/transmission_lines_ca_geometry_only.cpg",
-                     "09fc313075748ce8ead962229ed89c919d5a9ff71974ee725a0b48bb87d975a2"),
+                    (
+                        "infrastructure/transmission_lines_ca_geometry_only.shx",
+                        "2814b2759d239a5ddb8ce4a06a58c21dc696f1a58f64e7b42eecfb36df716d67",
+                    ),
+                    (
+                        "infrastructure/transmission_lines_ca_geometry_only.dbf",
+                        "7289e9e9d7aec18c65bc7b12395abd9ce9d37db264331aa20dd546fa6b1f146c",
+                    ),
+                    (
+                        "infrastructure/transmission_lines_ca_geometry_only.prj",
+                        "a02a27b1d1982c8516d83398e85a3c8b1aef1713c13ef4d84d7bde17430c07c4",
+                    ),
+                    (
+                        "infrastructure/transmission_lines_ca_geometry_only.cpg",
+                        "09fc313075748ce8ead962229ed89c919d5a9ff71974ee725a0b48bb87d975a2",
+                    ),
                 ),
             ),
         ),

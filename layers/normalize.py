@@ -114,11 +114,13 @@ def _deposits_frame(
 
 def normalize_mrds(frames: list[pd.DataFrame], layer: Layer, report: NormalizeReport):
     (raw,) = frames
-    _require(raw, ("dep_id", "name", "dev_stat", "url", "code_list", "longitude", "latitude"),
-             layer)
+    _require(
+        raw, ("dep_id", "name", "dev_stat", "url", "code_list", "longitude", "latitude"), layer
+    )
     codes = raw["code_list"].str.split()
-    commodities = codes.map(lambda cs: list(dict.fromkeys(reference.commodity_from_code(c)
-                                                          for c in cs)))
+    commodities = codes.map(
+        lambda cs: list(dict.fromkeys(reference.commodity_from_code(c) for c in cs))
+    )
     unknown_status = sorted(set(raw["dev_stat"].str.lower()) - set(MRDS_DEV_STATUS))
     if unknown_status:
         raise SchemaError(f"{layer.primary.mirror_path}: unknown dev_stat values {unknown_status}")
@@ -132,8 +134,9 @@ def normalize_mrds(frames: list[pd.DataFrame], layer: Layer, report: NormalizeRe
         "dev_status": raw["dev_stat"].str.lower().map(MRDS_DEV_STATUS),
         "details": [json.dumps({"mrds_codes": cs}) for cs in codes],
     }
-    return _deposits_frame(data, _points(raw, "longitude", "latitude", layer.primary.mirror_path),
-                           report)
+    return _deposits_frame(
+        data, _points(raw, "longitude", "latitude", layer.primary.mirror_path), report
+    )
 
 
 def normalize_usmin_features(frames, layer, report):
@@ -177,19 +180,20 @@ def normalize_usgs_lithium(frames, layer, report):
         "source_id": sites[site_id],
         "source_url": "https://doi.org/10.5066/P9ZKRWQF",
         "commodities": sites["Commodity"].map(lambda t: _split_names(t, ";")),
-        "dev_status": sites[site_id].map(lambda s: "past_producer" if s in produced
-                                         else "unknown"),
-        "details": [json.dumps({"other_names": o, "last_update": u})
-                    for o, u in zip(sites["Other_Name"], sites["Last_Updt"], strict=True)],
+        "dev_status": sites[site_id].map(lambda s: "past_producer" if s in produced else "unknown"),
+        "details": [
+            json.dumps({"other_names": o, "last_update": u})
+            for o, u in zip(sites["Other_Name"], sites["Last_Updt"], strict=True)
+        ],
     }
-    return _deposits_frame(data, _points(sites, "Approx_Lon", "Approx_Lat",
-                                         layer.primary.mirror_path), report)
+    return _deposits_frame(
+        data, _points(sites, "Approx_Lon", "Approx_Lat", layer.primary.mirror_path), report
+    )
 
 
 def normalize_mrds_tungsten(frames, layer, report):
     (raw,) = frames
-    _require(raw, ("record_id", "site_name", "state_or_province", "location", "commodity"),
-             layer)
+    _require(raw, ("record_id", "site_name", "state_or_province", "location", "commodity"), layer)
     try:
         geometry = gpd.GeoSeries.from_wkt(raw["location"], crs=4326)
     except shapely.errors.GEOSException as exc:
@@ -211,14 +215,32 @@ def normalize_mrds_tungsten(frames, layer, report):
 
 def normalize_porphyry_copper(frames, layer, report):
     (raw,) = frames
-    _require(raw, ("DepositID", "NameDeposit", "Country", "StateProvince", "LongitudeDecimal",
-                   "LatitudeDecimal", "Tonnage", "Copper grade"), layer)
+    _require(
+        raw,
+        (
+            "DepositID",
+            "NameDeposit",
+            "Country",
+            "StateProvince",
+            "LongitudeDecimal",
+            "LatitudeDecimal",
+            "Tonnage",
+            "Copper grade",
+        ),
+        layer,
+    )
     us = raw["Country"].eq("United States")
     report.drop("outside the United States", (~us).sum())
     raw = raw.loc[us].reset_index(drop=True)
-    grades = {name: pd.to_numeric(raw[f"{label} grade"], errors="coerce").fillna(0)
-              for name, label in (("copper", "Copper"), ("molybdenum", "Molybdenum"),
-                                  ("gold", "Gold"), ("silver", "Silver"))}
+    grades = {
+        name: pd.to_numeric(raw[f"{label} grade"], errors="coerce").fillna(0)
+        for name, label in (
+            ("copper", "Copper"),
+            ("molybdenum", "Molybdenum"),
+            ("gold", "Gold"),
+            ("silver", "Silver"),
+        )
+    }
     commodities = [
         ["copper", *[n for n in ("molybdenum", "gold", "silver") if grades[n].iloc[i] > 0]]
         for i in range(len(raw))
@@ -234,15 +256,30 @@ def normalize_porphyry_copper(frames, layer, report):
         "dev_status": "unknown",
         "state": raw["StateProvince"].str.lower().map(states),
         "details": [
-            json.dumps({"tonnage_mt": t or None, "cu_pct": cu, "mo_pct": mo, "au_gt": au,
-                        "ag_gt": ag, "subtype": s})
+            json.dumps(
+                {
+                    "tonnage_mt": t or None,
+                    "cu_pct": cu,
+                    "mo_pct": mo,
+                    "au_gt": au,
+                    "ag_gt": ag,
+                    "subtype": s,
+                }
+            )
             for t, cu, mo, au, ag, s in zip(
-                raw["Tonnage"], grades["copper"], grades["molybdenum"], grades["gold"],
-                grades["silver"], raw["Subtype"], strict=True)
+                raw["Tonnage"],
+                grades["copper"],
+                grades["molybdenum"],
+                grades["gold"],
+                grades["silver"],
+                raw["Subtype"],
+                strict=True,
+            )
         ],
     }
-    return _deposits_frame(data, _points(raw, "LongitudeDecimal", "LatitudeDecimal",
-                                         layer.primary.mirror_path), report)
+    return _deposits_frame(
+        data, _points(raw, "LongitudeDecimal", "LatitudeDecimal", layer.primary.mirror_path), report
+    )
 
 
 def _polygonal(geometry: gpd.GeoSeries, report: NormalizeReport) -> gpd.GeoSeries:
@@ -252,9 +289,11 @@ def _polygonal(geometry: gpd.GeoSeries, report: NormalizeReport) -> gpd.GeoSerie
     values = geometry.to_numpy().copy()
     fixed = shapely.make_valid(values[invalid.to_numpy()])
     values[invalid.to_numpy()] = [
-        shapely.union_all([p for p in shapely.get_parts(g)
-                           if p.geom_type in ("Polygon", "MultiPolygon")])
-        if g.geom_type == "GeometryCollection" else g
+        shapely.union_all(
+            [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+        )
+        if g.geom_type == "GeometryCollection"
+        else g
         for g in fixed
     ]
     return gpd.GeoSeries(values, index=geometry.index, crs=geometry.crs)
@@ -270,8 +309,9 @@ def normalize_lands(frames, layer, report):
         raw = raw.loc[~flagged]
     if "drop_agencies" in options:
         dropped = raw["agency"].isin(options["drop_agencies"])
-        report.drop(f"agencies {options['drop_agencies']} superseded by a finer layer",
-                    dropped.sum())
+        report.drop(
+            f"agencies {options['drop_agencies']} superseded by a finer layer", dropped.sum()
+        )
         raw = raw.loc[~dropped]
     if layer.id == "padus_nv":
         federal = raw["MANTYPE"].eq("FED")
@@ -280,12 +320,16 @@ def normalize_lands(frames, layer, report):
     raw = raw.reset_index(drop=True)
     names = raw[columns["name"]] if "name" in columns else pd.Series(None, index=raw.index)
     if layer.id == "federal_lands_coarse":
-        pairs = raw["agency"].map(lambda a: land_rules.COARSE_AGENCY.get(a, ("other",
-                                                                             "other_federal")))
+        pairs = raw["agency"].map(
+            lambda a: land_rules.COARSE_AGENCY.get(a, ("other", "other_federal"))
+        )
         agency, designation = pairs.str[0], pairs.str[1]
     else:
-        agency = (raw[columns["agency"]].map(land_rules.canonical_agency)
-                  if "agency" in columns else pd.Series(options.get("agency"), index=raw.index))
+        agency = (
+            raw[columns["agency"]].map(land_rules.canonical_agency)
+            if "agency" in columns
+            else pd.Series(options.get("agency"), index=raw.index)
+        )
         if "designation" in options:
             designation = pd.Series(options["designation"], index=raw.index)
         else:
@@ -317,8 +361,12 @@ def normalize_claims(frames, layer, report):
     duplicated = raw["CSE_NR"].duplicated()
     report.drop("claims listed twice", duplicated.sum())
     raw = raw.loc[~duplicated].reset_index(drop=True)
-    kind = raw["BLM_PROD"].fillna("").str.lower().map(
-        lambda t: next((v for k, v in CLAIM_TYPES.items() if k in t), "unknown"))
+    kind = (
+        raw["BLM_PROD"]
+        .fillna("")
+        .str.lower()
+        .map(lambda t: next((v for k, v in CLAIM_TYPES.items() if k in t), "unknown"))
+    )
     return gpd.GeoDataFrame(
         {
             "id": raw["CSE_NR"],
@@ -342,7 +390,7 @@ def normalize_infrastructure(frames, layer, report):
         raw = raw.loc[inside]
     raw = raw.reset_index(drop=True)
     if layer.id == "ca_state_highways":
-        name = ("Route " + raw["Route"].astype(str) + " " + raw["Direction"].astype(str))
+        name = "Route " + raw["Route"].astype(str) + " " + raw["Direction"].astype(str)
     elif "name" in columns:
         name = raw[columns["name"]]
     else:

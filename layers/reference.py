@@ -30,6 +30,12 @@ def commodity_codes() -> dict[str, str]:
 
 
 @cache
+def commodity_aliases() -> dict[str, str]:
+    """Free-text commodity names in the sources -> normalized commodity name."""
+    return {row["alias"]: row["name"] for row in _rows("commodity_aliases.csv")}
+
+
+@cache
 def critical_minerals() -> frozenset[str]:
     """Normalized names on the USGS 2022 critical minerals list, plus their aggregates."""
     return frozenset(row["name"] for row in _rows("critical_minerals_2022.csv")) | (
@@ -40,7 +46,11 @@ def critical_minerals() -> frozenset[str]:
 @cache
 def known_commodities() -> frozenset[str]:
     """Every commodity name fedmin can normalize to."""
-    return frozenset(commodity_codes().values()) | critical_minerals()
+    return (
+        frozenset(commodity_codes().values())
+        | critical_minerals()
+        | frozenset(commodity_aliases().values())
+    )
 
 
 @cache
@@ -61,7 +71,8 @@ def commodity_from_code(code: str) -> str:
 
 def commodity_from_name(name: str) -> str:
     """Normalize a free-text commodity name ('Lithium', 'rare earth elements')."""
-    normalized = name.strip().lower().replace(" ", "_").replace("-", "_")
+    normalized = "_".join(name.strip().lower().replace("-", " ").split())
+    normalized = commodity_aliases().get(normalized, normalized)
     return commodity_codes().get(normalized.upper(), normalized)
 
 
@@ -83,7 +94,7 @@ def resolve_commodity_filter(values: list[str]) -> frozenset[str]:
         if value.lower() == "critical":
             resolved |= critical_minerals()
             continue
-        if value.upper() in commodity_codes():
+        if value.upper() in commodity_codes() and value.lower() not in known_commodities():
             resolved.add(commodity_codes()[value.upper()])
             continue
         name = commodity_from_name(value)

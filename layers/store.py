@@ -24,7 +24,7 @@ import geopandas as gpd
 import pandas as pd
 from tqdm import tqdm
 
-from layers import catalog, schema
+from layers import catalog, reference, schema
 from layers.catalog import Layer
 from layers.errors import DataError, NotFoundError, SourceMissingError, StoreNotBuiltError
 from layers.normalize import NORMALIZERS, NormalizeReport
@@ -80,10 +80,16 @@ def _source_paths(entry: Layer, raw_dir: Path) -> list[str] | None:
 
 
 def build_key(sources: dict[str, dict[str, str]]) -> str:
-    """Identity of a build's inputs: source checksums, the catalog and the schema version."""
+    """Identity of a build's inputs: source checksums, the catalog, the reference tables
+    and the schema version; any change to one of them triggers a rebuild."""
+    tables = {p.name: _sha256(p) for p in sorted(reference.REFERENCE_DIR.glob("*.csv"))}
     payload = json.dumps(
-        {"schema_version": SCHEMA_VERSION, "sources": sources,
-         "catalog": [repr(entry) for entry in catalog.LAYERS]},
+        {
+            "schema_version": SCHEMA_VERSION,
+            "sources": sources,
+            "reference": tables,
+            "catalog": [repr(entry) for entry in catalog.LAYERS],
+        },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -100,8 +106,12 @@ def _bounds(frame: gpd.GeoDataFrame) -> list[float] | None:
 
 def _fill_admin_areas(deposits: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Fill missing ``state``/``county`` by a point-in-polygon join with county boundaries."""
-    joined = gpd.sjoin(deposits[["geometry"]], counties[["name", "state", "geometry"]],
-                       how="left", predicate="within")
+    joined = gpd.sjoin(
+        deposits[["geometry"]],
+        counties[["name", "state", "geometry"]],
+        how="left",
+        predicate="within",
+    )
     joined = joined[~joined.index.duplicated()]
     deposits = deposits.copy()
     deposits["state"] = deposits["state"].fillna(joined["state"])
@@ -120,17 +130,22 @@ def _write_raster(entry: Layer, path: str, target: Path) -> dict:
             if src.crs is None:
                 raise DataError(f"{path}: raster has no CRS")
             bounds = rasterio.warp.transform_bounds(src.crs, "EPSG:4326", *src.bounds)
-            info = {"crs": src.crs.to_string(), "width": src.width, "height": src.height,
-                    "nodata": src.nodata, "dtype": src.dtypes[0]}
-            cog_translate(src, str(target), cog_profiles.get("deflate"), quiet=True,
-                          in_memory=True)
+            info = {
+                "crs": src.crs.to_string(),
+                "width": src.width,
+                "height": src.height,
+                "nodata": src.nodata,
+                "dtype": src.dtypes[0],
+            }
+            cog_translate(src, str(target), cog_profiles.get("deflate"), quiet=True, in_memory=True)
     except rasterio.errors.RasterioIOError as exc:
         raise DataError(f"{path}: cannot read as a raster: {exc}") from exc
     return {**info, "bounds": [round(b, 6) for b in bounds], "rows": None}
 
 
-def _build_layer(entry: Layer, paths: list[str], built: dict[str, gpd.GeoDataFrame],
-                 seen_deposit_ids: set[str]) -> tuple[gpd.GeoDataFrame, NormalizeReport]:
+def _build_layer(
+    entry: Layer, paths: list[str], built: dict[str, gpd.GeoDataFrame], seen_deposit_ids: set[str]
+) -> tuple[gpd.GeoDataFrame, NormalizeReport]:
     report = NormalizeReport()
     reader = READERS[entry.reader]
     frames = [reader(path, source) for path, source in zip(paths, entry.sources, strict=True)]
@@ -145,8 +160,14 @@ def _build_layer(entry: Layer, paths: list[str], built: dict[str, gpd.GeoDataFra
     return schema.validate(frame, entry.kind, entry.id), report
 
 
-def build(raw_dir: Path, data_dir: Path, *, layers: Iterable[Layer] = catalog.LAYERS,
-          force: bool = False, progress: bool = True) -> BuildResult:
+def build(
+    raw_dir: Path,
+    data_dir: Path,
+    *,
+    layers: Iterable[Layer] = catalog.LAYERS,
+    force: bool = False,
+    progress: bool = True,
+) -> BuildResult:
     """Read, validate and normalize every source, then swap the new store in atomically."""
     entries = list(layers)
     # Boundaries first: deposits take their state and county from the county layer.
@@ -160,8 +181,7 @@ def build(raw_dir: Path, data_dir: Path, *, layers: Iterable[Layer] = catalog.LA
         else:
             located[entry.id] = paths
     checksums = {
-        layer_id: {p: _sha256(_local_file(p)) for p in paths}
-        for layer_id, paths in located.items()
+        layer_id: {p: _sha256(_local_file(p)) for p in paths} for layer_id, paths in located.items()
     }
     key = build_key({k: {Path(p).name: s for p, s in v.items()} for k, v in checksums.items()})
     previous = current_root(data_dir)
@@ -187,8 +207,11 @@ def build(raw_dir: Path, data_dir: Path, *, layers: Iterable[Layer] = catalog.LA
             bar.set_postfix_str(entry.id)
             paths = located[entry.id]
             record = {
-                "kind": entry.kind.value, "title": entry.title, "publisher": entry.publisher,
-                "license": entry.license, "caveats": entry.caveats,
+                "kind": entry.kind.value,
+                "title": entry.title,
+                "publisher": entry.publisher,
+                "license": entry.license,
+                "caveats": entry.caveats,
                 "retrieved": entry.retrieved,
                 "sources": [{"path": p, "sha256": checksums[entry.id][p]} for p in paths],
             }
@@ -198,10 +221,16 @@ def build(raw_dir: Path, data_dir: Path, *, layers: Iterable[Layer] = catalog.LA
             else:
                 frame, report = _build_layer(entry, paths, built, seen_deposit_ids)
                 built[entry.id] = frame
-                frame.to_parquet(staging / f"{entry.id}.parquet", index=False,
-                                 geometry_encoding="geoarrow", write_covering_bbox=True)
+                frame.to_parquet(
+                    staging / f"{entry.id}.parquet",
+                    index=False,
+                    geometry_encoding="geoarrow",
+                    write_covering_bbox=True,
+                )
                 record |= {
-                    "file": f"{entry.id}.parquet", "rows": len(frame), "bounds": _bounds(frame),
+                    "file": f"{entry.id}.parquet",
+                    "rows": len(frame),
+                    "bounds": _bounds(frame),
                     "repaired_geometries": report.repaired_geometries,
                     "dropped_rows": report.dropped_rows,
                 }
@@ -257,8 +286,9 @@ class Store:
         return self.manifest["build_id"]
 
     def layer_ids(self, kind: LayerKind | None = None) -> list[str]:
-        return [k for k, v in self.manifest["layers"].items()
-                if kind is None or v["kind"] == kind.value]
+        return [
+            k for k, v in self.manifest["layers"].items() if kind is None or v["kind"] == kind.value
+        ]
 
     def frame(self, layer_id: str) -> gpd.GeoDataFrame:
         if layer_id not in self._frames:

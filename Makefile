@@ -1,0 +1,45 @@
+# Two entry points: `make run` (real data, server with the map) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MIRROR := $(abspath ../shared/data)
+
+# Provision from the local mirror beside the checkout when it exists, else official URLs.
+ifneq ($(wildcard $(MIRROR)/PROVENANCE.md),)
+export FEDMIN_DATA_MIRROR ?= $(MIRROR)
+endif
+
+.PHONY: install data run test lint browser bench clean-data
+
+$(BIN)/fedmin: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/fedmin
+
+data: install
+	$(BIN)/fedmin data fetch
+	$(BIN)/fedmin data build
+
+run: data
+	$(BIN)/fedmin serve
+
+# Debian's chromium for the real-browser tests (root, as on the dev machines and CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install browser lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: data
+	$(BIN)/python bench/rank.py
+
+clean-data:
+	rm -rf data/raw data/stores data/store

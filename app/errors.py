@@ -1,0 +1,63 @@
+"""The one table that maps fedmin's domain errors to HTTP status codes.
+
+Library code raises ``FedminError`` subclasses; this module turns them into a JSON body
+``{"status": ..., "error": ..., "detail": ...}`` so every bad input is a 4xx with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from layers import errors
+
+log = logging.getLogger("fedmin.errors")
+
+#: Most specific class first: the first ``isinstance`` match wins.
+STATUS_BY_ERROR: tuple[tuple[type[errors.FedminError], int], ...] = (
+    (errors.LimitExceededError, 400),
+    (errors.UnknownCommodityError, 400),
+    (errors.InvalidParameterError, 400),
+    (errors.NotFoundError, 404),
+    (errors.StoreNotBuiltError, 503),
+    (errors.DataError, 503),
+    (errors.FedminError, 500),
+)
+
+
+def status_for(exc: errors.FedminError) -> int:
+    return next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
+
+
+def _body(status: int, error: str, detail: object) -> ORJSONResponse:
+    return ORJSONResponse({"status": status, "error": error, "detail": detail}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.FedminError)
+    async def _domain(request: Request, exc: errors.FedminError) -> ORJSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            log.exception("unexpected domain error on %s", request.url.path, exc_info=exc)
+        return _body(status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return _body(422, "InvalidRequest", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        return _body(exc.status_code, "HTTPError", exc.detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return _body(500, "InternalError", "internal error; see the server log")

@@ -1,0 +1,151 @@
+"""The store built from the real mirror: counts, normalized records, rejected bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from layers import catalog, store
+from layers.errors import SchemaError, SourceMissingError
+from layers.schema import LayerKind
+
+EXPECTED_ROWS = {
+    "mrds": 4330,
+    "usmin_mine_features": 2377,  # 2,617 features less 240 borrow/gravel/sand pits
+    "usgs_lithium": 21,
+    "mrds_tungsten": 1694,
+    "porphyry_copper": 100,  # the United States rows of 690
+    "usfs_ranger_districts": 503,
+    "federal_lands_coarse": 1314,  # 2,287 less 971 Forest Service and 2 flagged artifacts
+    "nps_units": 61,
+    "usfs_wilderness": 451,
+    "blm_wilderness": 306,
+    "blm_wsa": 1091,
+    "padus_nv": 109,  # 116 less 7 state-managed
+    "nv_blm_nlcs": 6,
+    "co_ut_wilderness": 67,
+    "blm_claims": 2823,  # 823 not closed + 2,000 closed
+    "ca_state_highways": 1044,
+    "ca_transmission_lines": 4829,
+    "railroads": 752,  # USA rows of 1,127
+    "states": 56,
+    "counties": 3231,
+}
+
+
+def test_every_layer_has_its_real_row_count(real_store: store.Store) -> None:
+    rows = {k: v["rows"] for k, v in real_store.manifest["layers"].items() if v["rows"]}
+    assert rows == EXPECTED_ROWS
+    assert set(real_store.manifest["absent"]) == {"tiger_primary_roads", "hifld_transmission_lines"}
+
+
+def test_manifest_records_source_checksums(real_store: store.Store) -> None:
+    mrds = real_store.manifest["layers"]["mrds"]
+    assert mrds["sources"][0]["sha256"] == catalog.layer("mrds").primary.sha256
+    assert mrds["bounds"] == pytest.approx([-124.37586, 40.07176, -122.39415, 41.74095])
+
+
+def test_black_bear_is_a_gold_past_producer_in_shasta_county(real_store: store.Store) -> None:
+    mrds = real_store.frame("mrds").set_index("id")
+    black_bear = mrds.loc["mrds:10034372"]
+    assert black_bear["name"] == "Black Bear"
+    assert black_bear["dev_status"] == "past_producer"
+    assert list(black_bear["commodities"]) == ["gold"]
+    assert black_bear["primary_commodity"] == "gold"
+    assert not black_bear["critical"]
+    assert (black_bear["state"], black_bear["county"]) == ("CA", "Shasta")
+    assert black_bear["source_url"].endswith("dep_id=10034372")
+    assert (black_bear.geometry.x, black_bear.geometry.y) == (-122.51081, 40.55707)
+
+
+def test_every_mrds_record_is_normalized(real_store: store.Store) -> None:
+    mrds = real_store.frame("mrds")
+    assert mrds["dev_status"].value_counts().to_dict() == {
+        "past_producer": 1566,
+        "unknown": 1120,
+        "occurrence": 1044,
+        "producer": 340,
+        "prospect": 260,
+    }
+    commodities = mrds["commodities"].explode()
+    assert not commodities.dropna().str.startswith("code:").any()
+    assert (commodities == "gold").sum() == 2812
+    assert (commodities == "chromium").sum() == 489
+    chromium = mrds[mrds["commodities"].map(lambda c: "chromium" in c)]
+    assert chromium["critical"].all()
+
+
+def test_critical_flags_for_tungsten_and_lithium(real_store: store.Store) -> None:
+    tungsten = real_store.frame("mrds_tungsten")
+    has_tungsten = tungsten["commodities"].map(lambda c: "tungsten" in c)
+    assert tungsten.loc[has_tungsten, "critical"].all()
+    lithium = real_store.frame("usgs_lithium").set_index("id")
+    assert lithium["critical"].all()  # Silver Peak's "lithium carbonate" counts as lithium
+    assert "lithium" in lithium.loc["usgs_lithium:NV00147", "commodities"]
+
+
+def test_land_units_carry_agency_and_mineral_entry(real_store: store.Store) -> None:
+    lands = real_store.kind_frame(LayerKind.FEDERAL_LANDS)
+    by_designation = lands.groupby("designation")["mineral_entry"].unique().to_dict()
+    assert list(by_designation["wilderness"]) == ["closed"]
+    assert list(by_designation["national_forest"]) == ["open"]
+    assert list(by_designation["wilderness_study_area"]) == ["restricted"]
+    trinity = lands[lands["name"].eq("Trinity Alps Wilderness")]
+    assert trinity[["agency", "mineral_entry"]].values.tolist() == [["USFS", "closed"]]
+
+
+def test_claims_are_typed_and_have_a_status(real_store: store.Store) -> None:
+    claims = real_store.frame("blm_claims")
+    assert claims["status"].value_counts().to_dict() == {"closed": 2000, "active": 823}
+    assert set(claims["claim_type"]) <= {"lode", "placer", "mill_site"}
+
+
+def _copy_raw(mirror_dir: Path, target: Path, layer_ids: list[str]) -> None:
+    for layer_id in layer_ids:
+        entry = catalog.layer(layer_id)
+        for source in entry.sources:
+            for path in (source.mirror_path, *(c for c, _ in source.companions)):
+                (target / path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(mirror_dir / path, target / path)
+
+
+def test_rebuild_is_skipped_when_sources_are_unchanged(tmp_path: Path, mirror_dir: Path) -> None:
+    layers = [catalog.layer("states"), catalog.layer("nps_units")]
+    _copy_raw(mirror_dir, tmp_path / "raw", ["states", "nps_units"])
+    first = store.build(tmp_path / "raw", tmp_path, layers=layers, progress=False)
+    second = store.build(tmp_path / "raw", tmp_path, layers=layers, progress=False)
+    assert not first.skipped and second.skipped
+    assert second.root == first.root
+
+
+def test_bad_inputs_are_rejected_and_the_previous_store_survives(
+    tmp_path: Path, mirror_dir: Path
+) -> None:
+    layers = [catalog.layer("states"), catalog.layer("mrds")]
+    raw = tmp_path / "raw"
+    _copy_raw(mirror_dir, raw, ["states", "mrds"])
+    good = store.build(raw, tmp_path, layers=layers, progress=False)
+    mrds_path = raw / "deposits/mrds_norcal/MRDS.txt"
+    original = mrds_path.read_text()
+
+    lines = original.splitlines()
+    lines[5] = lines[5].replace("\t-12", "\tnorth-12", 1)
+    mrds_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SchemaError, match=r"MRDS\.txt: row 6 has unparseable coordinates"):
+        store.build(raw, tmp_path, layers=layers, progress=False)
+
+    mrds_path.write_text(original.replace("code_list", "codes", 1))
+    with pytest.raises(SchemaError, match=r"MRDS\.txt: missing columns \['code_list'\]"):
+        store.build(raw, tmp_path, layers=layers, progress=False)
+
+    mrds_path.unlink()
+    with pytest.raises(SourceMissingError, match=r"deposits/mrds_norcal/MRDS\.txt"):
+        store.build(raw, tmp_path, layers=layers, progress=False)
+
+    still = store.open_store(tmp_path)
+    assert still.root == good.root
+    assert json.loads((still.root / "manifest.json").read_text())["layers"]["mrds"]["rows"] == 4330
+    assert not list((tmp_path / "stores").glob(".tmp-*"))
