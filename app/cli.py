@@ -41,7 +41,11 @@ def data_fetch(
     settings = get_settings()
     try:
         report = provision.fetch(
-            catalog.LAYERS, settings.raw_dir, mirror or settings.data_mirror, progress=not quiet
+            catalog.LAYERS,
+            settings.raw_dir,
+            mirror or settings.data_mirror,
+            progress=not quiet,
+            download=not settings.offline,
         )
     except FedminError as exc:
         _fail(exc)

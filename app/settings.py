@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     data_mirror: Path | None = Field(
         None, description="Local mirror of the sources (e.g. ../shared/data); else official URLs."
     )
+    offline: bool = Field(False, description="Never download; use the mirror and raw dir only.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     engine: Literal["memory", "dask"] = "memory"

@@ -419,6 +419,10 @@ LAYERS: tuple[Layer, ...] = (
                         "lands/coutwildrnp.prj",
                         "98aaf3d1c0ecadf1a424a4536de261c3daf4e373697cb86c40c43b989daf52eb",
                     ),
+                    (
+                        "lands/coutwildrnp.cpg",
+                        "a3f0ff89bfa939fbbfc782709b68ee37cb9ec8f031c0dbfbe21c3c02a26264d4",
+                    ),
                 ),
             ),
         ),

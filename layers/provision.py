@@ -120,11 +120,14 @@ def fetch(
     *,
     progress: bool = True,
     timeout: float = 60.0,
+    download: bool = True,
 ) -> FetchReport:
     """Fetch every source file of ``layers`` into ``raw_dir`` and record it in fetch.json.
 
     ``mirror_dir`` is the local mirror (``FEDMIN_DATA_MIRROR``), preferred to the network.
     ``timeout`` bounds each network operation (connect, each read), not a whole download.
+    ``download=False`` never touches the network (tests, air-gapped machines): a source the
+    mirror lacks is then missing, which optional layers record as absent.
     Raises ``ChecksumMismatchError``, ``FetchError`` or ``SourceMissingError`` for required
     layers; see the module docstring for the rules.
     """
@@ -138,7 +141,7 @@ def fetch(
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": _USER_AGENT},
     )
-    fetcher = _Fetcher(raw_dir, mirror, records, report, client, progress, timeout)
+    fetcher = _Fetcher(raw_dir, mirror, records, report, client, progress, timeout, download)
     try:
         for entry in layers:
             for source in entry.sources:
@@ -192,6 +195,7 @@ class _Fetcher:
     client: httpx.Client
     progress: bool
     timeout: float
+    download: bool
 
     def fetch_source(self, entry: Layer, source: Source) -> None:
         """Skip, copy from the mirror, or download one source with its companions."""
@@ -213,6 +217,9 @@ class _Fetcher:
         if self._skip_download(entry, source):
             return
         missing = [mp for mp, _ in todo if mirror is None or not (mirror / mp).is_file()]
+        if source.direct_download and not self.download:
+            why = "downloads are switched off (offline)"
+            raise SourceMissingError(self._missing_message(entry, source, missing, why))
         if source.direct_download:
             if source.companions and not source.archive_member:
                 why = "companion files have no download URL of their own"

@@ -35,7 +35,7 @@ def mirror_dir() -> Path:
 def data_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
     """A data directory with raw sources fetched from the mirror and a built store."""
     root = tmp_path_factory.mktemp("fedmin-data")
-    provision.fetch(catalog.LAYERS, root / "raw", mirror_dir, progress=False)
+    provision.fetch(catalog.LAYERS, root / "raw", mirror_dir, progress=False, download=False)
     store.build(root / "raw", root, progress=False)
     return root
 
