@@ -162,7 +162,7 @@ def test_mirror_copy_of_real_layers_then_skip(real_mirror: Path, tmp_path: Path)
     layers = [layer("nps_units"), layer("co_ut_wilderness")]
     pins = {s.mirror_path: s.sha256 for lyr in layers for s in lyr.sources}
     pins.update(dict(layer("co_ut_wilderness").primary.companions))
-    assert len(pins) == 5
+    assert len(pins) == 6  # nps geojson + the shapefile and its 4 sidecars
 
     report = fetch(layers, raw, real_mirror, progress=False)
 
@@ -197,7 +197,7 @@ def test_verified_files_need_no_mirror_and_bad_ones_are_recopied(
 
     # Present and verified: no mirror needed (a non-direct source would otherwise fail).
     report = fetch([wilderness], raw, None, progress=False)
-    assert len(report.skipped) == 4 and report.fetched == []
+    assert len(report.skipped) == 5 and report.fetched == []
 
     # A damaged raw copy no longer verifies and is copied again, alone.
     prj = raw / "lands/coutwildrnp.prj"
