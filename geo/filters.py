@@ -1,0 +1,213 @@
+"""The one deposit filter shared by the API items, the vector tiles and the ranking.
+
+Keeping a single model means a map, a download and a ranking asked with the same query
+string always select the same deposits. The filter validates itself on construction
+(a bad value is an ``InvalidParameterError``, an unknown commodity an
+``UnknownCommodityError``) and ``mask`` evaluates it column-wise, without a Python loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from layers.errors import InvalidParameterError
+from layers.reference import resolve_commodity_filter
+from layers.schema import AGENCIES, DEV_STATUSES, MINERAL_ENTRY
+
+#: Values of the enriched ``mineral_entry`` column: the schema's four plus ``non_federal``.
+ENRICHED_MINERAL_ENTRY = (*MINERAL_ENTRY, "non_federal")
+
+#: One short description per field; the API layer reuses them in its OpenAPI docs.
+FIELD_DESCRIPTIONS: dict[str, str] = {
+    "commodities": (
+        "Commodities to keep: names ('gold'), MRDS codes ('AU') or 'critical' for the "
+        "USGS 2022 critical-minerals list; a deposit matches when any of its commodities does."
+    ),
+    "dev_status": f"Development statuses to keep, any of {', '.join(DEV_STATUSES)}.",
+    "agency": (
+        f"Managing agency of the land the deposit lies on (after the land-status overlay), "
+        f"any of {', '.join(AGENCIES)}; deposits on non-federal land have none."
+    ),
+    "mineral_entry": (
+        "Mineral-entry status of the land the deposit lies on, any of "
+        f"{', '.join(ENRICHED_MINERAL_ENTRY)} (screening rules, not a legal land-status call)."
+    ),
+    "state": "Two-letter state postal codes to keep, e.g. 'CA'.",
+    "critical": (
+        "true: only deposits with a critical mineral; false: only deposits without one; "
+        "unset: both."
+    ),
+    "bbox": "Bounding box minx,miny,maxx,maxy in longitude/latitude (EPSG:4326).",
+}
+
+
+def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
+    """Accept a list, a tuple or a comma-separated string; drop blanks; keep the order."""
+    if value is None:
+        return ()
+    items: Iterable[Any] = value.split(",") if isinstance(value, str) else value
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidParameterError(f"{name}: expected strings, got {item!r}")
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def _check_enum(values: tuple[str, ...], allowed: tuple[str, ...], name: str) -> None:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise InvalidParameterError(f"{name}: unknown value(s) {bad}; allowed: {list(allowed)}")
+
+
+def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
+    """Parse and validate a lon/lat box; an inverted or out-of-range box is a 4xx, not empty."""
+    if value is None:
+        return None
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    if len(parts) != 4:
+        raise InvalidParameterError(f"bbox: expected 4 numbers minx,miny,maxx,maxy, got {value!r}")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"bbox: not numbers: {value!r}") from exc
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise InvalidParameterError(f"bbox: values must be finite, got {value!r}")
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+        raise InvalidParameterError(f"bbox: longitudes must lie in [-180, 180], got {value!r}")
+    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise InvalidParameterError(f"bbox: latitudes must lie in [-90, 90], got {value!r}")
+    if minx > maxx or miny > maxy:
+        raise InvalidParameterError(
+            f"bbox: inverted box {value!r} (need minx <= maxx and miny <= maxy)"
+        )
+    return (minx, miny, maxx, maxy)
+
+
+def _meta(name: str) -> dict[str, str]:
+    return {"description": FIELD_DESCRIPTIONS[name]}
+
+
+@dataclass(frozen=True)
+class DepositFilter:
+    """Which deposits a request is about. Empty fields do not filter.
+
+    Sequence fields take lists, tuples or comma-separated strings and are stored as
+    tuples, so the filter is hashable and usable as a cache key.
+    """
+
+    commodities: tuple[str, ...] = field(default=(), metadata=_meta("commodities"))
+    dev_status: tuple[str, ...] = field(default=(), metadata=_meta("dev_status"))
+    agency: tuple[str, ...] = field(default=(), metadata=_meta("agency"))
+    mineral_entry: tuple[str, ...] = field(default=(), metadata=_meta("mineral_entry"))
+    state: tuple[str, ...] = field(default=(), metadata=_meta("state"))
+    critical: bool | None = field(default=None, metadata=_meta("critical"))
+    bbox: tuple[float, float, float, float] | None = field(default=None, metadata=_meta("bbox"))
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "commodities", _as_tuple(self.commodities, "commodities"))
+        dev = tuple(v.lower() for v in _as_tuple(self.dev_status, "dev_status"))
+        _check_enum(dev, DEV_STATUSES, "dev_status")
+        set_(self, "dev_status", dev)
+        canonical = {a.upper(): a for a in AGENCIES}
+        agencies = tuple(canonical.get(a.upper(), a) for a in _as_tuple(self.agency, "agency"))
+        _check_enum(agencies, AGENCIES, "agency")
+        set_(self, "agency", agencies)
+        entry = tuple(v.lower() for v in _as_tuple(self.mineral_entry, "mineral_entry"))
+        _check_enum(entry, ENRICHED_MINERAL_ENTRY, "mineral_entry")
+        set_(self, "mineral_entry", entry)
+        states = tuple(v.upper() for v in _as_tuple(self.state, "state"))
+        bad = [s for s in states if len(s) != 2 or not s.isalpha()]
+        if bad:
+            raise InvalidParameterError(f"state: expected two-letter postal codes, got {bad}")
+        set_(self, "state", states)
+        if self.critical is not None and not isinstance(self.critical, bool | np.bool_):
+            raise InvalidParameterError(f"critical: expected true/false, got {self.critical!r}")
+        if self.critical is not None:
+            set_(self, "critical", bool(self.critical))
+        set_(self, "bbox", parse_bbox(self.bbox))
+        # Resolve now so an unknown commodity fails at construction, not at query time.
+        _ = self.commodity_names
+
+    @cached_property
+    def commodity_names(self) -> frozenset[str] | None:
+        """Normalized commodity names the filter keeps, or None when it keeps all."""
+        if not self.commodities:
+            return None
+        return resolve_commodity_filter(list(self.commodities))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no field filters anything."""
+        return all(getattr(self, f.name) in ((), None) for f in fields(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready echo of the filter (travels with every result)."""
+        return {
+            "commodities": list(self.commodities),
+            "commodity_names": sorted(self.commodity_names) if self.commodity_names else None,
+            "dev_status": list(self.dev_status),
+            "agency": list(self.agency),
+            "mineral_entry": list(self.mineral_entry),
+            "state": list(self.state),
+            "critical": self.critical,
+            "bbox": list(self.bbox) if self.bbox else None,
+        }
+
+    def mask(self, deposits: gpd.GeoDataFrame | pd.DataFrame) -> np.ndarray:
+        """Boolean array over ``deposits``' rows, True where every set field matches.
+
+        ``agency`` and ``mineral_entry`` need the enriched frame (land-status overlay);
+        asking for them on a raw frame is an ``InvalidParameterError``.
+        """
+        n = len(deposits)
+        keep = np.ones(n, dtype=bool)
+        if n == 0:
+            return keep
+        names = self.commodity_names
+        if names is not None:
+            keep &= commodity_mask(deposits["commodities"], names)
+        if self.dev_status:
+            keep &= deposits["dev_status"].isin(self.dev_status).to_numpy()
+        for column in ("agency", "mineral_entry"):
+            wanted = getattr(self, column)
+            if wanted:
+                if column not in deposits.columns:
+                    raise InvalidParameterError(
+                        f"{column}: filtering needs deposits enriched with the land status"
+                    )
+                keep &= deposits[column].isin(wanted).to_numpy()
+        if self.state:
+            keep &= deposits["state"].isin(self.state).to_numpy()
+        if self.critical is not None:
+            keep &= deposits["critical"].to_numpy(dtype=bool) == self.critical
+        if self.bbox is not None:
+            minx, miny, maxx, maxy = self.bbox
+            geoms = deposits.geometry
+            x, y = geoms.x.to_numpy(), geoms.y.to_numpy()
+            keep &= (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+        return keep
+
+    def apply(self, deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """The matching rows (a convenience over ``mask``)."""
+        return deposits.loc[self.mask(deposits)]
+
+
+def commodity_mask(commodities: pd.Series, names: frozenset[str]) -> np.ndarray:
+    """True where a deposit's commodity list shares a name with ``names`` (vectorized)."""
+    exploded = commodities.reset_index(drop=True).explode()
+    hit = exploded.isin(names).to_numpy(dtype=bool)
+    out = np.zeros(len(commodities), dtype=bool)
+    np.logical_or.at(out, exploded.index.to_numpy()[hit], True)
+    return out

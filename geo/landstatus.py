@@ -1,0 +1,157 @@
+"""Land status of deposits: which federal units a point lies in and which rule wins.
+
+Federal land layers overlap on purpose (a wilderness lies inside a national forest, a
+park inside the coarse NPS polygon), so every point gets the list of all units it falls
+in, and one *governing* unit chosen by precedence: the most restrictive mineral-entry
+status wins, then the most specific designation, then the unit id (for determinism).
+
+Mineral-entry precedence (most restrictive first):
+
+====  ============
+rank  status
+====  ============
+0     closed
+1     restricted
+2     unknown
+3     open
+====  ============
+
+Designation specificity, used only between units of the same status (most specific
+first; a designation missing here ranks after all listed ones):
+
+====  ==============================
+rank  designation
+====  ==============================
+0     wilderness
+1     national_park
+2     national_preserve
+3     national_monument
+4     national_seashore
+5     national_lakeshore
+6     national_river
+7     national_conservation_area
+8     national_wildlife_refuge
+9     nps_unit
+10    military_reservation
+11    indian_trust_land
+12    wilderness_study_area
+13    national_recreation_area
+14    reclamation_project
+15    other_federal
+16    national_forest
+17    blm_public_land
+====  ==============================
+
+So a mine in the Trinity Alps Wilderness inside the Weaverville Ranger District is
+``closed`` (wilderness) and keeps both unit ids. A point on no federal unit is
+``non_federal`` with null agency and designation. ``docs/scoring.md`` repeats the tables.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+#: Most restrictive first.
+STATUS_PRECEDENCE: tuple[str, ...] = ("closed", "restricted", "unknown", "open")
+
+#: Most specific first, within one status.
+DESIGNATION_PRECEDENCE: tuple[str, ...] = (
+    "wilderness",
+    "national_park",
+    "national_preserve",
+    "national_monument",
+    "national_seashore",
+    "national_lakeshore",
+    "national_river",
+    "national_conservation_area",
+    "national_wildlife_refuge",
+    "nps_unit",
+    "military_reservation",
+    "indian_trust_land",
+    "wilderness_study_area",
+    "national_recreation_area",
+    "reclamation_project",
+    "other_federal",
+    "national_forest",
+    "blm_public_land",
+)
+
+NON_FEDERAL = "non_federal"
+
+LAND_STATUS_COLUMNS = ("land_unit_ids", "land_unit_names", "agency", "designation", "mineral_entry")
+
+
+def _rank(values: pd.Series, order: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in ``order``; unlisted values rank after all listed ones."""
+    lookup = {v: i for i, v in enumerate(order)}
+    return values.map(lookup).fillna(len(order)).to_numpy(dtype=np.int64)
+
+
+def overlay_land_status(deposits: gpd.GeoDataFrame, lands: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Land status per deposit, index aligned with ``deposits``.
+
+    Columns: ``land_unit_ids`` and ``land_unit_names`` (every unit the point lies in,
+    governing unit first), ``agency``, ``designation`` and ``mineral_entry`` of the
+    governing unit (``non_federal`` and nulls off federal land). One spatial join over
+    the lands' STRtree; precedence is a sort, not a loop.
+    """
+    out = pd.DataFrame(index=deposits.index)
+    n = len(deposits)
+    out["land_unit_ids"] = pd.Series([[] for _ in range(n)], index=deposits.index, dtype=object)
+    out["land_unit_names"] = pd.Series([[] for _ in range(n)], index=deposits.index, dtype=object)
+    out["agency"] = pd.Series([None] * n, index=deposits.index, dtype=object)
+    out["designation"] = pd.Series([None] * n, index=deposits.index, dtype=object)
+    out["mineral_entry"] = NON_FEDERAL
+    if n == 0 or len(lands) == 0:
+        return out
+    if lands.crs is not None and deposits.crs is not None and lands.crs != deposits.crs:
+        lands = lands.to_crs(deposits.crs)
+
+    points = gpd.GeoDataFrame(
+        {"_pos": np.arange(n)}, geometry=deposits.geometry.values, crs=deposits.crs
+    )
+    units = lands[["id", "name", "agency", "designation", "mineral_entry", "geometry"]]
+    units = units.reset_index(drop=True)
+    # "intersects" keeps points lying exactly on a unit boundary inside the unit.
+    pairs = gpd.sjoin(points, units, how="inner", predicate="intersects")
+    if pairs.empty:
+        return out
+    names = pairs["name"].to_numpy(dtype=object, copy=True)
+    names[pd.isna(names)] = None  # missing unit names stay visible as None
+    pairs = pd.DataFrame(
+        {
+            "pos": pairs["_pos"].to_numpy(),
+            "id": pairs["id"].to_numpy(dtype=object),
+            "name": pd.Series(names, dtype=object),
+            "agency": pairs["agency"].to_numpy(dtype=object),
+            "designation": pairs["designation"].to_numpy(dtype=object),
+            "mineral_entry": pairs["mineral_entry"].to_numpy(dtype=object),
+        }
+    )
+    pairs["status_rank"] = _rank(pairs["mineral_entry"], STATUS_PRECEDENCE)
+    pairs["designation_rank"] = _rank(pairs["designation"], DESIGNATION_PRECEDENCE)
+    pairs = pairs.sort_values(["pos", "status_rank", "designation_rank", "id"], kind="stable")
+    grouped = pairs.groupby("pos", sort=True)
+    ids = grouped["id"].agg(list)
+    unit_names = grouped["name"].agg(list)
+    first = grouped.head(1).set_index("pos")
+
+    index = deposits.index[ids.index.to_numpy()]
+    out.loc[index, "land_unit_ids"] = pd.Series(ids.to_numpy(), index=index)
+    out.loc[index, "land_unit_names"] = pd.Series(unit_names.to_numpy(), index=index)
+    for column in ("agency", "designation", "mineral_entry"):
+        out.loc[index, column] = first.loc[ids.index, column].to_numpy()
+    return out
+
+
+def precedence_table() -> list[dict[str, object]]:
+    """The precedence rules as rows (for the API's documentation endpoints and docs)."""
+    return [
+        *({"kind": "status", "rank": i, "value": v} for i, v in enumerate(STATUS_PRECEDENCE)),
+        *(
+            {"kind": "designation", "rank": i, "value": v}
+            for i, v in enumerate(DESIGNATION_PRECEDENCE)
+        ),
+    ]
