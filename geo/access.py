@@ -73,6 +73,16 @@ def project_lonlat(lon: np.ndarray, lat: np.ndarray, epsg: int) -> tuple[np.ndar
     return np.asarray(x), np.asarray(y)
 
 
+def project_lonlat_inverse(
+    x: np.ndarray, y: np.ndarray, epsg: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Metric x/y in ``epsg`` -> lon/lat."""
+    lon, lat = _transformer(epsg).transform(
+        np.asarray(x, float), np.asarray(y, float), direction="INVERSE"
+    )
+    return np.asarray(lon), np.asarray(lat)
+
+
 def to_metric(geoms: np.ndarray | gpd.GeoSeries, epsg: int) -> np.ndarray:
     """Shapely geometries in EPSG:4326 -> the same geometries in ``epsg``."""
     values = geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms

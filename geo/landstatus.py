@@ -52,6 +52,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 #: Most restrictive first.
 STATUS_PRECEDENCE: tuple[str, ...] = ("closed", "restricted", "unknown", "open")
@@ -155,3 +156,114 @@ def precedence_table() -> list[dict[str, object]]:
             for i, v in enumerate(DESIGNATION_PRECEDENCE)
         ),
     ]
+
+
+def _near(frame: gpd.GeoDataFrame, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """Rows whose geometry meets a lon/lat box (the frame's STRtree, built once)."""
+    if len(frame) == 0:
+        return frame
+    hits = frame.sindex.query(shapely.box(*box), predicate="intersects")
+    return frame.iloc[np.sort(hits)]
+
+
+#: Land polygons are cut into square tiles of at least this size before the overlays, so
+#: no operation ever touches a whole national forest or a whole state's BLM land.
+TILE_MIN_M = 40_000.0
+
+
+def _grouped_union(geoms: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Union of ``geoms`` per group id (0..n_groups-1) in one vectorized call.
+
+    The geometries are laid out in a (group, member) array padded with None, which
+    ``shapely.union_all`` ignores, and reduced along the member axis.
+    """
+    out = np.array([shapely.Polygon()] * n_groups, dtype=object)
+    if len(geoms) == 0:
+        return out
+    order = np.argsort(groups, kind="stable")
+    g = groups[order]
+    starts = np.searchsorted(g, g, side="left")
+    member = np.arange(len(g)) - starts
+    table = np.full((n_groups, int(member.max()) + 1), None, dtype=object)
+    table[g, member] = geoms[order]
+    unions = shapely.union_all(table, axis=1)
+    present = np.bincount(groups, minlength=n_groups) > 0
+    out[present] = unions[present]
+    return out
+
+
+def _tiles_for(cells: np.ndarray, tile_m: float) -> np.ndarray:
+    """Square tiles (metric polygons) covering the cells' bounding boxes."""
+    bounds = shapely.bounds(cells)
+    cols = np.floor(bounds[:, [0, 2, 0, 2]] / tile_m).astype(np.int64).ravel()
+    rows = np.floor(bounds[:, [1, 1, 3, 3]] / tile_m).astype(np.int64).ravel()
+    cr = np.unique(np.stack([cols, rows], axis=1), axis=0)
+    return shapely.box(
+        cr[:, 0] * tile_m, cr[:, 1] * tile_m, (cr[:, 0] + 1) * tile_m, (cr[:, 1] + 1) * tile_m
+    )
+
+
+def _tiled(
+    frame: gpd.GeoDataFrame, tiles: np.ndarray, epsg: int, box: tuple[float, float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's polygons near ``box`` projected to ``epsg`` and cut by the tiles.
+
+    Returns (pieces, tile index of each piece).
+    """
+    near = _near(frame, box)
+    if len(near) == 0:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    metric = np.asarray(
+        gpd.GeoSeries(near.geometry.values, crs=4326).to_crs(epsg).values, dtype=object
+    )
+    metric = shapely.make_valid(metric)
+    tile_pos, geom_pos = shapely.STRtree(metric).query(tiles, predicate="intersects")
+    pieces = shapely.intersection(metric[geom_pos], tiles[tile_pos])
+    keep = ~shapely.is_empty(pieces)
+    return pieces[keep], tile_pos[keep]
+
+
+def available_land_area(
+    cells: np.ndarray,
+    epsg: int,
+    lands: gpd.GeoDataFrame,
+    active_claims: gpd.GeoDataFrame | None,
+    lonlat_box: tuple[float, float, float, float],
+    available_entry: tuple[str, ...] = ("open",),
+) -> np.ndarray:
+    """Area (m2) of each metric cell polygon on federal land open to mineral entry and not
+    under an active claim.
+
+    Precedence as for points: land counts as available only where no unit of a more
+    restrictive status overlaps it, so per tile ``open = union(open units) -
+    union(other units) - union(active claims)``. Every step is a vectorized shapely call
+    over tiles or pieces: the polygons are cut into tiles (``TILE_MIN_M``) first, the
+    unions are per tile, and the cells are intersected with their tiles' pieces.
+    """
+    if len(cells) == 0:
+        return np.zeros(0)
+    size = float(np.sqrt(np.nanmax(shapely.area(shapely.envelope(cells)))))
+    tiles = _tiles_for(cells, max(TILE_MIN_M, 2 * size))
+    n_tiles = len(tiles)
+    open_rows = lands.loc[lands["mineral_entry"].isin(available_entry).to_numpy()]
+    other_rows = lands.loc[~lands["mineral_entry"].isin(available_entry).to_numpy()]
+    open_pieces, open_tile = _tiled(open_rows, tiles, epsg, lonlat_box)
+    if len(open_pieces) == 0:
+        return np.zeros(len(cells))
+    available = _grouped_union(open_pieces, open_tile, n_tiles)
+    blocked_pieces, blocked_tile = _tiled(other_rows, tiles, epsg, lonlat_box)
+    if active_claims is not None and len(active_claims):
+        claim_pieces, claim_tile = _tiled(active_claims, tiles, epsg, lonlat_box)
+        blocked_pieces = np.concatenate([blocked_pieces, claim_pieces])
+        blocked_tile = np.concatenate([blocked_tile, claim_tile])
+    if len(blocked_pieces):
+        blocked = _grouped_union(blocked_pieces, blocked_tile, n_tiles)
+        has = ~shapely.is_empty(blocked) & ~shapely.is_empty(available)
+        available[has] = shapely.difference(available[has], blocked[has])
+    nonempty = ~shapely.is_empty(available)
+    available = available[nonempty]
+    if len(available) == 0:
+        return np.zeros(len(cells))
+    cell_pos, tile_pos = shapely.STRtree(available).query(cells, predicate="intersects")
+    areas = shapely.area(shapely.intersection(cells[cell_pos], available[tile_pos]))
+    return np.bincount(cell_pos, weights=areas, minlength=len(cells))

@@ -1,0 +1,480 @@
+"""The transparent cell score: four components in [0, 1] and their weighted mean.
+
+Every formula and default here is repeated in ``docs/scoring.md``; change both together.
+
+Per deposit i, the evidence weight is
+
+    w_i = c_i * s_i * (1 + beta * k_i)
+
+with c_i the largest commodity weight among the deposit's *counted* commodities (the
+filter's commodities when it names some, else all of them; 0 when none, e.g. USMIN
+topo-map workings, which are evidence of development and never of potential), s_i the
+weight of its development status, k_i = 1 when a counted commodity is a critical mineral
+and beta the critical boost.
+
+Per cell c with centre x_c, with a Gaussian kernel K(d) = exp(-d^2 / (2 h^2)) truncated
+at 3h (h = bandwidth, default the cell size):
+
+* potential     P_c = log(1 + E_c) / log(1 + max E), E_c = sum_i w_i K(|x_c - x_i|)
+* underdevelop. U_c = P_c * N_c / (N_c + D_c): the share of local evidence not yet
+                developed, with N_c = sum_i w_i K(..) over the evidence deposits that are not
+                producers or past producers and D_c = sum_j v_j K(|x_c - x_j|) over every
+                producer and past producer (v = 1, any commodity, USMIN workings included)
+                and active claim (v = 0.5; only where claims data exists)
+* access        A_c = sum_k a_k m_k(d_k) / sum_k a_k over the kinds k with a known
+                distance, m_k(d) = 1 / (1 + (d / d50_k)^2)
+* land          L_c = area(cell on federal land open to entry, minus active claims) /
+                area(cell on land)
+* score         S_c = sum_j W_j C_j / sum_j W_j over the components j that are known
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.filters import DepositFilter
+from geo.grid import DEFAULT_CELL_KM, DEFAULT_MAX_CELLS, GridSpec
+from layers.errors import InvalidParameterError, UnknownCommodityError
+from layers.reference import commodity_from_name, critical_minerals, known_commodities
+from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS
+
+COMPONENTS: tuple[str, ...] = ("potential", "underdevelopment", "access", "land")
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "potential": 0.35,
+    "underdevelopment": 0.25,
+    "access": 0.2,
+    "land": 0.2,
+}
+
+#: s: how strongly a development status speaks for mineralization.
+DEFAULT_STATUS_WEIGHTS: dict[str, float] = {
+    "producer": 1.0,
+    "past_producer": 0.9,
+    "prospect": 0.6,
+    "occurrence": 0.5,
+    "plant": 0.2,
+    "unknown": 0.4,
+}
+
+#: c: every commodity weighs 1.0 except bulk construction and industrial materials,
+#: which are everywhere and say little about a mineral deposit.
+DEFAULT_COMMODITY_WEIGHT = 1.0
+BULK_COMMODITY_WEIGHT = 0.2
+BULK_COMMODITIES: tuple[str, ...] = (
+    "sand_and_gravel",
+    "crushed_stone",
+    "stone",
+    "dimension_stone",
+    "clay",
+    "limestone",
+    "dolomite",
+    "marble",
+    "pumice",
+    "volcanic_materials",
+    "gypsum",
+    "gypsum_anhydrite",
+    "salt",
+    "sodium_chloride",
+    "silica",
+    "quartz",
+    "feldspar",
+    "calcium",
+    "geothermal",
+)
+DEFAULT_COMMODITY_WEIGHTS: dict[str, float] = dict.fromkeys(BULK_COMMODITIES, BULK_COMMODITY_WEIGHT)
+
+#: beta: evidence of a critical mineral counts 25 % more.
+DEFAULT_CRITICAL_BOOST = 0.25
+
+#: The kernel is truncated at this many bandwidths (exp(-4.5) = 1.1 % at the cut).
+KERNEL_REACH_BANDWIDTHS = 3.0
+
+#: Development evidence: statuses that mean the ground was worked, their weight v and the
+#: weight of one active claim.
+DEVELOPMENT_STATUSES: tuple[str, ...] = ("producer", "past_producer")
+DEVELOPMENT_DEPOSIT_WEIGHT = 1.0
+DEVELOPMENT_CLAIM_WEIGHT = 0.5
+
+#: Access: distance (m) at which a kind's membership falls to 0.5, and the kinds' weights.
+ACCESS_MIDPOINTS_M: dict[str, float] = {"road": 5_000.0, "rail": 25_000.0, "power": 10_000.0}
+ACCESS_KIND_WEIGHTS: dict[str, float] = {"road": 0.5, "rail": 0.25, "power": 0.25}
+ACCESS_EXPONENT = 2.0
+
+#: Mineral-entry statuses whose land counts as available (all others count zero).
+AVAILABLE_ENTRY = ("open",)
+
+MAX_TOP = 10_000
+MAX_TOP_DEPOSITS = 50
+
+
+# --- parameters -------------------------------------------------------------------------
+
+
+def validate_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Component weights: the defaults overridden by ``weights``.
+
+    Names must be components, values finite and non-negative, and not all zero.
+    """
+    out = dict(DEFAULT_WEIGHTS)
+    if weights:
+        unknown = sorted(set(weights) - set(COMPONENTS))
+        if unknown:
+            raise InvalidParameterError(
+                f"weights: unknown component(s) {unknown}; known: {list(COMPONENTS)}"
+            )
+        for name, value in weights.items():
+            out[name] = _non_negative(value, f"weights.{name}")
+    if not any(v > 0 for v in out.values()):
+        raise InvalidParameterError("weights: at least one component weight must be positive")
+    return out
+
+
+def _non_negative(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{name}: not a number: {value!r}") from exc
+    if not math.isfinite(number) or number < 0:
+        raise InvalidParameterError(f"{name}: must be finite and >= 0, got {value!r}")
+    return number
+
+
+def _commodity_weights(overrides: Mapping[str, float] | None) -> dict[str, float]:
+    out = dict(DEFAULT_COMMODITY_WEIGHTS)
+    for raw, value in (overrides or {}).items():
+        name = commodity_from_name(raw)
+        if name not in known_commodities():
+            raise UnknownCommodityError(f"commodity_weights: unknown commodity {raw!r}")
+        out[name] = _non_negative(value, f"commodity_weights.{raw}")
+    return out
+
+
+def _status_weights(overrides: Mapping[str, float] | None) -> dict[str, float]:
+    out = dict(DEFAULT_STATUS_WEIGHTS)
+    for status, value in (overrides or {}).items():
+        if status not in DEV_STATUSES:
+            raise InvalidParameterError(
+                f"status_weights: unknown status {status!r}; known: {list(DEV_STATUSES)}"
+            )
+        out[status] = _non_negative(value, f"status_weights.{status}")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RankParams:
+    """Everything a ranking depends on; validated on construction.
+
+    ``weights``, ``commodity_weights`` and ``status_weights`` override the documented
+    defaults name by name (a missing name keeps its default).
+    """
+
+    filter: DepositFilter = field(default_factory=DepositFilter)
+    weights: Mapping[str, float] | None = None
+    cell_km: float = DEFAULT_CELL_KM
+    shape: str = "square"
+    bandwidth_km: float | None = None
+    top: int | None = 100
+    commodity_weights: Mapping[str, float] | None = None
+    status_weights: Mapping[str, float] | None = None
+    critical_boost: float = DEFAULT_CRITICAL_BOOST
+    max_cells: int = DEFAULT_MAX_CELLS
+    top_deposits: int = 5
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.filter, DepositFilter):
+            raise InvalidParameterError("filter: expected a DepositFilter")
+        set_(self, "weights", validate_weights(self.weights))
+        set_(self, "commodity_weights", _commodity_weights(self.commodity_weights))
+        set_(self, "status_weights", _status_weights(self.status_weights))
+        set_(self, "critical_boost", _non_negative(self.critical_boost, "critical_boost"))
+        spec = GridSpec(self.cell_km, self.shape)  # validates cell_km and shape
+        set_(self, "cell_km", spec.cell_km)
+        if self.bandwidth_km is not None:
+            bw = _non_negative(self.bandwidth_km, "bandwidth_km")
+            if not (0.1 <= bw <= 100):
+                raise InvalidParameterError(f"bandwidth_km: must lie in [0.1, 100], got {bw}")
+            set_(self, "bandwidth_km", bw)
+        if self.top is not None and (
+            not isinstance(self.top, int) or not (1 <= self.top <= MAX_TOP)
+        ):
+            raise InvalidParameterError(f"top: an integer in [1, {MAX_TOP}], got {self.top!r}")
+        if not isinstance(self.max_cells, int) or self.max_cells < 1:
+            raise InvalidParameterError(f"max_cells: a positive integer, got {self.max_cells!r}")
+        if not isinstance(self.top_deposits, int) or not (
+            0 <= self.top_deposits <= MAX_TOP_DEPOSITS
+        ):
+            raise InvalidParameterError(
+                f"top_deposits: an integer in [0, {MAX_TOP_DEPOSITS}], got {self.top_deposits!r}"
+            )
+
+    @property
+    def spec(self) -> GridSpec:
+        return GridSpec(self.cell_km, self.shape)
+
+    @property
+    def bandwidth_m(self) -> float:
+        return 1000.0 * (self.bandwidth_km if self.bandwidth_km is not None else self.cell_km)
+
+    @property
+    def reach_m(self) -> float:
+        return KERNEL_REACH_BANDWIDTHS * self.bandwidth_m
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready echo: travels with every result so it can be reproduced."""
+        return {
+            "filter": self.filter.to_dict(),
+            "weights": dict(self.weights or {}),
+            "cell_km": self.cell_km,
+            "shape": self.shape,
+            "bandwidth_km": self.bandwidth_m / 1000.0,
+            "kernel_reach_km": self.reach_m / 1000.0,
+            "top": self.top,
+            "commodity_weights": dict(sorted((self.commodity_weights or {}).items())),
+            "default_commodity_weight": DEFAULT_COMMODITY_WEIGHT,
+            "status_weights": dict(self.status_weights or {}),
+            "critical_boost": self.critical_boost,
+            "max_cells": self.max_cells,
+            "top_deposits": self.top_deposits,
+        }
+
+    def key(self) -> str:
+        """Stable cache key."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RankParams) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+
+@dataclass
+class RankResult:
+    """A ranking with everything needed to trace and check it.
+
+    ``cells``: the ``top`` best cells in EPSG:4326, sorted by score, with ``rank``, the
+    components, ``score``, ``pareto``, ``top_deposit_ids`` and ``explanation``;
+    ``all_cells``: every scored cell (same columns without ``explanation``);
+    ``params``: the parameters echoed; ``manifest``: the store build and source
+    checksums; ``validation``: the success-rate curve and AUC; ``notes``: caveats.
+    """
+
+    cells: gpd.GeoDataFrame
+    all_cells: gpd.GeoDataFrame
+    params: dict[str, Any]
+    manifest: dict[str, Any]
+    validation: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_cells(self) -> int:
+        return len(self.all_cells)
+
+
+# --- evidence ---------------------------------------------------------------------------
+
+
+def evidence_weights(deposits: pd.DataFrame, params: RankParams) -> np.ndarray:
+    """w_i per deposit row (see the module docstring); vectorized over an exploded table."""
+    n = len(deposits)
+    if n == 0:
+        return np.zeros(0)
+    exploded = deposits["commodities"].reset_index(drop=True).explode()
+    owner = exploded.index.to_numpy()
+    names = exploded.to_numpy(dtype=object)
+    present = pd.notna(names)
+    allowed = params.filter.commodity_names
+    counted = present & (pd.Series(names).isin(allowed).to_numpy() if allowed else True)
+    cw = params.commodity_weights or {}
+    weight = pd.Series(names[counted]).map(cw).fillna(DEFAULT_COMMODITY_WEIGHT).to_numpy(float)
+    crit = pd.Series(names[counted]).isin(critical_minerals()).to_numpy()
+    c = np.zeros(n)
+    np.maximum.at(c, owner[counted], weight)
+    k = np.zeros(n, dtype=bool)
+    np.logical_or.at(k, owner[counted], crit)
+    s = deposits["dev_status"].map(params.status_weights or {}).fillna(0.0).to_numpy(float)
+    return c * s * (1.0 + params.critical_boost * k)
+
+
+def kernel(distance_m: np.ndarray, bandwidth_m: float) -> np.ndarray:
+    """Gaussian kernel, 1 at distance 0, truncated to 0 beyond the reach."""
+    d = np.asarray(distance_m, float)
+    k = np.exp(-0.5 * (d / bandwidth_m) ** 2)
+    return np.where(d <= KERNEL_REACH_BANDWIDTHS * bandwidth_m, k, 0.0)
+
+
+def kernel_pairs(
+    cell_xy: np.ndarray, point_xy: np.ndarray, reach_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell position, point position, distance) for every pair closer than the reach.
+
+    Both inputs are (n, 2) metric coordinates in the same CRS. One STRtree query.
+    """
+    if len(cell_xy) == 0 or len(point_xy) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    tree = shapely.STRtree(shapely.points(point_xy))
+    cells, points = tree.query(shapely.points(cell_xy), predicate="dwithin", distance=reach_m)
+    dist = np.hypot(
+        cell_xy[cells, 0] - point_xy[points, 0], cell_xy[cells, 1] - point_xy[points, 1]
+    )
+    return cells, points, dist
+
+
+def normalize_potential(raw: np.ndarray) -> np.ndarray:
+    """P = log(1 + E) / log(1 + max E): damps dense mining districts, 1 at the maximum."""
+    raw = np.asarray(raw, float)
+    top = raw.max() if len(raw) else 0.0
+    if top <= 0:
+        return np.zeros_like(raw)
+    return np.log1p(raw) / np.log1p(top)
+
+
+def underdevelopment(
+    potential: np.ndarray, undeveloped_raw: np.ndarray, development_raw: np.ndarray
+) -> np.ndarray:
+    """U = P * N / (N + D): potential times the share of the local evidence that is not
+    yet developed. Scale-free, so dense districts and sparse ranges compare fairly; 0
+    where there is no evidence at all."""
+    n = np.asarray(undeveloped_raw, float)
+    d = np.asarray(development_raw, float)
+    total = n + d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, n / np.where(total > 0, total, 1.0), 0.0)
+    return np.asarray(potential, float) * share
+
+
+def access_membership(distance_m: np.ndarray, kind: str) -> np.ndarray:
+    """m_k(d) = 1 / (1 + (d / d50_k)^2); NaN stays NaN."""
+    d = np.asarray(distance_m, float)
+    return 1.0 / (1.0 + (d / ACCESS_MIDPOINTS_M[kind]) ** ACCESS_EXPONENT)
+
+
+def access_component(distances: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Access per row from ``dist_<kind>_m`` columns, and the number of kinds used.
+
+    Only the kinds with a known distance count; the weights of the others are dropped and
+    the rest renormalized. With no known distance the access is NaN.
+    """
+    num = np.zeros(len(distances))
+    den = np.zeros(len(distances))
+    used = np.zeros(len(distances), dtype=np.int64)
+    for kind in INFRASTRUCTURE_KINDS:
+        d = distances[f"dist_{kind}_m"].to_numpy(float)
+        known = ~np.isnan(d)
+        m = access_membership(np.where(known, d, 0.0), kind)
+        num += np.where(known, ACCESS_KIND_WEIGHTS[kind] * m, 0.0)
+        den += np.where(known, ACCESS_KIND_WEIGHTS[kind], 0.0)
+        used += known
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return value, used
+
+
+def combine(components: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
+    """S = sum W_j C_j / sum W_j over the known components (NaN where none is known)."""
+    num = np.zeros(len(components))
+    den = np.zeros(len(components))
+    for name in COMPONENTS:
+        values = components[name].to_numpy(float)
+        known = ~np.isnan(values)
+        num += np.where(known, weights[name] * np.where(known, values, 0.0), 0.0)
+        den += np.where(known, weights[name], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def pareto_front(values: np.ndarray) -> np.ndarray:
+    """True for rows not dominated by another row (all >=, one >), maximizing every column.
+
+    NaN counts as 0 (the worst). Skyline by descending sum: the row with the largest sum
+    left is never dominated by the rows left, so each pass fixes one front member and
+    drops everything it dominates; the loop runs once per front member, not per row.
+    """
+    v = np.nan_to_num(np.asarray(values, float), nan=0.0)
+    n = len(v)
+    front = np.zeros(n, dtype=bool)
+    if n == 0:
+        return front
+    order = np.argsort(-v.sum(axis=1), kind="stable")
+    candidates = order
+    while len(candidates):
+        best = candidates[0]
+        front[best] = True
+        rest = candidates[1:]
+        dominated = np.all(v[rest] <= v[best], axis=1) & np.any(v[rest] < v[best], axis=1)
+        candidates = rest[~dominated]
+    return front
+
+
+# --- explanations -----------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int = 4) -> float | None:
+    """JSON-friendly rounding; NaN becomes None (null), never a made-up number."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else round(value, digits)
+
+
+def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, Any]:
+    """A cell's self-explanation: components, weights used, inputs, top deposits, notes."""
+    known = [c for c in COMPONENTS if _num(row[c]) is not None]
+    total = sum(weights[c] for c in known)
+    used = {
+        c: (round(weights[c] / total, 4) if total > 0 and c in known else 0.0) for c in COMPONENTS
+    }
+    notes: list[str] = []
+    kinds = [k for k in INFRASTRUCTURE_KINDS if _num(row[f"dist_{k}_m"]) is not None]
+    missing = [k for k in INFRASTRUCTURE_KINDS if k not in kinds]
+    if missing and kinds:
+        notes.append(
+            f"access from {', '.join(kinds)} only: no {', '.join(missing)} data covers this cell"
+        )
+    elif not kinds:
+        notes.append("access unknown: no infrastructure layer covers this cell")
+    if not row["claims_covered"]:
+        notes.append(
+            "no mining-claims data covers this cell: active claims are unknown and were not "
+            "counted in development or land availability"
+        )
+    for c in COMPONENTS:
+        if c not in known:
+            notes.append(f"{c} is unknown here; the score uses the other components")
+    return {
+        "score": _num(row["score"]),
+        "components": {c: _num(row[c]) for c in COMPONENTS},
+        "weights_requested": {c: weights[c] for c in COMPONENTS},
+        "weights_used": used,
+        "formula": "score = sum(w_j * C_j) / sum(w_j) over known components",
+        "inputs": {
+            "evidence_raw": _num(row["potential_raw"]),
+            "undeveloped_evidence_raw": _num(row["undeveloped_raw"]),
+            "development_raw": _num(row["development_raw"]),
+            "n_deposits": int(row["n_deposits"]),
+            "distances_m": {k: _num(row[f"dist_{k}_m"], 1) for k in INFRASTRUCTURE_KINDS},
+            "access_kinds_used": kinds,
+            "available_land_share": _num(row["land"]),
+            "land_area_m2": _num(row["area_m2"], 0),
+            "claims_covered": bool(row["claims_covered"]),
+            "active_claims": int(row["active_claims"]) if row["claims_covered"] else None,
+        },
+        "top_deposits": [
+            {"id": i, "contribution": _num(c)}
+            for i, c in zip(row["top_deposit_ids"], row["top_deposit_contributions"], strict=True)
+        ],
+        "pareto": bool(row["pareto"]),
+        "notes": notes,
+    }
