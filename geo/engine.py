@@ -12,6 +12,7 @@ are cached beside the store as ``cache/deposits_enriched-<build_id>-v<N>.parquet
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -146,7 +147,8 @@ class MemoryEngine:
             os.replace(tmp, path)
         except OSError as exc:
             log.info("enriched deposits kept in memory only (%s)", exc)
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def enrich(self, deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Seam: add land status, infrastructure distances and metric coordinates."""

@@ -44,6 +44,8 @@ DEFAULT_MAX_CELLS = 50_000
 SQRT3 = math.sqrt(3.0)
 
 _CELL_ID = re.compile(r"^(?P<shape>[gh])(?P<epsg>\d+)-(?P<size>\d+)-(?P<col>-?\d+)-(?P<row>-?\d+)$")
+#: Upper bound on (evidence cells x neighbourhood offsets) enumerated while building a grid.
+MAX_CANDIDATES = 20_000_000
 _KEY_BITS = 25  # col and row each fit in 25 bits (32M cells of >= 500 m: far beyond the US)
 
 
@@ -264,8 +266,9 @@ def build_grid(
 ) -> Grid:
     """Grid over evidence points (lon/lat), clipped to ``land`` (the states layer).
 
-    Keeps the cells holding a point and every cell within ``reach_m`` of one (the
-    potential kernel's reach), drops cells with no land area. ``land=None`` skips the
+    Keeps the cells holding a point and every cell whose centre lies within ``reach_m``
+    of one (the potential kernel's reach, so every kept cell has evidence or potential),
+    then drops cells with no land area. ``land=None`` skips the
     clip (synthetic fixtures).
     """
     spec = spec or GridSpec()
@@ -283,17 +286,35 @@ def build_grid(
         x, y = project_lonlat(lon[sel], lat[sel], epsg)
         col, row = cell_index(x, y, spec)
         dc, dr = _reach_offsets(spec, reach_m)
+        own = np.unique(np.stack([col, row], axis=1), axis=0)
+        if len(own) * len(dc) > MAX_CANDIDATES:
+            raise LimitExceededError(
+                f"{len(own)} evidence cells with a {reach_m / 1000:g} km reach on "
+                f"{spec.cell_km} km cells is too large a search (use larger cells, a smaller "
+                "bandwidth or a narrower filter)"
+            )
         if spec.shape == "hex":
-            q, r = _offset_to_axial(col, row)
-            base = np.unique(np.stack([q, r], axis=1), axis=0)
-            qq = (base[:, 0][:, None] + dc[None, :]).ravel()
-            rr = (base[:, 1][:, None] + dr[None, :]).ravel()
+            q, r = _offset_to_axial(own[:, 0], own[:, 1])
+            qq = (q[:, None] + dc[None, :]).ravel()
+            rr = (r[:, None] + dr[None, :]).ravel()
             cand = np.unique(np.stack(_axial_to_offset(qq, rr), axis=1), axis=0)
         else:
-            base = np.unique(np.stack([col, row], axis=1), axis=0)
-            cc = (base[:, 0][:, None] + dc[None, :]).ravel()
-            rr = (base[:, 1][:, None] + dr[None, :]).ravel()
+            cc = (own[:, 0][:, None] + dc[None, :]).ravel()
+            rr = (own[:, 1][:, None] + dr[None, :]).ravel()
             cand = np.unique(np.stack([cc, rr], axis=1), axis=0)
+        # Exact rule: keep a candidate when it holds a point or its centre lies within the
+        # reach of one (so its potential is > 0); the offsets above are only a superset.
+        cx, cy = cell_centre(cand[:, 0], cand[:, 1], spec)
+        tree = shapely.STRtree(shapely.points(x, y))
+        near, _ = tree.query_nearest(
+            shapely.points(cx, cy), max_distance=reach_m, all_matches=False
+        )
+        keep = np.zeros(len(cand), dtype=bool)
+        keep[near] = True
+        keep |= np.isin(
+            cell_keys(epsg, cand[:, 0], cand[:, 1]), cell_keys(epsg, own[:, 0], own[:, 1])
+        )
+        cand = cand[keep]
         total += len(cand)
         if total > max_cells:
             raise LimitExceededError(
