@@ -3,9 +3,10 @@
 Cells live in EPSG:5070 (CONUS Albers) and, for Alaska deposits, EPSG:3338 (Alaska
 Albers); both are equal-area, so every cell of a grid has the same area before it is
 clipped to land. The grid is not a national raster: it keeps only the cells that hold
-deposit evidence or lie within ``reach_m`` (the potential kernel's reach) of such a
-cell's deposits, which bounds it by the evidence instead of by the map extent. A grid
-that would exceed ``max_cells`` raises ``LimitExceededError`` before any geometry is made.
+deposit evidence or whose centre lies within ``reach_m`` (the potential kernel's reach)
+of an evidence deposit, so every cell has evidence or potential and the grid is bounded
+by the evidence instead of by the map extent. A grid that would exceed ``max_cells``
+raises ``LimitExceededError`` before any geometry is made.
 
 Cell ids encode everything needed to rebuild the cell, so ``/rankings/{cellId}`` can find
 it again without the grid: ``<shape><epsg>-<size_m>-<col>-<row>``, e.g.
