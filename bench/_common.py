@@ -24,6 +24,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Module level: the replay app's annotations are resolved against this module's globals.
+from fastapi import Request, Response
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
 if str(REPO) not in sys.path:
@@ -368,7 +371,7 @@ def capture(base: str, paths: Sequence[str], timeout: float = 120.0) -> dict[str
 def replay_app():
     """uvicorn factory: a minimal FastAPI app that answers every captured path with the
     captured bytes (one dict lookup): the floor of serving those responses from Python."""
-    from fastapi import FastAPI, Request, Response
+    from fastapi import FastAPI
 
     table = json.loads(Path(os.environ[REPLAY_ENV]).read_text())
     responses = {
@@ -605,6 +608,12 @@ def openapi_paths(base: str) -> set[str]:
 
 
 def require_paths(base: str, needed: Sequence[str]) -> list[str]:
-    """The OpenAPI path templates in ``needed`` that the running app does not serve."""
-    have = openapi_paths(base)
-    return [p for p in needed if p not in have]
+    """The paths in ``needed`` (concrete, e.g. ``/collections/deposits/items``, or
+    templates) that no OpenAPI path template of the running app matches."""
+    import re
+
+    patterns = [
+        re.compile("^" + re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(t)) + "$")
+        for t in openapi_paths(base)
+    ]
+    return [p for p in needed if not any(rx.match(p.split("?")[0]) for rx in patterns)]
