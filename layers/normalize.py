@@ -296,7 +296,17 @@ def _polygonal(geometry: gpd.GeoSeries, report: NormalizeReport) -> gpd.GeoSerie
         else g
         for g in fixed
     ]
-    return gpd.GeoSeries(values, index=geometry.index, crs=geometry.crs)
+    return gpd.GeoSeries(_without_empty_parts(values), index=geometry.index, crs=geometry.crs)
+
+
+def _without_empty_parts(values: np.ndarray) -> np.ndarray:
+    """Drop empty members of multi-part geometries (GEOS crashes reading some back)."""
+    parts, owner = shapely.get_parts(values, return_index=True)
+    empty_owners = np.unique(owner[shapely.is_empty(parts)])
+    for i in empty_owners:
+        kept = [p for p in shapely.get_parts(values[i]) if not p.is_empty]
+        values[i] = shapely.multipolygons(kept) if kept else shapely.Polygon()
+    return values
 
 
 def normalize_lands(frames, layer, report):

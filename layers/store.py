@@ -33,7 +33,7 @@ from layers.readers import READERS
 from layers.schema import LayerKind
 
 #: Bump when normalization changes, so unchanged sources still trigger a rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_LINK = "store"
 STORES_DIR = "stores"
 MANIFEST = "manifest.json"
@@ -150,6 +150,9 @@ def _build_layer(
     reader = READERS[entry.reader]
     frames = [reader(path, source) for path, source in zip(paths, entry.sources, strict=True)]
     frame = NORMALIZERS[entry.normalizer](frames, entry, report)
+    empty = frame.geometry.isna() | frame.geometry.is_empty
+    report.drop("empty geometry", empty.sum())
+    frame = frame.loc[~empty].reset_index(drop=True)
     if entry.kind is LayerKind.DEPOSITS:
         duplicate = frame["id"].isin(seen_deposit_ids)
         report.drop("already in an earlier deposits layer (same MRDS dep_id)", duplicate.sum())
