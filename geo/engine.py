@@ -110,6 +110,15 @@ class MemoryEngine:
         _ = engine.deposits
         return engine
 
+    def close(self) -> None:
+        """Release resources; nothing to release in memory (the dask engine overrides it)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- enriched deposits --------------------------------------------------------------
 
     @property
