@@ -61,6 +61,7 @@ def memory_gib() -> float | None:
 def machine_info() -> dict[str, object]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     mem = memory_gib()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cores": os.cpu_count(),
         "usable cores": usable,
@@ -68,6 +69,9 @@ def machine_info() -> dict[str, object]:
         "memory": f"{mem:.1f} GiB" if mem else "unknown",
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
+        "load average": " / ".join(f"{v:.2f}" for v in load) + " (1/5/15 min, at start)"
+        if load
+        else "unknown",
     }
 
 
@@ -118,6 +122,9 @@ def print_header(title: str, what: str, store=None) -> None:
     print("machine:")
     for key, value in machine_info().items():
         print(f"  {key:<13} {value}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 0.5 * (os.cpu_count() or 1):
+        print(f"  WARNING: the machine is busy (load {load:.2f}): figures are noisy")
     print()
     print(f"data: store {store.build_id}")
     by_kind: dict[str, int] = {}
