@@ -1,0 +1,1 @@
+"""The interactive map at ``/map``: page builder, offline asset list and installer."""

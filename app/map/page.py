@@ -1,0 +1,288 @@
+"""The ``/map`` page: a Folium map whose data all comes from the API at view time.
+
+Folium writes the page skeleton (map, panes, layers, layer control); ``fedmin.js`` holds
+the styles, legend, control panel, popups and search. The page inlines no data: large
+layers are vector tiles, ranked cells come from ``/rankings``, records from the items
+endpoint, so the HTML stays a few tens of kB whatever the store holds. Folium's CDN links
+are replaced by files fedmin serves itself (``app.map.assets``), so the page works offline.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+import pandas as pd
+from branca.element import Element, MacroElement
+from folium.map import CustomPane, Layer, LayerControl
+from folium.template import Template
+
+from app.map import assets
+from geo.scoring import COMPONENTS, DEFAULT_WEIGHTS
+
+#: API paths the page calls, relative to the app's root path ({...} filled in the browser).
+API_PATHS: dict[str, str] = {
+    "tiles": "/collections/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+    "raster": "/rasters/{raster}/tiles/WebMercatorQuad/{z}/{x}/{y}.png",
+    "item": "/collections/deposits/items/{id}",
+    "search": "/map/search",
+    "rankings": "/rankings",
+    "ranking": "/rankings/{cellId}",
+    "shortlist": "/shortlist",
+}
+#: Query parameter names of those endpoints (one place to follow an API rename).
+API_PARAMS: dict[str, str] = {
+    "commodity": "commodity",
+    "weights": "weights",
+    "weights_style": "pairs",  # weights=potential:0.35,access:0.2
+    "cell_km": "cell_km",
+    "top": "top",
+    "format": "format",
+    "search": "q",
+}
+EXPORT_FORMATS = ("csv", "geojson", "gpkg", "kml", "shp")
+CRITICAL_VALUE = "critical"
+#: The optional web basemap: offered in the layer control, never on by default.
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+
+COMPONENT_HELP = {
+    "potential": "known mineral evidence nearby (deposits weighted by commodity and status)",
+    "underdevelopment": "potential not matched by producers or active claims",
+    "access": "closeness to roads, railroads and power lines",
+    "land": "share of the cell on federal land open to mineral entry",
+}
+
+#: Panes, bottom to top: raster under polygons, polygons under lines, points on top.
+PANES: tuple[tuple[str, int, bool], ...] = (
+    ("fedmin-basemap", 150, False),
+    ("fedmin-raster", 250, False),
+    ("fedmin-lands", 300, False),
+    ("fedmin-closed", 320, False),
+    ("fedmin-claims", 330, False),
+    ("fedmin-lines", 350, False),
+    ("fedmin-boundaries", 360, False),
+    ("fedmin-cells", 400, True),
+    ("fedmin-deposits", 450, True),
+)
+
+#: Initial view before the first ranking (then the map fits the ranked cells).
+US_CENTER = (39.5, -98.5)
+US_ZOOM = 4
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One map layer: its key in ``fedmin.js``, layer-control title and JS factory call."""
+
+    key: str
+    title: str
+    factory: str  # a function of fedmin.layers
+    pane: str
+    show: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _vector(
+    key: str,
+    title: str,
+    pane: str,
+    show: bool = True,
+    collection: str | None = None,
+    **options: Any,
+) -> LayerSpec:
+    """A vector-tile layer of a collection; ``key`` names its style in ``fedmin.js``."""
+    path = API_PATHS["tiles"].replace("{collection}", collection or key)
+    return LayerSpec(key, title, "vectorTiles", pane, show, {"url": path, "style": key, **options})
+
+
+#: Every layer of the page, in layer-control order (store rasters such as the DEM are
+#: added after the prospectivity surface by ``page_layers``).
+LAYERS: tuple[LayerSpec, ...] = (
+    LayerSpec(
+        "osm",
+        "OpenStreetMap (web basemap, optional)",
+        "rasterTiles",
+        "fedmin-basemap",
+        show=False,
+        options={"url": OSM_TILES, "attribution": OSM_ATTRIBUTION, "external": True},
+    ),
+    LayerSpec(
+        "prospectivity",
+        "Prospectivity surface (raster)",
+        "rasterTiles",
+        "fedmin-raster",
+        options={
+            "url": API_PATHS["raster"].replace("{raster}", "prospectivity"),
+            "opacity": 0.6,
+            "filterable": True,
+        },
+    ),
+    _vector("federal_lands", "Federal lands by agency", "fedmin-lands"),
+    _vector(
+        "closed_lands",
+        "Closed / restricted to mineral entry (hatched)",
+        "fedmin-closed",
+        collection="federal_lands",
+    ),
+    _vector("claims", "BLM mining claims", "fedmin-claims", show=False, minZoom=7),
+    _vector("roads", "Roads", "fedmin-lines"),
+    _vector("railroads", "Railroads", "fedmin-lines"),
+    _vector("transmission_lines", "Transmission lines", "fedmin-lines"),
+    _vector("states", "States", "fedmin-boundaries"),
+    _vector("counties", "Counties", "fedmin-boundaries"),
+    LayerSpec(
+        "ranked_cells", "Ranked cells (score; Pareto outlined)", "rankedCells", "fedmin-cells"
+    ),
+    _vector(
+        "deposits",
+        "Deposits (by development status; critical ringed)",
+        "fedmin-deposits",
+        interactive=True,
+        filterable=True,
+    ),
+)
+
+
+def page_layers(store_rasters: dict[str, str]) -> tuple[LayerSpec, ...]:
+    """``LAYERS`` plus one overlay, off by default, per store raster (id -> title)."""
+    rasters = tuple(
+        LayerSpec(
+            f"raster:{raster_id}",
+            f"{title} (raster)",
+            "rasterTiles",
+            "fedmin-raster",
+            show=False,
+            options={"url": API_PATHS["raster"].replace("{raster}", raster_id), "opacity": 0.7},
+        )
+        for raster_id, title in store_rasters.items()
+    )
+    split = next(i for i, spec in enumerate(LAYERS) if spec.key == "prospectivity") + 1
+    return (*LAYERS[:split], *rasters, *LAYERS[split:])
+
+
+class OfflineMap(folium.Map):
+    """A ``folium.Map`` whose Leaflet and fedmin assets are linked from fedmin itself.
+
+    Folium's class-level ``default_js``/``default_css`` point at CDNs (and pull jQuery,
+    Bootstrap and Font Awesome the page does not use); instance attributes replace them
+    for this map only, without mutating folium's shared lists.
+    """
+
+    def __init__(self, root_path: str = "", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.default_js = assets.linked("js", root_path)
+        self.default_css = assets.linked("css", root_path)
+
+
+class FedminLayer(Layer):
+    """A layer created by a ``fedmin.layers`` factory, so it joins folium's layer control."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = fedmin.layers.{{ this.factory }}({{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, spec: LayerSpec, root_path: str = ""):
+        super().__init__(name=spec.title, overlay=True, control=True, show=spec.show)
+        self._name = "FedminLayer"
+        self.key = spec.key
+        self.factory = spec.factory
+        options = {"pane": spec.pane, **spec.options}
+        if not options.pop("external", False):
+            options["url"] = root_path + options["url"] if "url" in options else None
+        self.options = {k: v for k, v in options.items() if v is not None}
+
+
+class FedminInit(MacroElement):
+    """Calls ``fedmin.init`` once every layer and the layer control exist."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        fedmin.init(
+            {{ this.map.get_name() }},
+            { {%- for key, layer in this.layers.items() %}
+              {{ key|tojson }}: {{ layer.get_name() }},{% endfor %} },
+            {{ this.control.get_name() }},
+            {{ this.config|tojson }}
+        );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        fmap: folium.Map,
+        layers: dict[str, Layer],
+        control: LayerControl,
+        config: dict[str, Any],
+    ):
+        super().__init__()
+        self._name = "FedminInit"
+        self.map, self.layers, self.control, self.config = fmap, layers, control, config
+
+
+def commodity_counts(commodities: pd.Series) -> list[tuple[str, int]]:
+    """Commodities present in the deposits with their deposit counts, by name.
+
+    The filter offers what the data holds, not the whole reference table.
+    """
+    counts = Counter(c for items in commodities for c in (items if items is not None else ()))
+    return sorted(counts.items())
+
+
+def page_config(
+    root_path: str,
+    commodities: list[tuple[str, int]],
+    default_cell_km: float,
+    min_cell_km: float,
+    max_cell_km: float,
+) -> dict[str, Any]:
+    """Everything ``fedmin.js`` needs: API paths and parameter names, defaults, choices."""
+    return {
+        "api": {name: root_path + path for name, path in API_PATHS.items()},
+        "params": API_PARAMS,
+        "components": list(COMPONENTS),
+        "component_help": COMPONENT_HELP,
+        "weights": {name: DEFAULT_WEIGHTS[name] for name in COMPONENTS},
+        "cell_km": {"default": default_cell_km, "min": min_cell_km, "max": max_cell_km},
+        "top": 500,
+        "top_deposits": 5,
+        "search_limit": 20,
+        "commodities": [name for name, _ in commodities],
+        "commodity_counts": dict(commodities),
+        "critical_value": CRITICAL_VALUE,
+        "export_formats": list(EXPORT_FORMATS),
+        "deposit_id_property": "id",
+        "fit_first_ranking": True,
+    }
+
+
+def render_map(
+    config: dict[str, Any], root_path: str = "", layers: tuple[LayerSpec, ...] = LAYERS
+) -> str:
+    """The page's HTML: folium skeleton + fedmin.js, no inline data."""
+    fmap = OfflineMap(
+        root_path,
+        location=US_CENTER,
+        zoom_start=US_ZOOM,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    figure = fmap.get_root()
+    figure.title = "fedmin map: mineral deposits on US federal lands"
+    icon = f'<link rel="icon" type="image/svg+xml" href="{assets.favicon_url(root_path)}"/>'
+    figure.header.add_child(Element(icon), name="fedmin_favicon")
+    for name, z_index, pointer_events in PANES:
+        CustomPane(name, z_index=z_index, pointer_events=pointer_events).add_to(fmap)
+    made = {spec.key: FedminLayer(spec, root_path).add_to(fmap) for spec in layers}
+    control = LayerControl(position="topright", collapsed=False).add_to(fmap)
+    FedminInit(fmap, made, control, config).add_to(fmap)
+    return figure.render()
