@@ -1,0 +1,199 @@
+"""``/shortlist``: the top N ranked cells and the deposits in them, as a file to download.
+
+Same parameters as ``/rankings`` (and the same cached ranking) plus ``format``. Every
+file carries the parameters and data versions it came from (see ``app.exports`` for how
+each format holds them); the CSV, which has no room for them, has its provenance served
+as the sidecar ``/shortlist/manifest`` for the same query, linked from the download's
+``Link: <...>; rel="describedby"`` header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import geopandas as gpd
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from app.deps import settings_dep
+from app.encoders import JSON
+from app.exports import FORMATS, ExportFormat, Shortlist, dumps
+from app.routers.rankings import (
+    ERROR_RESPONSES,
+    Ranking,
+    RankingRequest,
+    RankingService,
+    client_cells,
+    client_deposits,
+    deposit_cell_ids,
+    provenance,
+    rank_within_budget,
+    ranking_lifespan,
+    ranking_request,
+    ranking_service_dep,
+)
+from app.settings import Settings
+from geo.engine import MemoryEngine
+from geo.filters import DepositFilter
+from layers.errors import InvalidParameterError
+
+MAX_LABEL_CHARS = 40
+
+FORMAT_HELP = "File format: " + "; ".join(f"`{f.name}`: {f.summary}" for f in FORMATS.values())
+
+
+@dataclass
+class FormatQuery:
+    format: str = Query("csv", description=FORMAT_HELP, examples=list(FORMATS))
+
+
+def export_format(query: FormatQuery = Depends()) -> ExportFormat:
+    """The requested format; an unknown one is a 400 that lists the formats."""
+    found = FORMATS.get(query.format.strip().lower())
+    if found is None:
+        raise InvalidParameterError(
+            f"format: unknown format {query.format!r}; one of {', '.join(FORMATS)}"
+        )
+    return found
+
+
+def shortlist_filename(deposit_filter: DepositFilter, build_id: str, top: int, ext: str) -> str:
+    """``fedmin-shortlist-<commodity or all>-<build id short>-top<N>.<ext>``.
+
+    The build id's short form is its content key (the part after the timestamp), which
+    names the data, not the moment it was built.
+    """
+    if deposit_filter.commodities:
+        label = "+".join(deposit_filter.commodities)
+    elif deposit_filter.critical:
+        label = "critical"
+    else:
+        label = "all"
+    slug = re.sub(r"[^a-z0-9+]+", "_", label.lower()).strip("_")[:MAX_LABEL_CHARS] or "all"
+    short = build_id.rsplit("-", 1)[-1][:8]
+    return f"fedmin-shortlist-{slug}-{short}-top{top}.{ext}"
+
+
+def build_shortlist(
+    engine: MemoryEngine, ranking: Ranking, req: RankingRequest, query: str
+) -> Shortlist:
+    """The best ``top`` cells with the ids of their deposits, and those deposits (the ones
+    the filter keeps, i.e. the ones a cell's ``n_deposits`` counts)."""
+    params, top = req.params, req.top
+    cells = client_cells(ranking.result.cells, top).reset_index(drop=True)
+    deposits = engine.deposits
+    deposits = deposits.loc[params.filter.mask(deposits)]
+    cell_of = deposit_cell_ids(deposits, params)
+    inside = np.isin(cell_of, cells["cell_id"].to_numpy(dtype=object))
+    rank_of = dict(zip(cells["cell_id"], cells["rank"], strict=True))
+    deposits = (
+        client_deposits(deposits.loc[inside])
+        .rename(columns={"id": "deposit_id"})
+        .assign(cell_id=cell_of[inside])
+    )
+    deposits = deposits.assign(_rank=deposits["cell_id"].map(rank_of))
+    deposits = deposits.sort_values(["_rank", "deposit_id"]).drop(columns="_rank")
+    first = ["deposit_id", "cell_id"]
+    deposits = gpd.GeoDataFrame(
+        deposits[first + [c for c in deposits.columns if c not in first]].reset_index(drop=True),
+        geometry="geometry",
+        crs=4326,
+    )
+    ids = deposits.groupby("cell_id", sort=False)["deposit_id"].agg(list)
+    cells["deposit_ids"] = [ids.get(cell_id, []) for cell_id in cells["cell_id"]]
+    metadata = shortlist_metadata(ranking, top, query, len(cells), len(deposits))
+    return Shortlist(cells=cells, deposits=deposits, metadata=metadata)
+
+
+def shortlist_metadata(
+    ranking: Ranking, top: int, query: str, n_cells: int, n_deposits: int
+) -> dict[str, Any]:
+    """The provenance written into every file (and served as the CSV sidecar)."""
+    prov = provenance(ranking, top)
+    manifest = prov.pop("manifest")
+    return {
+        "title": "fedmin shortlist: cells with high mineral potential and low development",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_id": manifest["build_id"],
+        "built_at": manifest.get("built_at"),
+        **prov,
+        "sources": manifest["sources"],
+        "absent": manifest.get("absent", {}),
+        "query": query,
+        "cells": n_cells,
+        "deposits": n_deposits,
+    }
+
+
+def _query_without_format(request: Request) -> str:
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "format"])
+
+
+router = APIRouter(tags=["shortlist"], lifespan=ranking_lifespan)
+
+
+@router.get(
+    "/shortlist",
+    response_class=Response,
+    summary="Download the top N cells and their deposits (csv, geojson, gpkg, kml, shp)",
+    responses={
+        200: {
+            "content": {f.media_type: {} for f in FORMATS.values()},
+            "description": (
+                "An attachment named `fedmin-shortlist-<commodity|all>-<build>-top<N>.<ext>`. "
+                "gpkg: layers `cells`, `deposits` and the key/value table `metadata`; shp: a "
+                "zip of cells.shp, deposits.shp and manifest.json (which maps the 10-character "
+                "field names back to the full names); kml: folders cells and deposits, the "
+                "parameters in the document; geojson: cells and deposits (`feature_type`), "
+                "the provenance in the member `fedmin`; csv: one row per cell with lon/lat, "
+                "deposit_ids and WKT, its provenance at `/shortlist/manifest`."
+            ),
+        },
+        **ERROR_RESPONSES,
+    },
+)
+def shortlist(
+    request: Request,
+    export: ExportFormat = Depends(export_format),
+    req: RankingRequest = Depends(ranking_request),
+    service: RankingService = Depends(ranking_service_dep),
+    settings: Settings = Depends(settings_dep),
+) -> Response:
+    """The shortlist of the ranking ``/rankings`` returns for the same parameters."""
+    ranking = rank_within_budget(service, req.params, settings)
+    query = _query_without_format(request)
+    data = build_shortlist(service.engine, ranking, req, query)
+    name = shortlist_filename(req.params.filter, service.build_id, req.top, export.extension)
+    sidecar = f"{request.url_for('shortlist_manifest')}?{query}"
+    return Response(
+        export.encode(data),
+        media_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Link": f'<{sidecar}>; rel="describedby"; type="application/json"',
+        },
+    )
+
+
+@router.get(
+    "/shortlist/manifest",
+    response_class=Response,
+    summary="Provenance of a shortlist (the CSV's sidecar): parameters, build, checksums",
+    responses={200: {"content": {JSON: {}}}, **ERROR_RESPONSES},
+)
+def shortlist_manifest(
+    request: Request,
+    req: RankingRequest = Depends(ranking_request),
+    service: RankingService = Depends(ranking_service_dep),
+    settings: Settings = Depends(settings_dep),
+) -> Response:
+    """The metadata every shortlist file of this query embeds; ``ranked_at`` matches the
+    file's (same cached ranking), ``generated_at`` is the time of this request."""
+    ranking = rank_within_budget(service, req.params, settings)
+    data = build_shortlist(service.engine, ranking, req, _query_without_format(request))
+    return Response(dumps(data.metadata), media_type=JSON)
