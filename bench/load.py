@@ -87,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
             + f"), responses {min(len(r['body']) // 2 for r in captured.values()):,}.."
             f"{max(len(r['body']) // 2 for r in captured.values()):,} bytes"
         )
+        # One warm request per path, sequentially: which part of the mix costs what.
+        import httpx
+
+        by_kind: dict[str, list[float]] = {}
+        with httpx.Client(base_url=fedmin.base, timeout=120) as client:
+            for kind, kind_paths in available.items():
+                for path in kind_paths:
+                    seconds, _ = c.timed_get(client, path)
+                    by_kind.setdefault(kind, []).append(seconds)
         rows = []
         with c.replay_server(captured) as bare:
             for level in levels:
@@ -96,6 +105,21 @@ def main(argv: list[str] | None = None) -> int:
             rss = fedmin.rss_mib()
 
     print(f"client: {rows[0][1].client}; fedmin RSS after the run {c.fmt(rss)} MiB")
+    print()
+    print("fedmin, one warm request at a time, by kind (ms):")
+    c.print_table(
+        ("kind", "paths", "p50", "max", "bytes p50"),
+        [
+            (
+                kind,
+                len(samples),
+                c.summarize(samples)["p50"],
+                c.summarize(samples)["max"],
+                int(c.percentile([len(captured[p]["body"]) // 2 for p in available[kind]], 50)),
+            )
+            for kind, samples in by_kind.items()
+        ],
+    )
     print()
     c.print_table(
         (
