@@ -10,9 +10,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.encoders import OrjsonResponse
 from layers import errors
 
 log = logging.getLogger("fedmin.errors")
@@ -33,20 +33,20 @@ def status_for(exc: errors.FedminError) -> int:
     return next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
 
 
-def _body(status: int, error: str, detail: object) -> ORJSONResponse:
-    return ORJSONResponse({"status": status, "error": error, "detail": detail}, status_code=status)
+def _body(status: int, error: str, detail: object) -> OrjsonResponse:
+    return OrjsonResponse({"status": status, "error": error, "detail": detail}, status_code=status)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.FedminError)
-    async def _domain(request: Request, exc: errors.FedminError) -> ORJSONResponse:
+    async def _domain(request: Request, exc: errors.FedminError) -> OrjsonResponse:
         status = status_for(exc)
         if status >= 500:
             log.exception("unexpected domain error on %s", request.url.path, exc_info=exc)
         return _body(status, type(exc).__name__, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> OrjsonResponse:
         detail = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()
@@ -54,10 +54,10 @@ def install(app: FastAPI) -> None:
         return _body(422, "InvalidRequest", detail)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         return _body(exc.status_code, "HTTPError", exc.detail)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> OrjsonResponse:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return _body(500, "InternalError", "internal error; see the server log")

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import ORJSONResponse
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import errors
+from app.collections import CollectionRegistry, RasterRegistry, TileCache
 from app.deps import store_dep
+from app.encoders import OrjsonResponse
+from app.routers import features, rankings, shortlist, tiles
 from app.settings import Settings, get_settings
+from geo.engine import open_engine
 from layers.store import Store, open_store
 
 
@@ -20,8 +24,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.store = open_store(settings.data_dir)
-        yield
+        app.state.store = store = open_store(settings.data_dir)
+        app.state.engine = engine = open_engine(store, settings.engine, settings.dask_scheduler)
+        app.state.collections = CollectionRegistry(store, engine, settings)
+        app.state.rasters = RasterRegistry(store, engine, settings)
+        app.state.tile_cache = TileCache(settings.tile_cache_entries)
+        try:
+            yield
+        finally:
+            engine.close()
 
     app = FastAPI(
         title="fedmin",
@@ -31,9 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         version="0.1.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
     )
     errors.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            expose_headers=["ETag", "Fedmin-Tile-Features"],
+        )
 
     @app.get("/health", tags=["service"], summary="Service health and the loaded layers")
     def health(store: Store = Depends(store_dep)) -> dict:
@@ -48,4 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "absent": manifest["absent"],
         }
 
+    app.include_router(features.router)
+    app.include_router(tiles.router)
+    app.include_router(rankings.router)
+    app.include_router(shortlist.router)
     return app

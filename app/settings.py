@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     max_cell_km: float = Field(100.0, gt=0)
     cors_origins: list[str] = Field(default_factory=list)
 
+    mvt_extent: int = Field(4096, ge=256, description="Vector-tile grid size (MVT extent).")
+    mvt_buffer: int = Field(
+        64, ge=0, description="Vector-tile buffer beyond the tile edge, in MVT extent units."
+    )
+    tile_max_age_s: int = Field(3600, ge=0, description="Cache-Control max-age of tiles.")
+    prospectivity_pixel_m: float = Field(1000.0, gt=0, description="Surface pixel size (m).")
+    prospectivity_bandwidth_m: float = Field(
+        5000.0, gt=0, description="Gaussian kernel standard deviation of the surface (m)."
+    )
+    prospectivity_min_value: float = Field(
+        0.02, ge=0, le=1, description="Surface values below this render transparent."
+    )
+
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"

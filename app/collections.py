@@ -1,0 +1,604 @@
+"""What the API serves: feature collections and raster layers over the opened store.
+
+Everything expensive is done once at start-up (the registries built in the lifespan): frames are
+read, property values made JSON-ready, geometries projected to Web Mercator and indexed
+with STRtrees in both CRSs, so a request only selects rows and encodes them. The one
+exception is ``ranked_cells`` (and, for now, ``counties``): the default ranking is the
+engine's one costly computation, so it runs on first use (then is kept) rather than
+delaying every start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.warp
+import shapely
+
+from app.settings import Settings
+from geo.engine import CACHE_DIR, MemoryEngine
+from geo.filters import DepositFilter
+from geo.rasters import prospectivity_cache_path, prospectivity_surface
+from geo.scoring import RankParams, evidence_weights
+from layers.catalog import layer as catalog_layer
+from layers.errors import NotFoundError
+from layers.schema import DEV_STATUSES, LayerKind
+from layers.store import Store
+
+#: Every ``DepositFilter`` field but bbox (a box is its own parameter, applied by index).
+DEPOSIT_FILTERS = tuple(f.name for f in fields(DepositFilter) if f.name != "bbox")
+#: Deposits in a crowded tile are kept by development status first (producers matter most).
+STATUS_PRIORITY = ("producer", "past_producer", "plant", "prospect", "occurrence", "unknown")
+assert set(STATUS_PRIORITY) == set(DEV_STATUSES)
+#: Filter masks memoized per collection (a map pans many tiles with one filter).
+MASK_CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A collection's frame and the store layers it comes from (its provenance)."""
+
+    frame: gpd.GeoDataFrame
+    layer_ids: list[str]
+    #: What the rows depend on beyond the store build (e.g. the ranking parameters).
+    version: str = ""
+
+
+Loader = Callable[[Store, MemoryEngine, Settings], Loaded]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    id: str
+    title: str
+    description: str
+    load: Loader
+    #: ``DepositFilter`` fields the collection accepts as query parameters.
+    filters: tuple[str, ...] = ()
+    #: Properties carried in vector tiles (kept small: the map needs little per feature).
+    tile_properties: tuple[str, ...] = ("name",)
+    #: Internal columns never served.
+    hidden: tuple[str, ...] = ()
+    #: Computed on first use rather than at start-up.
+    lazy: bool = False
+
+
+def _kind(kind: LayerKind) -> Loader:
+    def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+        return Loaded(store.kind_frame(kind), store.layer_ids(kind))
+
+    return load
+
+
+def _infrastructure(kind: str) -> Loader:
+    def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+        frame = store.kind_frame(LayerKind.INFRASTRUCTURE)
+        layers = [
+            layer_id
+            for layer_id in store.layer_ids(LayerKind.INFRASTRUCTURE)
+            if store.manifest["layers"][layer_id].get("infrastructure_kind") == kind
+        ]
+        return Loaded(frame.loc[frame["kind"].eq(kind).to_numpy()], layers)
+
+    return load
+
+
+def _layer(layer_id: str) -> Loader:
+    def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+        if layer_id not in store.layer_ids():
+            frame = store.kind_frame(LayerKind.BOUNDARIES).iloc[0:0]
+            return Loaded(frame, [])
+        return Loaded(store.frame(layer_id), [layer_id])
+
+    return load
+
+
+def _deposits(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    return Loaded(engine.deposits, store.layer_ids(LayerKind.DEPOSITS))
+
+
+def default_rank_params(settings: Settings) -> RankParams:
+    """The ranking ``ranked_cells`` serves: the engine defaults at the configured cell size."""
+    return RankParams(cell_km=settings.default_cell_km, max_cells=settings.max_ranking_cells)
+
+
+def _ranked_cells(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    cells = engine.rank(default_rank_params(settings)).all_cells
+    frame = cells.sort_values("rank", kind="stable").reset_index(drop=True)
+    frame = frame.drop(columns=["cell_id"]).assign(id=frame["cell_id"].to_numpy())
+    inputs = (LayerKind.DEPOSITS, LayerKind.FEDERAL_LANDS, LayerKind.CLAIMS)
+    layers = [i for kind in (*inputs, LayerKind.INFRASTRUCTURE) for i in store.layer_ids(kind)]
+    return Loaded(frame, layers, version=default_rank_params(settings).key())
+
+
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "deposits",
+        "Mineral deposits",
+        "Every deposit layer in one collection, enriched with the land status of the point "
+        "(the federal units it lies in, governing agency, designation and mineral-entry "
+        "status) and distances in metres to the nearest road, railway and power line "
+        "(null where no layer covers the point).",
+        _deposits,
+        filters=DEPOSIT_FILTERS,
+        tile_properties=(
+            "name",
+            "primary_commodity",
+            "dev_status",
+            "critical",
+            "agency",
+            "mineral_entry",
+        ),
+        hidden=("metric_epsg", "x_m", "y_m"),
+    ),
+    CollectionSpec(
+        "federal_lands",
+        "Federal lands",
+        "Federal land units of every lands layer (they overlap on purpose: a wilderness "
+        "lies inside a national forest) with agency, designation and mineral-entry status.",
+        _kind(LayerKind.FEDERAL_LANDS),
+        filters=("agency", "mineral_entry"),
+        tile_properties=("name", "agency", "designation", "mineral_entry"),
+    ),
+    CollectionSpec(
+        "claims",
+        "Mining claims",
+        "BLM mining claims (survey-grid parcels), active and closed.",
+        _kind(LayerKind.CLAIMS),
+        tile_properties=("name", "claim_type", "status"),
+    ),
+    CollectionSpec(
+        "roads",
+        "Roads",
+        "Roads from the infrastructure layers.",
+        _infrastructure("road"),
+        tile_properties=("name", "class"),
+    ),
+    CollectionSpec(
+        "railroads",
+        "Railroads",
+        "Railroads from the infrastructure layers.",
+        _infrastructure("rail"),
+        tile_properties=("name", "class"),
+    ),
+    CollectionSpec(
+        "transmission_lines",
+        "Electric transmission lines",
+        "Power lines from the infrastructure layers.",
+        _infrastructure("power"),
+        tile_properties=("name", "class"),
+    ),
+    CollectionSpec(
+        "states",
+        "US states",
+        "State boundaries.",
+        _layer("states"),
+        filters=("state",),
+        tile_properties=("name", "state"),
+    ),
+    CollectionSpec(
+        "counties",
+        "US counties",
+        "County boundaries.",
+        _layer("counties"),
+        filters=("state",),
+        tile_properties=("name", "state"),
+        # Read on first use while layers/ still writes Falls Church (51610) as POLYGON EMPTY:
+        # reading that GeoParquet back segfaults shapely 2.2, which must not stop start-up.
+        lazy=True,
+    ),
+    CollectionSpec(
+        "ranked_cells",
+        "Ranked cells (default ranking)",
+        "Grid cells scored by the engine's default ranking (all deposits, default weights), "
+        "best first: potential, underdevelopment, access and land components, the score, "
+        "Pareto flag and top contributing deposits. Computed on first request. For other "
+        "filters or weights use the rankings endpoints.",
+        _ranked_cells,
+        tile_properties=("rank", "score", "potential", "underdevelopment", "access", "land"),
+        lazy=True,
+    ),
+)
+
+
+def _json_value(value: Any) -> Any:
+    """A cell value as plain JSON (NaN/NA -> null, numpy -> Python, arrays -> lists)."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | bool | int):
+        return value
+    return None if pd.isna(value) else str(value)
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Row dicts of JSON-ready values, built column by column once at start-up."""
+    values = [[_json_value(v) for v in frame[c].to_numpy(dtype=object)] for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _priority(frame: gpd.GeoDataFrame, geoms_3857: np.ndarray) -> np.ndarray:
+    """Rank of each row for crowded tiles, lower kept first; deterministic (ties by row).
+
+    Cells by their ranking, deposits by development status, lines by length and polygons
+    by area (the biggest features are the ones still visible when a tile is crowded).
+    """
+    if "rank" in frame.columns:
+        key = frame["rank"].to_numpy(dtype=float)
+    elif "dev_status" in frame.columns:
+        order = {s: i for i, s in enumerate(STATUS_PRIORITY)}
+        key = frame["dev_status"].map(order).fillna(len(order)).to_numpy(dtype=float)
+    else:
+        key = -np.where(
+            shapely.get_dimensions(geoms_3857) == 2,
+            shapely.area(geoms_3857),
+            shapely.length(geoms_3857),
+        )
+    ranks = np.empty(len(key), dtype=np.int64)
+    ranks[np.argsort(key, kind="stable")] = np.arange(len(key))
+    return ranks
+
+
+class Collection:
+    """One served collection: rows, JSON-ready properties and spatial indexes."""
+
+    def __init__(self, spec: CollectionSpec, loaded: Loaded, manifest: dict[str, Any]):
+        frame = loaded.frame.reset_index(drop=True)
+        self.spec = spec
+        #: Changes whenever the rows may: part of every tile's cache key and ETag.
+        self.version = f"{manifest['build_id']}:{loaded.version}"
+        self.layer_ids = loaded.layer_ids
+        self.frame = frame
+        self.ids: np.ndarray = frame["id"].astype(str).to_numpy(dtype=object)
+        self._position = {fid: i for i, fid in enumerate(self.ids)}
+        self.columns = [
+            c for c in frame.columns if c not in ("id", frame.geometry.name, *spec.hidden)
+        ]
+        self.records = _records(frame, self.columns)
+        self.tile_records = [
+            {k: r[k] for k in spec.tile_properties if r.get(k) is not None} | {"id": fid}
+            for r, fid in zip(self.records, self.ids, strict=True)
+        ]
+        self.geoms: np.ndarray = frame.geometry.to_numpy()
+        self.tree = shapely.STRtree(self.geoms)
+        self.geoms_3857: np.ndarray = frame.geometry.to_crs(3857).to_numpy()
+        self.tree_3857 = shapely.STRtree(self.geoms_3857)
+        self.priority = _priority(frame, self.geoms_3857)
+        self.bounds = (
+            [round(float(v), 6) for v in shapely.total_bounds(self.geoms)] if len(frame) else None
+        )
+        self.provenance = [
+            _provenance(layer_id, manifest["layers"][layer_id]) for layer_id in self.layer_ids
+        ]
+        self._masks: OrderedDict[DepositFilter, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, feature_id: str) -> int:
+        try:
+            return self._position[feature_id]
+        except KeyError:
+            raise NotFoundError(f"no feature {feature_id!r} in collection {self.id!r}") from None
+
+    def mask(self, flt: DepositFilter) -> np.ndarray:
+        """Rows the filter keeps (memoized: a map asks many tiles with one filter)."""
+        if flt.is_empty:
+            return np.ones(len(self), dtype=bool)
+        with self._lock:
+            if flt in self._masks:
+                self._masks.move_to_end(flt)
+                return self._masks[flt]
+        mask = flt.mask(self.frame)
+        with self._lock:
+            self._masks[flt] = mask
+            while len(self._masks) > MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        return mask
+
+    def select(
+        self, flt: DepositFilter, bbox: tuple[float, float, float, float] | None
+    ) -> np.ndarray:
+        """Positions, in collection order, of rows matching the filter and the lon/lat box."""
+        keep = self.mask(flt)
+        if bbox is None:
+            return np.flatnonzero(keep)
+        hits = self.tree.query(shapely.box(*bbox), predicate="intersects")
+        return np.sort(hits[keep[hits]])
+
+    def tile_positions(
+        self, bounds_3857: tuple[float, float, float, float], flt: DepositFilter, limit: int
+    ) -> tuple[np.ndarray, int]:
+        """Rows for one tile (Web Mercator bounds incl. buffer), at most ``limit`` of them.
+
+        Returns the kept positions and how many matched: beyond ``limit`` the rows with the
+        best ``priority`` are kept, so a crowded tile is thinned the same way every time.
+        """
+        hits = self.tree_3857.query(shapely.box(*bounds_3857), predicate="intersects")
+        hits = hits[self.mask(flt)[hits]]
+        matched = len(hits)
+        if matched > limit:
+            hits = hits[np.argsort(self.priority[hits], kind="stable")[:limit]]
+        return np.sort(hits), matched
+
+
+def _provenance(layer_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "layer": layer_id,
+        "title": record.get("title"),
+        "publisher": record.get("publisher"),
+        "license": record.get("license"),
+        "caveats": record.get("caveats"),
+        "retrieved": record.get("retrieved"),
+        "rows": record.get("rows"),
+        "sources": [
+            {"file": Path(s["path"]).name, "sha256": s["sha256"]} for s in record.get("sources", [])
+        ],
+    }
+
+
+class CollectionRegistry:
+    """Collections by id; eager ones built at start-up, lazy ones on first ``get``."""
+
+    def __init__(self, store: Store, engine: MemoryEngine, settings: Settings):
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.specs = {spec.id: spec for spec in COLLECTIONS}
+        self._loaded: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+        for spec in COLLECTIONS:
+            if not spec.lazy:
+                self._loaded[spec.id] = self._build(spec)
+
+    def _build(self, spec: CollectionSpec) -> Collection:
+        loaded = spec.load(self.store, self.engine, self.settings)
+        return Collection(spec, loaded, self.store.manifest)
+
+    def spec(self, collection_id: str) -> CollectionSpec:
+        try:
+            return self.specs[collection_id]
+        except KeyError:
+            raise NotFoundError(
+                f"unknown collection {collection_id!r}; known: {list(self.specs)}"
+            ) from None
+
+    def loaded(self, collection_id: str) -> Collection | None:
+        """The collection if already built (never triggers a lazy computation)."""
+        return self._loaded.get(self.spec(collection_id).id)
+
+    def get(self, collection_id: str) -> Collection:
+        spec = self.spec(collection_id)
+        if spec.id not in self._loaded:
+            with self._lock:  # one computation even when many requests arrive at once
+                if spec.id not in self._loaded:
+                    self._loaded[spec.id] = self._build(spec)
+        return self._loaded[spec.id]
+
+
+# --- tile cache --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TileBlob:
+    """A rendered tile: its bytes (None for an empty tile) and extra response headers."""
+
+    content: bytes | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class TileCache:
+    """A bounded, thread-safe LRU of rendered tiles keyed by everything they depend on."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, TileBlob] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], TileBlob]) -> TileBlob:
+        with self._lock:
+            blob = self._items.get(key)
+            if blob is not None:
+                self._items.move_to_end(key)
+                return blob
+        blob = render()  # outside the lock: tiles render concurrently in the threadpool
+        if self.max_entries:
+            with self._lock:
+                self._items[key] = blob
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+        return blob
+
+
+# --- rasters -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RasterStyle:
+    """How values become colours: a rio-tiler colormap over a linear range."""
+
+    colormap: str
+    vmin: float
+    vmax: float
+    units: str
+    #: Values below this render transparent (None: only nodata is transparent).
+    transparent_below: float | None = None
+    resampling: str = "nearest"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "colormap": self.colormap,
+            "rescale": [self.vmin, self.vmax],
+            "units": self.units,
+            "transparent_below": self.transparent_below,
+            "resampling": self.resampling,
+            "note": "linear from rescale[0] (first colour) to rescale[1] (last colour), "
+            "clamped; nodata and values below transparent_below have alpha 0",
+        }
+
+
+@dataclass(frozen=True)
+class RasterSpec:
+    id: str
+    title: str
+    description: str
+    filters: tuple[str, ...]
+    layer_ids: list[str]
+    style: RasterStyle
+    #: Known before any request (lon/lat); None for a surface not yet computed.
+    bounds: list[float] | None
+
+
+@dataclass(frozen=True)
+class ResolvedRaster:
+    """The file a raster request reads, and its lon/lat bounds."""
+
+    path: Path
+    bounds: list[float]
+
+
+PROSPECTIVITY = "prospectivity"
+
+
+class RasterRegistry:
+    """Raster layers: the store's rasters and the prospectivity surface per filter.
+
+    Surfaces are kernel densities of the filtered deposits weighted as the ranking weighs
+    evidence (``geo.scoring.evidence_weights``), written by ``geo.rasters`` as COGs under
+    the store's cache dir with a name keyed by everything they depend on, so each filter
+    is computed once per store build, even across restarts.
+    """
+
+    def __init__(self, store: Store, engine: MemoryEngine, settings: Settings):
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.cache_dir = Path(store.root) / CACHE_DIR
+        self.specs: dict[str, RasterSpec] = {}
+        for layer_id in store.layer_ids(LayerKind.RASTER):
+            self.specs[layer_id] = self._store_raster(layer_id)
+        self.specs[PROSPECTIVITY] = RasterSpec(
+            PROSPECTIVITY,
+            "Prospectivity surface",
+            "Gaussian kernel density of the filtered deposits, each weighted by its "
+            "evidence weight (commodity weight x development-status weight x critical "
+            f"boost), {settings.prospectivity_pixel_m:g} m pixels in EPSG:5070, bandwidth "
+            f"{settings.prospectivity_bandwidth_m:g} m, normalized to [0, 1] by its maximum "
+            "(a relative surface: compare within one filter). Computed per filter, cached.",
+            DEPOSIT_FILTERS,
+            store.layer_ids(LayerKind.DEPOSITS),
+            RasterStyle(
+                "viridis",
+                0.0,
+                1.0,
+                "relative density",
+                transparent_below=settings.prospectivity_min_value,
+                resampling="bilinear",
+            ),
+            None,
+        )
+        self._locks: dict[Path, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _store_raster(self, layer_id: str) -> RasterSpec:
+        """A store raster, styled from its own value range (read once at start-up)."""
+        record = self.store.manifest["layers"][layer_id]
+        with rasterio.open(self.store.raster_path(layer_id)) as src:
+            band = src.read(1, masked=True)
+        vmin, vmax = (float(band.min()), float(band.max())) if band.count() else (0.0, 1.0)
+        units = self._units(layer_id)
+        return RasterSpec(
+            layer_id,
+            record["title"],
+            f"{record['title']}. Coloured with the 'terrain' colormap from the raster's "
+            f"minimum {vmin:g} {units} to its maximum {vmax:g} {units}.",
+            (),
+            [layer_id],
+            RasterStyle("terrain", vmin, vmax, units),
+            record.get("bounds"),
+        )
+
+    @staticmethod
+    def _units(layer_id: str) -> str:
+        return str(catalog_layer(layer_id).options.get("units", ""))
+
+    def spec(self, raster_id: str) -> RasterSpec:
+        try:
+            return self.specs[raster_id]
+        except KeyError:
+            raise NotFoundError(
+                f"unknown raster {raster_id!r}; known: {list(self.specs)}"
+            ) from None
+
+    def resolve(self, spec: RasterSpec, flt: DepositFilter) -> ResolvedRaster | None:
+        """The file to read for a request; None when the filter leaves nothing to draw."""
+        if spec.id != PROSPECTIVITY:
+            return ResolvedRaster(self.store.raster_path(spec.id), list(spec.bounds or []))
+        return self._prospectivity(flt)
+
+    def _lock_for(self, path: Path) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(path, threading.Lock())
+
+    def _prospectivity(self, flt: DepositFilter) -> ResolvedRaster | None:
+        deposits = self.engine.deposits
+        selected = deposits.loc[flt.mask(deposits)]
+        params = RankParams(filter=flt)
+        weights = evidence_weights(selected, params)
+        positive = weights > 0
+        if not positive.any():
+            return None
+        settings = self.settings
+        key = {
+            "filter": flt.to_dict(),
+            "weights": {
+                "commodity": params.commodity_weights,
+                "status": params.status_weights,
+                "critical_boost": params.critical_boost,
+            },
+            "pixel_m": settings.prospectivity_pixel_m,
+            "bandwidth_m": settings.prospectivity_bandwidth_m,
+            "crs": "EPSG:5070",
+            "build_id": self.store.build_id,
+        }
+        path = prospectivity_cache_path(self.cache_dir, key)
+        with self._lock_for(path):
+            if not path.exists():
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                prospectivity_surface(
+                    selected.loc[positive],
+                    weights[positive],
+                    path,
+                    pixel_m=settings.prospectivity_pixel_m,
+                    bandwidth_m=settings.prospectivity_bandwidth_m,
+                    crs="EPSG:5070",
+                    tags={"filter": flt.to_dict(), "build_id": self.store.build_id},
+                )
+        with rasterio.open(path) as src:
+            bounds = rasterio.warp.transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+        return ResolvedRaster(path, [round(b, 6) for b in bounds])

@@ -1,0 +1,232 @@
+"""OGC API documents (landing page, conformance, collections, links) and TileJSON 3.0.
+
+Built from the registries as plain dicts; small enough for ORJSONResponse. Every href is
+absolute, made from the request's base URL, as the OGC API standards require.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from app.collections import Collection, CollectionSpec, RasterSpec
+from app.encoders import GEOJSON, HTML, JSON, MVT, OPENAPI, PNG
+from app.params import CRS84, FILTER_PARAMS, TILE_MATRIX_SET
+from app.settings import Settings
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+]
+TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
+
+
+def link(href: str, rel: str, type_: str, title: str | None = None, **extra: Any) -> dict:
+    out = {"href": href, "rel": rel, "type": type_}
+    if title:
+        out["title"] = title
+    return out | extra
+
+
+def with_query(url: str, params: dict[str, Any]) -> str:
+    query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
+    return f"{url}?{query}" if query else url
+
+
+def landing(base: str) -> dict[str, Any]:
+    return {
+        "title": "fedmin",
+        "description": (
+            "Mineral deposits on US federal lands: OGC API - Features collections of "
+            "deposits, land status, claims, infrastructure and ranked cells, with vector and "
+            "raster tiles. Real public data (USGS, USFS, BLM, NPS, Census)."
+        ),
+        "links": [
+            link(f"{base}/", "self", JSON, "This document"),
+            link(f"{base}/?f=html", "alternate", HTML, "This document as HTML"),
+            link(f"{base}/openapi.json", "service-desc", OPENAPI, "The API definition"),
+            link(f"{base}/docs", "service-doc", HTML, "The API documentation"),
+            link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
+            link(f"{base}/collections", "data", JSON, "Feature collections"),
+            link(f"{base}/rasters", "data", JSON, "Raster layers (tiles)"),
+            link(f"{base}/map", "alternate", HTML, "Interactive map"),
+        ],
+    }
+
+
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": CONFORMANCE}
+
+
+def _extent(bounds: list[float] | None) -> dict[str, Any]:
+    spatial = {"bbox": [bounds], "crs": CRS84} if bounds else {"crs": CRS84}
+    return {"spatial": spatial}
+
+
+def _union(boxes: list[list[float]]) -> list[float] | None:
+    if not boxes:
+        return None
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+
+
+def _provenance_text(provenance: list[dict[str, Any]]) -> str:
+    return " ".join(
+        f"Source: {p['title']} ({p['publisher']}; license: {p['license']}). Caveats: {p['caveats']}"
+        for p in provenance
+    )
+
+
+def collection(
+    spec: CollectionSpec,
+    loaded: Collection | None,
+    manifest: dict[str, Any],
+    base: str,
+    settings: Settings,
+) -> dict[str, Any]:
+    """A collection's metadata; ``loaded`` is None for a lazy one not yet computed."""
+    url = f"{base}/collections/{spec.id}"
+    doc: dict[str, Any] = {
+        "id": spec.id,
+        "title": spec.title,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+    }
+    links = [
+        link(url, "self", JSON, "This collection"),
+        link(f"{url}?f=html", "alternate", HTML, "This collection as HTML"),
+        link(f"{url}/items", "items", GEOJSON, "Features"),
+        link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
+        link(f"{url}/tiles/{TILE_MATRIX_SET}/tilejson.json", TILESETS_VECTOR, JSON, "TileJSON"),
+        link(
+            f"{url}/tiles/{TILE_MATRIX_SET}/{{z}}/{{x}}/{{y}}",
+            "item",
+            MVT,
+            "Vector tiles",
+            templated=True,
+        ),
+    ]
+    names = {field: name for name, field in FILTER_PARAMS.items()}
+    extra: dict[str, Any] = {
+        "fedmin:filters": [names[f] for f in spec.filters],
+        "fedmin:pageLimit": {
+            "default": settings.default_page_limit,
+            "maximum": settings.max_page_limit,
+        },
+        "fedmin:computed": loaded is not None,
+    }
+    if loaded is None:
+        doc["description"] = spec.description
+        doc["extent"] = _extent(None)
+    else:
+        layer_boxes = [manifest["layers"][i].get("bounds") for i in loaded.layer_ids]
+        bounds = (
+            _union([b for b in layer_boxes if b]) if not spec.lazy else loaded.bounds
+        ) or loaded.bounds
+        doc["description"] = f"{spec.description} {_provenance_text(loaded.provenance)}".strip()
+        doc["extent"] = _extent(bounds)
+        extra |= {
+            "fedmin:numberOfFeatures": len(loaded),
+            "fedmin:properties": loaded.columns,
+            "fedmin:tileProperties": ["id", *spec.tile_properties],
+            "fedmin:provenance": loaded.provenance,
+        }
+    return doc | {"links": links} | extra
+
+
+def collections(docs: list[dict[str, Any]], base: str) -> dict[str, Any]:
+    return {
+        "links": [
+            link(f"{base}/collections", "self", JSON, "The collections"),
+            link(f"{base}/collections?f=html", "alternate", HTML, "The collections as HTML"),
+        ],
+        "collections": docs,
+    }
+
+
+def page_links(
+    url: str,
+    query: dict[str, Any],
+    offset: int,
+    limit: int,
+    matched: int,
+    collection_url: str,
+) -> list[dict[str, Any]]:
+    """self/alternate/next/prev/collection links of an items page, keeping the query."""
+
+    def at(new_offset: int, fmt: str | None = None) -> str:
+        return with_query(url, {**query, "offset": new_offset, "limit": limit, "f": fmt})
+
+    links = [
+        link(at(offset), "self", GEOJSON, "This page"),
+        link(at(offset, "html"), "alternate", HTML, "This page as HTML"),
+        link(collection_url, "collection", JSON, "The collection"),
+    ]
+    if offset + limit < matched:
+        links.append(link(at(offset + limit), "next", GEOJSON, "Next page"))
+    if offset > 0:
+        links.append(link(at(max(0, offset - limit)), "prev", GEOJSON, "Previous page"))
+    return links
+
+
+def tilejson(
+    *,
+    name: str,
+    description: str,
+    tiles_url: str,
+    query: dict[str, Any],
+    bounds: list[float] | None,
+    settings: Settings,
+    attribution: str,
+    vector_layers: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A TileJSON 3.0 document whose tile URL carries the request's filters."""
+    tile_url = with_query(tiles_url, query)
+    bounds = bounds or [-180.0, -85.051129, 180.0, 85.051129]
+    zoom = max(settings.min_tile_zoom, min(settings.max_tile_zoom, 6))
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": name,
+        "description": description,
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [tile_url],
+        "minzoom": settings.min_tile_zoom,
+        "maxzoom": settings.max_tile_zoom,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, zoom],
+    }
+    if vector_layers is not None:
+        doc["vector_layers"] = vector_layers
+    return doc | (extra or {})
+
+
+def raster(spec: RasterSpec, base: str) -> dict[str, Any]:
+    url = f"{base}/rasters/{spec.id}"
+    names = {field: name for name, field in FILTER_PARAMS.items()}
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "description": spec.description,
+        "filters": [names[f] for f in spec.filters],
+        "style": spec.style.to_dict(),
+        "links": [
+            link(f"{url}/tiles/{TILE_MATRIX_SET}/tilejson.json", TILESETS_MAP, JSON, "TileJSON"),
+            link(
+                f"{url}/tiles/{TILE_MATRIX_SET}/{{z}}/{{x}}/{{y}}.png",
+                "item",
+                PNG,
+                "PNG tiles",
+                templated=True,
+            ),
+        ],
+    }

@@ -1,0 +1,229 @@
+"""Query and path parameters shared by the routers, each documented for ``/docs``.
+
+Values are parsed here into small frozen objects; their meaning (which deposits a
+filter keeps) lives in ``geo.filters.DepositFilter``, the one filter model shared by
+items, tiles, rasters and rankings. Bad values raise ``layers.errors`` classes, so the
+error table in ``app/errors.py`` turns them into a 4xx with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Header, Path, Query, Request
+
+from app.collections import DEPOSIT_FILTERS
+from app.deps import settings_dep
+from app.settings import Settings
+from geo.filters import FIELD_DESCRIPTIONS, DepositFilter, parse_bbox
+from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
+
+#: Query parameter name -> ``DepositFilter`` field.
+FILTER_PARAMS: dict[str, str] = {
+    "commodity": "commodities",
+    "critical": "critical",
+    "dev_status": "dev_status",
+    "agency": "agency",
+    "mineral_entry": "mineral_entry",
+    "state": "state",
+}
+assert set(FILTER_PARAMS.values()) == set(DEPOSIT_FILTERS)
+_LIST_NOTE = " Repeat the parameter or give a comma-separated list."
+TILE_MATRIX_SET = "WebMercatorQuad"
+
+
+def _split(values: list[str] | None) -> tuple[str, ...] | None:
+    """Repeated and comma-separated values as one tuple (None when not given)."""
+    if not values:
+        return None
+    return tuple(part for value in values for part in value.split(","))
+
+
+@dataclass(frozen=True)
+class FilterQuery:
+    """The filter parameters a request gave, keyed by ``DepositFilter`` field."""
+
+    given: tuple[tuple[str, Any], ...] = ()
+
+    def to_filter(self, allowed: tuple[str, ...], target: str) -> DepositFilter:
+        """The ``DepositFilter`` for a target that accepts the fields ``allowed``.
+
+        A parameter the target does not take is a 400 naming what it does take, rather
+        than being silently ignored (a map asking roads for ``commodity=gold`` is a bug).
+        """
+        names = {field: name for name, field in FILTER_PARAMS.items()}
+        refused = [names[field] for field, _ in self.given if field not in allowed]
+        if refused:
+            takes = [names[f] for f in allowed] or "no filter parameters"
+            raise InvalidParameterError(f"{target} does not take {refused}; it takes {takes}")
+        return DepositFilter(**dict(self.given))
+
+
+def filter_query(
+    commodity: Annotated[
+        list[str] | None,
+        Query(description=FIELD_DESCRIPTIONS["commodities"] + _LIST_NOTE, examples=["chromium"]),
+    ] = None,
+    critical: Annotated[bool | None, Query(description=FIELD_DESCRIPTIONS["critical"])] = None,
+    dev_status: Annotated[
+        list[str] | None, Query(description=FIELD_DESCRIPTIONS["dev_status"] + _LIST_NOTE)
+    ] = None,
+    agency: Annotated[
+        list[str] | None,
+        Query(
+            description=FIELD_DESCRIPTIONS["agency"]
+            + " On federal_lands: the unit's managing agency."
+            + _LIST_NOTE
+        ),
+    ] = None,
+    mineral_entry: Annotated[
+        list[str] | None,
+        Query(
+            description=FIELD_DESCRIPTIONS["mineral_entry"]
+            + " On federal_lands: the unit's own status."
+            + _LIST_NOTE
+        ),
+    ] = None,
+    state: Annotated[
+        list[str] | None,
+        Query(description=FIELD_DESCRIPTIONS["state"] + _LIST_NOTE, examples=["CA"]),
+    ] = None,
+) -> FilterQuery:
+    """Collect the filter parameters; each collection/raster says which it accepts."""
+    raw = {
+        "commodities": _split(commodity),
+        "critical": critical,
+        "dev_status": _split(dev_status),
+        "agency": _split(agency),
+        "mineral_entry": _split(mineral_entry),
+        "state": _split(state),
+    }
+    return FilterQuery(tuple((k, v) for k, v in raw.items() if v is not None))
+
+
+BBox = tuple[float, float, float, float]
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#: Spellings of the one CRS served (lon/lat WGS 84); GDAL and QGIS send the URI.
+CRS84_ALIASES = frozenset(
+    {CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326", "CRS84", "OGC:CRS84", "EPSG:4326"}
+)
+
+
+def _only_crs84(value: str | None, name: str) -> None:
+    if value is not None and value.strip().strip("[]") not in CRS84_ALIASES:
+        raise InvalidParameterError(f"{name}: only {CRS84} (lon/lat) is served, got {value!r}")
+
+
+def bbox_query(
+    bbox: Annotated[
+        str | None,
+        Query(
+            description=FIELD_DESCRIPTIONS["bbox"]
+            + " Longitudes in [-180, 180], latitudes in [-90, 90], min <= max; "
+            "a feature is returned when its geometry intersects the box.",
+            examples=["-123.5,40.5,-122.5,41.5"],
+        ),
+    ] = None,
+    bbox_crs: Annotated[
+        str | None, Query(alias="bbox-crs", description=f"CRS of bbox; only {CRS84}.")
+    ] = None,
+    crs: Annotated[
+        str | None, Query(description=f"CRS of the response geometries; only {CRS84}.")
+    ] = None,
+) -> BBox | None:
+    _only_crs84(bbox_crs, "bbox-crs")
+    _only_crs84(crs, "crs")
+    return parse_bbox(bbox)
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def page_query(
+    settings: Annotated[Settings, Depends(settings_dep)],
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="Features per page (default FEDMIN_DEFAULT_PAGE_LIMIT, at most "
+            "FEDMIN_MAX_PAGE_LIMIT; both are echoed in each collection's document).",
+        ),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="Matching features to skip.")] = 0,
+) -> Page:
+    if limit is not None and limit > settings.max_page_limit:
+        raise LimitExceededError(
+            f"limit {limit} exceeds the maximum page size {settings.max_page_limit}; "
+            "page with offset and the next links"
+        )
+    return Page(limit if limit is not None else settings.default_page_limit, offset)
+
+
+OutputFormat = Literal["json", "html"]
+
+
+def output_format(
+    f: Annotated[
+        OutputFormat | None,
+        Query(description="Response format; overrides the Accept header (default json)."),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> OutputFormat:
+    """``f`` wins; else HTML only when the client prefers text/html (a browser)."""
+    if f is not None:
+        return f
+    if accept and "text/html" in accept:
+        html_at = accept.index("text/html")
+        json_at = min((accept.find(m) for m in ("json", "*/*") if m in accept), default=-1)
+        if json_at == -1 or html_at < json_at:
+            return "html"
+    return "json"
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    z: int
+    x: int
+    y: int
+
+
+def tile_matrix_set(
+    tms: Annotated[
+        str,
+        Path(alias="tileMatrixSetId", description="Tile matrix set; only WebMercatorQuad."),
+    ],
+) -> str:
+    if tms != TILE_MATRIX_SET:
+        raise NotFoundError(f"unknown tile matrix set {tms!r}; only {TILE_MATRIX_SET!r} is served")
+    return tms
+
+
+def tile_address(
+    settings: Annotated[Settings, Depends(settings_dep)],
+    tms: Annotated[str, Depends(tile_matrix_set)],
+    z: Annotated[int, Path(description="Zoom level (tile matrix).")],
+    x: Annotated[int, Path(description="Tile column, 0 .. 2^z - 1 from the west.")],
+    y: Annotated[int, Path(description="Tile row, 0 .. 2^z - 1 from the north.")],
+) -> TileAddress:
+    """A tile that exists in WebMercatorQuad at a served zoom, or a 404 saying why not."""
+    if not settings.min_tile_zoom <= z <= settings.max_tile_zoom:
+        raise NotFoundError(
+            f"zoom {z} is not served; zooms {settings.min_tile_zoom}..{settings.max_tile_zoom}"
+        )
+    side = 1 << z
+    if not (0 <= x < side and 0 <= y < side):
+        raise NotFoundError(f"no tile {z}/{x}/{y}: at zoom {z}, x and y lie in 0..{side - 1}")
+    return TileAddress(z, x, y)
+
+
+def carried_query(request: Request, drop: tuple[str, ...]) -> dict[str, list[str]]:
+    """The request's query parameters minus ``drop``, for links that keep the filters."""
+    carried: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if key not in drop:
+            carried.setdefault(key, []).append(value)
+    return carried

@@ -1,0 +1,1 @@
+"""HTTP routers: validate parameters, call the registries and ``geo/``, encode."""

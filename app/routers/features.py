@@ -1,0 +1,157 @@
+"""OGC API - Features Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0).
+
+JSON by default, HTML for ``f=html`` or a browser's Accept header. Items are GeoJSON
+pre-serialized by ``app.encoders.geojson`` and sent as ``application/geo+json`` bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import HTMLResponse
+
+from app.collections import CollectionRegistry
+from app.deps import base_url, collections_dep, settings_dep, store_dep
+from app.encoders import GEOJSON, JSON, OrjsonResponse, geojson, html, ogc
+from app.params import (
+    CRS84,
+    BBox,
+    FilterQuery,
+    OutputFormat,
+    Page,
+    bbox_query,
+    carried_query,
+    filter_query,
+    output_format,
+    page_query,
+)
+from app.settings import Settings
+from layers.store import Store
+
+router = APIRouter(tags=["OGC API - Features"])
+
+CollectionId = Annotated[
+    str, Path(alias="collectionId", description="Collection id, as listed by /collections.")
+]
+FeatureId = Annotated[str, Path(alias="featureId", description="Feature id, e.g. mrds:10034372.")]
+Base = Annotated[str, Depends(base_url)]
+Fmt = Annotated[OutputFormat, Depends(output_format)]
+Registry = Annotated[CollectionRegistry, Depends(collections_dep)]
+AppSettings = Annotated[Settings, Depends(settings_dep)]
+
+
+def _respond(doc: dict[str, Any], fmt: OutputFormat, title: str) -> Response:
+    if fmt == "html":
+        return HTMLResponse(html.render(doc, title))
+    return OrjsonResponse(doc)
+
+
+def _geojson_or_html(content: bytes, fmt: OutputFormat, title: str) -> Response:
+    """Pre-serialized GeoJSON as is; HTML re-reads it (HTML pages are for people, small)."""
+    if fmt == "html":
+        return HTMLResponse(html.render(orjson.loads(content), title))
+    return Response(content, media_type=GEOJSON, headers={"Content-Crs": f"<{CRS84}>"})
+
+
+@router.get("/", summary="Landing page", response_class=OrjsonResponse)
+def landing_page(base: Base, fmt: Fmt) -> Response:
+    return _respond(ogc.landing(base), fmt, "fedmin")
+
+
+@router.get("/conformance", summary="Conformance classes", response_class=OrjsonResponse)
+def conformance(fmt: Fmt) -> Response:
+    return _respond(ogc.conformance(), fmt, "Conformance")
+
+
+@router.get("/collections", summary="Feature collections", response_class=OrjsonResponse)
+def collections(
+    registry: Registry,
+    store: Annotated[Store, Depends(store_dep)],
+    settings: AppSettings,
+    base: Base,
+    fmt: Fmt,
+) -> Response:
+    docs = [
+        ogc.collection(spec, registry.loaded(cid), store.manifest, base, settings)
+        for cid, spec in registry.specs.items()
+    ]
+    return _respond(ogc.collections(docs, base), fmt, "Collections")
+
+
+@router.get(
+    "/collections/{collectionId}",
+    summary="One collection: metadata, extent, provenance",
+    response_class=OrjsonResponse,
+)
+def collection(
+    collection_id: CollectionId,
+    registry: Registry,
+    store: Annotated[Store, Depends(store_dep)],
+    settings: AppSettings,
+    base: Base,
+    fmt: Fmt,
+) -> Response:
+    spec = registry.spec(collection_id)
+    doc = ogc.collection(spec, registry.loaded(spec.id), store.manifest, base, settings)
+    return _respond(doc, fmt, spec.title)
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features of a collection, filtered and paged",
+    description=(
+        "GeoJSON FeatureCollection with numberMatched, numberReturned, timeStamp and "
+        "self/next/prev/collection links. Filters a collection does not take are a 400 "
+        "(see fedmin:filters in the collection document)."
+    ),
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
+)
+def items(
+    request: Request,
+    collection_id: CollectionId,
+    registry: Registry,
+    page: Annotated[Page, Depends(page_query)],
+    bbox: Annotated[BBox | None, Depends(bbox_query)],
+    filters: Annotated[FilterQuery, Depends(filter_query)],
+    base: Base,
+    fmt: Fmt,
+) -> Response:
+    coll = registry.get(collection_id)
+    flt = filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")
+    matched = coll.select(flt, bbox)
+    positions = matched[page.offset : page.offset + page.limit]
+    url = f"{base}/collections/{coll.id}"
+    query = carried_query(request, drop=("f", "offset", "limit"))
+    members = {
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "numberMatched": len(matched),
+        "numberReturned": len(positions),
+        "links": ogc.page_links(f"{url}/items", query, page.offset, page.limit, len(matched), url),
+    }
+    content = geojson.feature_collection(coll, positions, members)
+    return _geojson_or_html(content, fmt, f"{coll.spec.title}: features")
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    summary="One feature by id",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
+)
+def item(
+    collection_id: CollectionId, feature_id: FeatureId, registry: Registry, base: Base, fmt: Fmt
+) -> Response:
+    coll = registry.get(collection_id)
+    position = coll.position(feature_id)
+    url = f"{base}/collections/{coll.id}"
+    links = [
+        ogc.link(f"{url}/items/{feature_id}", "self", GEOJSON, "This feature"),
+        ogc.link(f"{url}/items/{feature_id}?f=html", "alternate", "text/html", "As HTML"),
+        ogc.link(url, "collection", JSON, "The collection"),
+    ]
+    content = geojson.feature(coll, position, links)
+    return _geojson_or_html(content, fmt, f"{coll.spec.title}: {feature_id}")

@@ -1,0 +1,217 @@
+"""OGC API - Features through the real HTTP stack on the real store.
+
+Expected values are computed independently with geopandas from the store's frames, never
+through the API's own filter code.
+"""
+
+from __future__ import annotations
+
+import mapbox_vector_tile
+import morecantile
+import pytest
+from fastapi.testclient import TestClient
+
+from app.collections import default_rank_params
+from app.settings import Settings
+from layers.schema import LayerKind
+from layers.store import Store
+
+NORCAL = (-123.6, 40.5, -122.4, 41.6)
+BBOX = ",".join(map(str, NORCAL))
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+BLACK_BEAR = "mrds:10034372"
+
+
+def _chromium_in_norcal(store: Store) -> set[str]:
+    deposits = store.kind_frame(LayerKind.DEPOSITS)
+    minx, miny, maxx, maxy = NORCAL
+    inside = deposits.cx[minx:maxx, miny:maxy]
+    has_chromium = inside["commodities"].map(lambda names: "chromium" in list(names))
+    return set(inside.loc[has_chromium, "id"])
+
+
+def _link(doc: dict, rel: str) -> str | None:
+    return next((x["href"] for x in doc["links"] if x["rel"] == rel), None)
+
+
+def test_landing_page_links(client: TestClient) -> None:
+    doc = client.get("/").json()
+    rels = {x["rel"] for x in doc["links"]}
+    assert {"self", "service-desc", "service-doc", "conformance", "data"} <= rels
+    hrefs = {x["href"].removeprefix("http://testserver") for x in doc["links"]}
+    assert {"/openapi.json", "/docs", "/conformance", "/collections", "/map"} <= hrefs
+
+
+def test_conformance(client: TestClient) -> None:
+    classes = client.get("/conformance").json()["conformsTo"]
+    for name in ("core", "geojson", "oas30", "html"):
+        assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{name}" in classes
+
+
+def test_html_by_f_and_by_accept(client: TestClient) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    assert client.get("/", headers=browser).headers["content-type"].startswith("text/html")
+    assert client.get("/").headers["content-type"].startswith("application/json")
+    page = client.get("/collections", params={"f": "html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert "deposits" in page.text
+    items = client.get(f"/collections/deposits/items/{BLACK_BEAR}", params={"f": "html"})
+    assert "Black Bear" in items.text and "<table>" in items.text
+
+
+def test_collections_metadata_and_provenance(client: TestClient, real_store: Store) -> None:
+    docs = {c["id"]: c for c in client.get("/collections").json()["collections"]}
+    assert set(docs) == {
+        "deposits",
+        "federal_lands",
+        "claims",
+        "roads",
+        "railroads",
+        "transmission_lines",
+        "states",
+        "counties",
+        "ranked_cells",
+    }
+    deposits = docs["deposits"]
+    assert deposits["itemType"] == "feature" and deposits["crs"] == [CRS84]
+    layers = real_store.manifest["layers"]
+    boxes = [layers[i]["bounds"] for i in real_store.layer_ids(LayerKind.DEPOSITS)]
+    expected = [min(b[0] for b in boxes), min(b[1] for b in boxes)]
+    expected += [max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    assert deposits["extent"]["spatial"]["bbox"] == [expected]
+    assert "MRDS has not been systematically updated" in deposits["description"]
+    publishers = {p["publisher"] for p in deposits["fedmin:provenance"]}
+    assert "U.S. Geological Survey" in publishers
+    assert deposits["fedmin:numberOfFeatures"] == len(real_store.kind_frame(LayerKind.DEPOSITS))
+    # The ranking is computed on first use: listing collections must not trigger it.
+    assert docs["ranked_cells"]["fedmin:computed"] is False
+    one = client.get("/collections/federal_lands").json()
+    assert one["fedmin:filters"] == ["agency", "mineral_entry"]
+
+
+def test_chromium_in_northern_california_matches_geopandas(
+    client: TestClient, real_store: Store
+) -> None:
+    expected = _chromium_in_norcal(real_store)
+    assert len(expected) > 20  # the Klamath ultramafics hold many chromite prospects
+    seen: list[str] = []
+    url: str | None = f"/collections/deposits/items?bbox={BBOX}&commodity=chromium&limit=25"
+    pages = 0
+    while url:
+        response = client.get(url)
+        assert response.headers["content-type"] == "application/geo+json"
+        doc = response.json()
+        assert doc["numberMatched"] == len(expected)
+        assert doc["numberReturned"] == len(doc["features"]) <= 25
+        assert doc["timeStamp"].endswith("Z")
+        if pages:
+            assert _link(doc, "prev") is not None
+        seen += [f["id"] for f in doc["features"]]
+        url = _link(doc, "next")
+        pages += 1
+    assert pages == -(-len(expected) // 25)
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+
+
+def test_commodity_as_code_list_and_repeat(client: TestClient) -> None:
+    def matched(query: str) -> int:
+        return client.get(f"/collections/deposits/items?limit=1&{query}").json()["numberMatched"]
+
+    by_name = matched("commodity=chromium")
+    assert matched("commodity=CR") == by_name
+    both = matched("commodity=chromium,nickel")
+    assert both == matched("commodity=chromium&commodity=nickel") >= by_name
+
+
+def test_offset_beyond_the_end(client: TestClient) -> None:
+    doc = client.get("/collections/states/items", params={"offset": 1000, "limit": 10}).json()
+    assert doc["numberReturned"] == 0 and doc["features"] == []
+    assert doc["numberMatched"] == 56
+    assert _link(doc, "next") is None
+    assert "offset=990" in _link(doc, "prev")
+
+
+def test_single_feature_black_bear(client: TestClient, real_store: Store) -> None:
+    response = client.get(f"/collections/deposits/items/{BLACK_BEAR}")
+    assert response.status_code == 200
+    feature = response.json()
+    stored = real_store.frame("mrds").set_index("id").loc[BLACK_BEAR]
+    assert feature["id"] == BLACK_BEAR
+    assert feature["geometry"]["coordinates"] == [stored.geometry.x, stored.geometry.y]
+    props = feature["properties"]
+    assert props["name"] == "Black Bear" == stored["name"]
+    assert props["dev_status"] == "past_producer"
+    assert props["commodities"] == ["gold"] and props["county"] == "Shasta"
+    # enriched: list-valued overlay columns are JSON arrays, distances are numbers
+    assert isinstance(props["land_unit_ids"], list)
+    assert props["mineral_entry"] in ("open", "restricted", "closed", "unknown", "non_federal")
+    assert isinstance(props["dist_rail_m"], float)
+    assert not {"x_m", "y_m", "metric_epsg"} & set(props)
+    assert _link(feature, "collection").endswith("/collections/deposits")
+
+
+def test_lands_and_infrastructure_filters(client: TestClient, real_store: Store) -> None:
+    lands = real_store.kind_frame(LayerKind.FEDERAL_LANDS)
+    doc = client.get("/collections/federal_lands/items?agency=NPS&limit=1").json()
+    assert doc["numberMatched"] == int((lands["agency"] == "NPS").sum())
+    closed = client.get("/collections/federal_lands/items?mineral_entry=closed&limit=1").json()
+    assert closed["numberMatched"] == int((lands["mineral_entry"] == "closed").sum())
+    infrastructure = real_store.kind_frame(LayerKind.INFRASTRUCTURE)
+    by_kind = {"roads": "road", "railroads": "rail", "transmission_lines": "power"}
+    for collection, kind in by_kind.items():
+        doc = client.get(f"/collections/{collection}/items?limit=1").json()
+        assert doc["numberMatched"] == int((infrastructure["kind"] == kind).sum()) > 0
+    california = client.get("/collections/states/items?state=ca").json()
+    assert [f["properties"]["name"] for f in california["features"]] == ["California"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "reason"),
+    [
+        ("/collections/nope/items", 404, "unknown collection 'nope'"),
+        ("/collections/deposits/items/mrds:0", 404, "no feature 'mrds:0'"),
+        ("/collections/deposits/items?bbox=1,2,3", 400, "expected 4 numbers"),
+        ("/collections/deposits/items?bbox=-200,40,-122,41", 400, "longitudes must lie in"),
+        ("/collections/deposits/items?bbox=-123,-95,-122,41", 400, "latitudes must lie in"),
+        ("/collections/deposits/items?bbox=-122,41,-123,40", 400, "inverted box"),
+        ("/collections/deposits/items?bbox=a,b,c,d", 400, "not numbers"),
+        ("/collections/deposits/items?limit=10001", 400, "maximum page size 10000"),
+        ("/collections/deposits/items?limit=0", 422, "greater than or equal to 1"),
+        ("/collections/deposits/items?offset=-1", 422, "greater than or equal to 0"),
+        ("/collections/deposits/items?commodity=unobtainium", 400, "unknown commodity"),
+        ("/collections/deposits/items?dev_status=mined_out", 400, "dev_status: unknown value"),
+        ("/collections/deposits/items?agency=NASA", 400, "agency: unknown value"),
+        ("/collections/deposits/items?critical=maybe", 422, "valid boolean"),
+        ("/collections/roads/items?commodity=gold", 400, "does not take ['commodity']"),
+        ("/collections/deposits/items?crs=EPSG:3857", 400, "only http://www.opengis.net"),
+        ("/collections/deposits/items?f=xml", 422, "'json' or 'html'"),
+    ],
+)
+def test_bad_input_is_a_4xx_with_a_reason(
+    client: TestClient, url: str, status: int, reason: str
+) -> None:
+    response = client.get(url)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status
+    assert reason in str(body["detail"]), body
+
+
+def test_ranked_cells_from_the_default_ranking(client: TestClient, app_settings: Settings) -> None:
+    """Computed on first request (the engine's default ranking), then served like the rest."""
+    doc = client.get("/collections/ranked_cells/items", params={"limit": 5}).json()
+    engine = client.app.state.engine
+    cells = engine.rank(default_rank_params(app_settings)).all_cells.sort_values("rank")
+    assert doc["numberMatched"] == len(cells)
+    assert [f["id"] for f in doc["features"]] == list(cells["cell_id"][:5])
+    best = doc["features"][0]["properties"]
+    assert best["rank"] == 1 and best["score"] == pytest.approx(cells["score"].iloc[0])
+    assert isinstance(best["top_deposit_ids"], list)
+    meta = client.get("/collections/ranked_cells").json()
+    assert meta["fedmin:computed"] is True and meta["extent"]["spatial"]["bbox"]
+    lon, lat = cells["lon"].iloc[0], cells["lat"].iloc[0]
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 9)
+    mvt = client.get(f"/collections/ranked_cells/tiles/WebMercatorQuad/9/{tile.x}/{tile.y}")
+    features = mapbox_vector_tile.decode(mvt.content)["ranked_cells"]["features"]
+    ids = {f["properties"]["id"] for f in features}
+    assert cells["cell_id"].iloc[0] in ids

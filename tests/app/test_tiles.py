@@ -1,0 +1,246 @@
+"""Vector (MVT) and raster (PNG) tiles through the real HTTP stack on the real store.
+
+Expected tile contents are computed independently: deposits whose points fall in the
+tile's bounds (morecantile + geopandas), DEM values read with rasterio at the pixel's
+location, colours from rio-tiler's colormap table.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import pytest
+import rasterio
+import shapely
+import shapely.geometry
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+from rio_tiler.colormap import cmap
+
+from app.collections import STATUS_PRIORITY
+from app.main import create_app
+from app.settings import Settings
+from layers.schema import LayerKind
+from layers.store import Store
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+KLAMATH = TMS.tile(-123.0, 41.3, 8)
+OCEAN = TMS.tile(-130.0, 38.0, 8)
+BLACK_BEAR = (-122.51081, 40.55707)
+DEM = "srtm_big_tujunga"
+DEM_EDGE = TMS.tile(-118.35, 34.32, 11)  # the DEM's west edge runs through this tile
+
+
+def _url(collection: str, tile: morecantile.Tile) -> str:
+    return f"/collections/{collection}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
+
+
+def _deposits_in(store: Store, tile: morecantile.Tile, pad_fraction: float = 0.0) -> set[str]:
+    deposits = store.kind_frame(LayerKind.DEPOSITS).to_crs(3857)
+    left, bottom, right, top = TMS.xy_bounds(tile)
+    pad = (right - left) * pad_fraction
+    inside = deposits.cx[left - pad : right + pad, bottom - pad : top + pad]
+    return set(inside["id"])
+
+
+def _decode(content: bytes) -> list[dict]:
+    return mapbox_vector_tile.decode(content)["deposits"]["features"]
+
+
+def test_klamath_tile_holds_the_deposits_inside_it(
+    client: TestClient, real_store: Store, app_settings: Settings
+) -> None:
+    response = client.get(_url("deposits", KLAMATH))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    features = _decode(response.content)
+    ids = {f["properties"]["id"] for f in features}
+    inside = _deposits_in(real_store, KLAMATH)
+    buffered = _deposits_in(real_store, KLAMATH, app_settings.mvt_buffer / app_settings.mvt_extent)
+    assert len(inside) > 100
+    assert inside <= ids <= buffered
+    kept, matched = response.headers["Fedmin-Tile-Features"].split("/")
+    assert int(kept) == int(matched) == len(ids)
+    # small properties only, and positions in tile units where the deposit lies
+    first = next(f for f in features if f["properties"]["id"] in inside)
+    assert set(first["properties"]) <= {
+        "id",
+        "name",
+        "primary_commodity",
+        "dev_status",
+        "critical",
+        "agency",
+        "mineral_entry",
+    }
+    deposits = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
+    point = deposits.loc[first["properties"]["id"]].geometry
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(point.x, point.y)
+    left, bottom, right, top = TMS.xy_bounds(KLAMATH)
+    expected = [(x - left) / (right - left) * 4096, (y - bottom) / (top - bottom) * 4096]
+    assert np.allclose(first["geometry"]["coordinates"], expected, atol=1.0)
+
+
+def test_filtered_tile(client: TestClient, real_store: Store) -> None:
+    response = client.get(_url("deposits", KLAMATH), params={"commodity": "chromium"})
+    ids = {f["properties"]["id"] for f in _decode(response.content)}
+    deposits = real_store.kind_frame(LayerKind.DEPOSITS)
+    chromium = set(deposits.loc[deposits["commodities"].map(lambda c: "chromium" in c), "id"])
+    inside = _deposits_in(real_store, KLAMATH) & chromium
+    assert inside and inside <= ids <= chromium
+
+
+def test_polygon_tiles_are_valid_and_wound_for_mvt(client: TestClient) -> None:
+    """Exterior rings clockwise in MVT's y-down space: counter-clockwise once decoded (y up)."""
+    content = client.get("/collections/federal_lands/tiles/WebMercatorQuad/5/5/12").content
+    features = mapbox_vector_tile.decode(content)["federal_lands"]["features"]
+    polygons = [shapely.geometry.shape(f["geometry"]) for f in features]
+    assert len(polygons) > 100
+    rings = [p for g in polygons for p in shapely.get_parts(g)]
+    assert all(shapely.is_valid(rings))
+    assert all(ring.exterior.is_ccw for ring in rings)
+
+
+def test_crowded_tile_keeps_the_best_features(client: TestClient, app_settings: Settings) -> None:
+    """Over max_features_per_tile: the producers first, the same way every time."""
+    everything = _decode(client.get(_url("deposits", KLAMATH)).content)
+    limited = app_settings.model_copy(update={"max_features_per_tile": 50})
+    with TestClient(create_app(limited)) as small:
+        response = small.get(_url("deposits", KLAMATH))
+        again = small.get(_url("deposits", KLAMATH), headers={"Cache-Control": "no-cache"})
+    assert response.headers["Fedmin-Tile-Features"] == f"50/{len(everything)}"
+    kept = _decode(response.content)
+    assert len(kept) == 50 and again.content == response.content
+    order = {s: i for i, s in enumerate(STATUS_PRIORITY)}
+    kept_ids = {f["properties"]["id"] for f in kept}
+    worst_kept = max(order[f["properties"]["dev_status"]] for f in kept)
+    dropped = [f for f in everything if f["properties"]["id"] not in kept_ids]
+    assert all(order[f["properties"]["dev_status"]] >= worst_kept for f in dropped)
+
+
+def test_empty_tile_over_the_ocean_is_204(client: TestClient) -> None:
+    response = client.get(_url("deposits", OCEAN))
+    assert response.status_code == 204 and response.content == b""
+    assert response.headers["ETag"]
+
+
+def test_etag_and_304(client: TestClient) -> None:
+    url = _url("federal_lands", KLAMATH)
+    first = client.get(url, params={"agency": "USFS"})
+    assert first.status_code == 200 and "max-age=" in first.headers["Cache-Control"]
+    etag = first.headers["ETag"]
+    again = client.get(url, params={"agency": "USFS"}, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    other = client.get(url, params={"agency": "NPS"}, headers={"If-None-Match": etag})
+    assert other.headers["ETag"] != etag and other.status_code in (200, 204)
+    assert client.get(url.replace(f"/{KLAMATH.y}", f"/{KLAMATH.y}.mvt")).status_code == 200
+
+
+def test_tilejson_keeps_the_filters(client: TestClient) -> None:
+    doc = client.get(
+        "/collections/deposits/tiles/WebMercatorQuad/tilejson.json", params={"commodity": "gold"}
+    ).json()
+    assert doc["tilejson"] == "3.0.0"
+    assert doc["tiles"][0].endswith("/deposits/tiles/WebMercatorQuad/{z}/{x}/{y}?commodity=gold")
+    assert doc["vector_layers"][0]["id"] == "deposits"
+    assert doc["vector_layers"][0]["fields"]["critical"] == "Boolean"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "reason"),
+    [
+        ("/collections/deposits/tiles/WebMercatorQuad/30/0/0", 404, "zoom 30 is not served"),
+        ("/collections/deposits/tiles/WebMercatorQuad/8/256/0", 404, "x and y lie in 0..255"),
+        ("/collections/deposits/tiles/WebMercatorQuad/8/0/-1", 404, "x and y lie in 0..255"),
+        ("/collections/deposits/tiles/WebMercatorQuad/8/a/0", 422, "valid integer"),
+        ("/collections/deposits/tiles/WorldCRS84Quad/8/0/0", 404, "unknown tile matrix set"),
+        ("/collections/nope/tiles/WebMercatorQuad/8/0/0", 404, "unknown collection"),
+        ("/collections/deposits/tiles/WebMercatorQuad/8/40/95?commodity=xx", 400, "unknown"),
+        ("/collections/roads/tiles/WebMercatorQuad/8/40/95?state=CA", 400, "does not take"),
+        ("/rasters/nope/tiles/WebMercatorQuad/8/40/95.png", 404, "unknown raster 'nope'"),
+        (f"/rasters/{DEM}/tiles/WebMercatorQuad/8/40/95.png?commodity=gold", 400, "does not"),
+        (f"/rasters/{DEM}/tiles/WebMercatorQuad/17/0/0.png", 404, "zoom 17 is not served"),
+    ],
+)
+def test_bad_tile_requests(client: TestClient, url: str, status: int, reason: str) -> None:
+    response = client.get(url)
+    assert response.status_code == status, response.text
+    assert reason in str(response.json()["detail"])
+
+
+# --- rasters -----------------------------------------------------------------------------
+
+
+def _png(content: bytes) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a tile PNG has no transform
+        with MemoryFile(content) as memory, memory.open() as image:
+            assert image.driver == "PNG"
+            return image.read()
+
+
+def _pixel_lonlat(tile: morecantile.Tile, row: int, col: int) -> tuple[float, float]:
+    left, bottom, right, top = TMS.xy_bounds(tile)
+    x = left + (col + 0.5) * (right - left) / 256
+    y = top - (row + 0.5) * (top - bottom) / 256
+    return Transformer.from_crs(3857, 4326, always_xy=True).transform(x, y)
+
+
+def test_dem_tile_is_a_transparent_edged_colormapped_png(
+    client: TestClient, real_store: Store
+) -> None:
+    style = client.get(f"/rasters/{DEM}/tiles/WebMercatorQuad/tilejson.json").json()
+    vmin, vmax = style["fedmin:style"]["rescale"]
+    assert style["fedmin:style"]["colormap"] == "terrain"
+    t = DEM_EDGE
+    response = client.get(f"/rasters/{DEM}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    rgba = _png(response.content)
+    assert rgba.shape == (4, 256, 256)
+    alpha = rgba[3]
+    assert (alpha == 0).any() and (alpha == 255).any()  # off the DEM's edge / on it
+    assert (alpha[:, 0] == 0).all()  # the tile's west column lies west of the DEM
+
+    # The colour of an opaque pixel is the colormap entry of the DEM value there.
+    rows, cols = np.nonzero(alpha == 255)
+    row, col = int(rows[len(rows) // 2]), int(cols[len(cols) // 2])
+    lon, lat = _pixel_lonlat(t, row, col)
+    with rasterio.open(real_store.raster_path(DEM)) as dem:
+        x, y = Transformer.from_crs(4326, dem.crs, always_xy=True).transform(lon, lat)
+        r, c = dem.index(x, y)
+        window = dem.read(1, window=((r - 3, r + 4), (c - 3, c + 4)))  # resampling slack
+    table = np.array([cmap.get("terrain")[i][:3] for i in range(256)], dtype=float)
+    found = int(np.argmin(((table - rgba[:3, row, col].astype(float)) ** 2).sum(axis=1)))
+    low, high = ((np.array([window.min(), window.max()]) - vmin) / (vmax - vmin) * 255).round()
+    assert low - 2 <= found <= high + 2
+
+
+def test_dem_tile_off_the_raster_is_204(client: TestClient) -> None:
+    t = TMS.tile(-100.0, 40.0, 11)
+    response = client.get(f"/rasters/{DEM}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png")
+    assert response.status_code == 204
+
+
+def test_prospectivity_over_black_bear(client: TestClient) -> None:
+    t = TMS.tile(*BLACK_BEAR, 9)
+    url = f"/rasters/prospectivity/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
+    response = client.get(url, params={"commodity": "gold"})
+    assert response.status_code == 200
+    rgba = _png(response.content)
+    left, bottom, right, top = TMS.xy_bounds(t)
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(*BLACK_BEAR)
+    col = int((x - left) / (right - left) * 256)
+    row = int((top - y) / (top - bottom) * 256)
+    assert rgba[3, row, col] == 255
+    doc = client.get(
+        "/rasters/prospectivity/tiles/WebMercatorQuad/tilejson.json", params={"commodity": "gold"}
+    ).json()
+    west, south, east, north = doc["bounds"]
+    assert west < BLACK_BEAR[0] < east and south < BLACK_BEAR[1] < north
+    assert doc["tiles"][0].endswith("{z}/{x}/{y}.png?commodity=gold")
+    # A filter no deposit matches leaves nothing to draw.
+    assert client.get(url, params={"commodity": "gold", "state": "ZZ"}).status_code == 204
