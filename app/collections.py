@@ -193,9 +193,6 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         _layer("counties"),
         filters=("state",),
         tile_properties=("name", "state"),
-        # Read on first use while layers/ still writes Falls Church (51610) as POLYGON EMPTY:
-        # reading that GeoParquet back segfaults shapely 2.2, which must not stop start-up.
-        lazy=True,
     ),
     CollectionSpec(
         "ranked_cells",

@@ -123,9 +123,14 @@ def validate(frame: gpd.GeoDataFrame, kind: LayerKind, layer_id: str) -> gpd.Geo
         if bad:
             raise SchemaError(f"layer {layer_id!r}: column {column!r} has values {bad[:5]}")
     geom_types = set(frame.geom_type.dropna())
-    if frame.geometry.isna().any() or not geom_types <= set(schema.geometry_types):
+    if (
+        frame.geometry.isna().any()
+        or frame.geometry.is_empty.any()
+        or not geom_types <= set(schema.geometry_types)
+    ):
         raise SchemaError(
-            f"layer {layer_id!r}: geometry must be {schema.geometry_types}, got {geom_types}"
+            f"layer {layer_id!r}: geometry must be non-empty {schema.geometry_types}, "
+            f"got {geom_types}"
         )
     if len(frame):
         xmin, ymin, xmax, ymax = frame.total_bounds
