@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from tqdm import tqdm
 
 from app.settings import get_settings
+from geo.engine import MemoryEngine, open_engine
+from geo.filters import DepositFilter
+from geo.scoring import RankParams, RankResult
 from layers import catalog, provision, store
 from layers.errors import FedminError
 
@@ -91,6 +98,165 @@ def data_list() -> None:
             typer.echo(f"{'':<26} {source['path']}  sha256 {source['sha256'][:16]}")
     for layer_id, reason in opened.manifest["absent"].items():
         typer.echo(f"{layer_id:<26} absent: {reason}")
+
+
+def _parse_weights(text: str | None) -> dict[str, float] | None:
+    """``potential=0.5,access=0.2`` -> {"potential": 0.5, "access": 0.2}."""
+    if not text:
+        return None
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise typer.BadParameter(f"expected name=number, got {part!r}", param_hint="--weights")
+    return weights
+
+
+@cli.command("rank")
+def rank(
+    commodity: Annotated[
+        list[str] | None,
+        typer.Option(help="Commodity name, MRDS code or 'critical' (repeatable)."),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Component weights, e.g. potential=0.4,underdevelopment=0.3,"
+            "access=0.1,land=0.2 (others keep their defaults)."
+        ),
+    ] = None,
+    cell_km: Annotated[float, typer.Option(help="Grid cell edge in km.")] = 5.0,
+    top: Annotated[int, typer.Option(help="How many cells to print and export.")] = 20,
+    state: Annotated[list[str] | None, typer.Option(help="State postal code (repeatable).")] = None,
+    bbox: Annotated[
+        str | None, typer.Option(help="minx,miny,maxx,maxy in lon/lat, e.g. -124.4,40,-122.3,41.8")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="memory or dask.")] = "memory",
+    scheduler: Annotated[
+        str | None, typer.Option(help="dask scheduler tcp://host:port (default: LocalCluster).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the shortlist: .gpkg, .csv, .geojson, .kml or .zip (shapefile)."),
+    ] = None,
+) -> None:
+    """Rank equal-area cells: high potential, low development, reachable, open land."""
+    settings = get_settings()
+    steps = tqdm(total=4, desc="ranking", unit="step")
+    try:
+        params = RankParams(
+            filter=DepositFilter(
+                commodities=tuple(commodity or ()), state=tuple(state or ()), bbox=bbox
+            ),
+            weights=_parse_weights(weights),
+            cell_km=cell_km,
+            top=top,
+        )
+        steps.set_postfix_str("opening the store")
+        opened = store.open_store(settings.data_dir)
+        steps.update()
+        steps.set_postfix_str("overlay and distances (cached per store)")
+        with open_engine(opened, engine, scheduler or settings.dask_scheduler) as ranker:
+            steps.update()
+            steps.set_postfix_str("scoring cells")
+            result = ranker.rank(params)
+            steps.update()
+            if out is not None:
+                steps.set_postfix_str(f"writing {out.name}")
+                write_shortlist(ranker, result, params, out)
+            steps.update()
+            names = dict(zip(ranker.deposits["id"], ranker.deposits["name"], strict=True))
+    except FedminError as exc:
+        steps.close()
+        _fail(exc)
+    steps.close()
+    _print_ranking(result, names)
+
+
+#: Output file suffix -> export format name (``app.exports.FORMATS``).
+OUT_FORMATS = {
+    ".gpkg": "gpkg",
+    ".csv": "csv",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".kml": "kml",
+    ".zip": "shp",
+}
+
+
+def write_shortlist(
+    engine: MemoryEngine, result: RankResult, params: RankParams, out: Path
+) -> None:
+    """Write the same shortlist file ``/shortlist`` serves, atomically (temp + rename).
+
+    A CSV gets its provenance as ``<name>.manifest.json`` beside it, as the API's sidecar.
+    """
+    from app.exports import FORMATS, dumps
+    from app.ranking_service import Ranking, build_shortlist
+
+    fmt = OUT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise typer.BadParameter(f"use one of {', '.join(OUT_FORMATS)}", param_hint="--out")
+    ranking = Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"))
+    query = f"fedmin rank {' '.join(sys.argv[2:])}"
+    shortlist = build_shortlist(engine, ranking, params, params.top or len(result.cells), query)
+    files = {out: FORMATS[fmt].encode(shortlist)}
+    if fmt == "csv":
+        files[out.with_name(out.stem + ".manifest.json")] = dumps(shortlist.metadata, indent=True)
+    for path, payload in files.items():
+        temp = path.with_name(f".{path.name}.part")
+        temp.write_bytes(payload)
+        os.replace(temp, path)
+        typer.echo(f"wrote {path} ({len(payload)} bytes)")
+
+
+def _print_ranking(result: RankResult, names: dict[str, str]) -> None:
+    """The top cells with their components and best deposits, then AUC and notes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def number(value: float) -> str:
+        return "null" if value != value else f"{value:.3f}"
+
+    table = Table(title=f"top {len(result.cells)} of {result.total_cells} cells")
+    for column in (
+        "rank",
+        "cell",
+        "lon, lat",
+        "score",
+        "potential",
+        "underdev.",
+        "access",
+        "land",
+        "pareto",
+        "top deposits",
+    ):
+        table.add_column(column)
+    for row in result.cells.itertuples():
+        centre = row.geometry.centroid
+        best = [f"{names.get(i) or '?'} ({i})" for i in list(row.top_deposit_ids)[:2]]
+        table.add_row(
+            str(row.rank),
+            row.cell_id,
+            f"{centre.x:.3f}, {centre.y:.3f}",
+            number(row.score),
+            *(number(getattr(row, c)) for c in ("potential", "underdevelopment", "access", "land")),
+            "yes" if row.pareto else "",
+            "; ".join(best),
+        )
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    validation = result.validation
+    console.print(
+        f"success-rate AUC: {validation.get('auc')} ({validation.get('held_out')} producers "
+        "and past producers held out of the potential; 0.5 = random)"
+    )
+    for note in result.notes:
+        console.print(f"note: {note}")
 
 
 @cli.command("serve")

@@ -17,12 +17,16 @@ from layers import errors
 
 log = logging.getLogger("fedmin.errors")
 
+#: Seconds a client should wait before retrying a 503.
+RETRY_AFTER_S = 5
+
 #: Most specific class first: the first ``isinstance`` match wins.
 STATUS_BY_ERROR: tuple[tuple[type[errors.FedminError], int], ...] = (
     (errors.LimitExceededError, 400),
     (errors.UnknownCommodityError, 400),
     (errors.InvalidParameterError, 400),
     (errors.NotFoundError, 404),
+    (errors.TimeBudgetExceededError, 503),
     (errors.StoreNotBuiltError, 503),
     (errors.DataError, 503),
     (errors.FedminError, 500),
@@ -33,8 +37,11 @@ def status_for(exc: errors.FedminError) -> int:
     return next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
 
 
-def _body(status: int, error: str, detail: object) -> OrjsonResponse:
-    return OrjsonResponse({"status": status, "error": error, "detail": detail}, status_code=status)
+def _body(
+    status: int, error: str, detail: object, headers: dict[str, str] | None = None
+) -> OrjsonResponse:
+    body = {"status": status, "error": error, "detail": detail}
+    return OrjsonResponse(body, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -43,7 +50,8 @@ def install(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.exception("unexpected domain error on %s", request.url.path, exc_info=exc)
-        return _body(status, type(exc).__name__, str(exc))
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+        return _body(status, type(exc).__name__, str(exc), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> OrjsonResponse:
@@ -55,7 +63,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
-        return _body(exc.status_code, "HTTPError", exc.detail)
+        return _body(exc.status_code, "HTTPError", exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> OrjsonResponse:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_unpaged_bbox_deg2: float = Field(400.0, gt=0)
     max_ranking_cells: int = Field(200_000, ge=1)
     ranking_time_budget_s: float = Field(60.0, gt=0)
+    ranking_cache_entries: int = Field(16, ge=1, description="Rankings kept in the LRU.")
+    ranking_workers: int = Field(2, ge=1, description="Threads computing rankings.")
     max_request_body_bytes: int = Field(1_048_576, ge=0)
     default_cell_km: float = Field(5.0, gt=0)
     min_cell_km: float = Field(1.0, gt=0)

@@ -90,6 +90,21 @@ def format_cell_id(spec: GridSpec, epsg: int, col: int, row: int) -> str:
     return f"{spec.prefix}{epsg}-{spec.size_m}-{col}-{row}"
 
 
+def point_cell_ids(
+    x_m: np.ndarray, y_m: np.ndarray, epsg: np.ndarray, spec: GridSpec
+) -> np.ndarray:
+    """The id of the cell each metric point lies in: the arithmetic the engine counts
+    a cell's deposits with, so listed deposits agree with ``n_deposits``."""
+    col, row = cell_index(x_m, y_m, spec)
+    return np.array(
+        [
+            format_cell_id(spec, int(e), int(c), int(r))
+            for e, c, r in zip(epsg, col, row, strict=True)
+        ],
+        dtype=object,
+    )
+
+
 def parse_cell_id(cell_id: str) -> tuple[GridSpec, int, int, int]:
     """``cell_id`` -> (spec, epsg, col, row); a malformed id is a ``NotFoundError``."""
     match = _CELL_ID.match(cell_id or "")

@@ -47,3 +47,7 @@ class LimitExceededError(InvalidParameterError):
 
 class UnknownCommodityError(InvalidParameterError):
     """A commodity name or code is not in the commodity table."""
+
+
+class TimeBudgetExceededError(FedminError):
+    """Work did not finish within its configured time budget; retrying later may succeed."""

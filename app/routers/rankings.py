@@ -1,57 +1,41 @@
 """``/rankings``: ranked cells as GeoJSON, and one cell with its contributing deposits.
 
-Thin: the query is validated here, ``geo.engine`` ranks, ``app.exports`` encodes. Two
-things live here because they are about serving requests, not about geology:
-
-* a bounded LRU of rankings keyed by (store build id, ranking parameters), so the map's
-  re-ranks and the shortlist downloads of the same parameters reuse one computation;
-  it holds futures, so concurrent identical requests share one computation too;
-* a per-request time budget (``ranking_time_budget_s``): a ranking that does not finish
-  in time answers 503 with a reason. The computation is not killed: it completes in the
-  background and lands in the cache, so retrying the same request later is fast.
-
-Rankings are computed for at least ``RANK_TOP_BUCKETS[0]`` cells (the next bucket up
-from the requested ``top``) and sliced, so ``top=25`` and ``top=100`` share an entry.
+Thin: the query is validated here, ``app.ranking_service`` ranks (cached, within the
+time budget) through ``geo.engine``, ``app.exports`` encodes. Rankings are computed for
+at least the next bucket of ``RANK_TOP_BUCKETS`` above the requested ``top`` and sliced,
+so ``top=25`` and ``top=100`` share one cached computation.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import partial
 from typing import Any, Literal
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from app.deps import settings_dep
 from app.encoders import GEOJSON
 from app.exports import dumps, geojson_features
 from app.params import FILTER_PARAMS, BBox, FilterQuery, bbox_query, filter_query
+from app.ranking_service import (
+    RankingService,
+    client_cells,
+    client_deposits,
+    provenance,
+    ranking_lifespan,
+    ranking_service_dep,
+)
 from app.settings import Settings
-from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
-from geo.grid import cell_index, format_cell_id, parse_cell_id
-from geo.scoring import COMPONENTS, DEFAULT_WEIGHTS, MAX_TOP, RankParams, RankResult
+from geo.grid import parse_cell_id, point_cell_ids
+from geo.scoring import COMPONENTS, DEFAULT_WEIGHTS, MAX_TOP, RankParams
 from layers.errors import InvalidParameterError, NotFoundError
 
 RANK_TOP_BUCKETS = (100, 1_000, MAX_TOP)
-RANKING_CACHE_ENTRIES = 16
-RANKING_WORKERS = 2
-
-#: Metric bookkeeping of the grid and the scoring inputs that are not meant for clients.
-CELL_INTERNAL_COLUMNS = ("epsg", "x_m", "y_m")
-DEPOSIT_INTERNAL_COLUMNS = ("metric_epsg", "x_m", "y_m", "evidence_weight", "details")
 
 _DEFAULTS = Settings.model_fields
 WEIGHTS_HELP = (
@@ -205,156 +189,11 @@ def cell_ranking_request(
     return _ranking_request(weights, deposit_filter, settings, spec.cell_km, spec.shape)
 
 
-# --- the ranking cache ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """A computed ranking and when it was computed (stable across cache hits)."""
-
-    result: RankResult
-    ranked_at: str
-
-
-class RankingService:
-    """Rankings for the HTTP layer: an LRU of futures keyed by (build id, params), one
-    computation per key at a time, each request waiting at most its time budget."""
-
-    def __init__(
-        self,
-        engine: MemoryEngine,
-        entries: int = RANKING_CACHE_ENTRIES,
-        workers: int = RANKING_WORKERS,
-    ):
-        self.engine = engine
-        self.entries = entries
-        self._futures: OrderedDict[tuple[str, str], Future[Ranking]] = OrderedDict()
-        self._lock = threading.RLock()  # RLock: a done callback may run inside ``rank``
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fedmin-rank")
-
-    @property
-    def build_id(self) -> str:
-        return self.engine.store.build_id
-
-    def _compute(self, params: RankParams) -> Ranking:
-        result = self.engine.rank(params)
-        return Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"))
-
-    def _forget_failure(self, key: tuple[str, str], future: Future[Ranking]) -> None:
-        """A failed computation is not cached: the next request tries again."""
-        if future.cancelled() or future.exception() is not None:
-            with self._lock:
-                if self._futures.get(key) is future:
-                    del self._futures[key]
-
-    def rank(self, params: RankParams, budget_s: float) -> Ranking:
-        """The ranking for ``params``; ``TimeoutError`` when not done within ``budget_s``."""
-        key = (self.build_id, params.key())
-        with self._lock:
-            future = self._futures.get(key)
-            if future is None:
-                future = self._pool.submit(self._compute, params)
-                self._futures[key] = future
-                while len(self._futures) > self.entries:
-                    self._futures.popitem(last=False)
-                future.add_done_callback(partial(self._forget_failure, key))
-            else:
-                self._futures.move_to_end(key)
-        try:
-            return future.result(timeout=budget_s)
-        except FutureTimeout as exc:
-            raise TimeoutError(
-                f"the ranking did not finish within the time budget of {budget_s:g} s; it "
-                "keeps computing and will be cached: retry the same request later"
-            ) from exc
-
-    def cached(self) -> int:
-        with self._lock:
-            return len(self._futures)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-@asynccontextmanager
-async def ranking_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Create the ranking service over the engine the app's lifespan opened (once, even
-    when several routers share this lifespan)."""
-    if getattr(app.state, "rankings", None) is not None:
-        yield
-        return
-    service = RankingService(app.state.engine)
-    app.state.rankings = service
-    try:
-        yield
-    finally:
-        service.close()
-        app.state.rankings = None
-
-
-def ranking_service_dep(request: Request) -> RankingService:
-    return request.app.state.rankings
-
-
-def rank_within_budget(service: RankingService, params: RankParams, settings: Settings) -> Ranking:
-    """Rank, turning an exceeded time budget into a 503 with the reason."""
-    try:
-        return service.rank(params, settings.ranking_time_budget_s)
-    except TimeoutError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
-
-
 # --- encoding -------------------------------------------------------------------------------
-
-
-def echo_params(result: RankResult, top: int) -> dict[str, Any]:
-    """The parameters of a response: the ranking's own, with the ``top`` actually asked."""
-    return {**result.params, "top": top}
-
-
-def client_cells(cells: gpd.GeoDataFrame, top: int | None = None) -> gpd.GeoDataFrame:
-    """The best ``top`` cells without the grid's metric bookkeeping."""
-    cells = cells if top is None else cells.head(top)
-    return cells.drop(columns=[c for c in CELL_INTERNAL_COLUMNS if c in cells.columns])
-
-
-def client_deposits(deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return deposits.drop(columns=[c for c in DEPOSIT_INTERNAL_COLUMNS if c in deposits.columns])
-
-
-def provenance(ranking: Ranking, top: int) -> dict[str, Any]:
-    """What every ranking response and file says about where it came from."""
-    result = ranking.result
-    return {
-        "params": echo_params(result, top),
-        "manifest": result.manifest,
-        "validation": result.validation,
-        "notes": result.notes,
-        "ranked_at": ranking.ranked_at,
-        "total_cells": result.total_cells,
-    }
 
 
 def geojson_response(body: Mapping[str, Any]) -> Response:
     return Response(dumps(body), media_type=GEOJSON)
-
-
-def deposit_cell_ids(deposits: pd.DataFrame, params: RankParams) -> np.ndarray:
-    """The id of the grid cell each (enriched) deposit lies in, for ``params``' grid.
-
-    The same index arithmetic the engine uses to count a cell's deposits, so a cell's
-    listed deposits agree with its ``n_deposits``.
-    """
-    spec = params.spec
-    col, row = cell_index(deposits["x_m"].to_numpy(float), deposits["y_m"].to_numpy(float), spec)
-    epsg = deposits["metric_epsg"].to_numpy()
-    return np.array(
-        [
-            format_cell_id(spec, int(e), int(c), int(r))
-            for e, c, r in zip(epsg, col, row, strict=True)
-        ],
-        dtype=object,
-    )
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -387,7 +226,7 @@ def rankings(
 ) -> Response:
     """Score every cell of an equal-area grid near the filtered deposits and return the
     best ``top``. Same filter parameters as the deposit items; see ``docs/scoring.md``."""
-    ranking = rank_within_budget(service, req.params, settings)
+    ranking = service.rank(req.params, settings.ranking_time_budget_s)
     cells = client_cells(ranking.result.cells, req.top)
     return geojson_response(
         {
@@ -425,9 +264,17 @@ def ranking_cell(
     settings: Settings = Depends(settings_dep),
 ) -> Response:
     """The cell ``cell_id`` of the ranking these parameters define."""
-    ranking = rank_within_budget(service, req.params, settings)  # engine.cell reuses it
+    ranking = service.rank(req.params, settings.ranking_time_budget_s)  # engine.cell reuses it
     row, contributors = service.engine.cell(cell_id, req.params)
-    in_cell = deposit_cell_ids(contributors, req.params) == cell_id
+    in_cell = (
+        point_cell_ids(
+            contributors["x_m"].to_numpy(float),
+            contributors["y_m"].to_numpy(float),
+            contributors["metric_epsg"].to_numpy(),
+            req.params.spec,
+        )
+        == cell_id
+    )
     contributors = contributors.assign(in_cell=in_cell)
     cell = client_cells(gpd.GeoDataFrame([row], geometry="geometry", crs=4326))
     feature = geojson_features(cell, id_column="cell_id")[0]

@@ -11,34 +11,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
-import geopandas as gpd
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app.deps import settings_dep
 from app.encoders import JSON
-from app.exports import FORMATS, ExportFormat, Shortlist, dumps
-from app.routers.rankings import (
-    ERROR_RESPONSES,
-    Ranking,
-    RankingRequest,
+from app.exports import FORMATS, ExportFormat, dumps
+from app.ranking_service import (
     RankingService,
-    client_cells,
-    client_deposits,
-    deposit_cell_ids,
-    provenance,
-    rank_within_budget,
+    build_shortlist,
     ranking_lifespan,
-    ranking_request,
     ranking_service_dep,
 )
+from app.routers.rankings import ERROR_RESPONSES, RankingRequest, ranking_request
 from app.settings import Settings
-from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
 from layers.errors import InvalidParameterError
 
@@ -79,57 +67,6 @@ def shortlist_filename(deposit_filter: DepositFilter, build_id: str, top: int, e
     return f"fedmin-shortlist-{slug}-{short}-top{top}.{ext}"
 
 
-def build_shortlist(
-    engine: MemoryEngine, ranking: Ranking, req: RankingRequest, query: str
-) -> Shortlist:
-    """The best ``top`` cells with the ids of their deposits, and those deposits (the ones
-    the filter keeps, i.e. the ones a cell's ``n_deposits`` counts)."""
-    params, top = req.params, req.top
-    cells = client_cells(ranking.result.cells, top).reset_index(drop=True)
-    deposits = engine.deposits
-    deposits = deposits.loc[params.filter.mask(deposits)]
-    cell_of = deposit_cell_ids(deposits, params)
-    inside = np.isin(cell_of, cells["cell_id"].to_numpy(dtype=object))
-    rank_of = dict(zip(cells["cell_id"], cells["rank"], strict=True))
-    deposits = (
-        client_deposits(deposits.loc[inside])
-        .rename(columns={"id": "deposit_id"})
-        .assign(cell_id=cell_of[inside])
-    )
-    deposits = deposits.assign(_rank=deposits["cell_id"].map(rank_of))
-    deposits = deposits.sort_values(["_rank", "deposit_id"]).drop(columns="_rank")
-    first = ["deposit_id", "cell_id"]
-    deposits = gpd.GeoDataFrame(
-        deposits[first + [c for c in deposits.columns if c not in first]].reset_index(drop=True),
-        geometry="geometry",
-        crs=4326,
-    )
-    ids = deposits.groupby("cell_id", sort=False)["deposit_id"].agg(list)
-    cells["deposit_ids"] = [ids.get(cell_id, []) for cell_id in cells["cell_id"]]
-    metadata = shortlist_metadata(ranking, top, query, len(cells), len(deposits))
-    return Shortlist(cells=cells, deposits=deposits, metadata=metadata)
-
-
-def shortlist_metadata(
-    ranking: Ranking, top: int, query: str, n_cells: int, n_deposits: int
-) -> dict[str, Any]:
-    """The provenance written into every file (and served as the CSV sidecar)."""
-    prov = provenance(ranking, top)
-    manifest = prov.pop("manifest")
-    return {
-        "title": "fedmin shortlist: cells with high mineral potential and low development",
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "build_id": manifest["build_id"],
-        "built_at": manifest.get("built_at"),
-        **prov,
-        "sources": manifest["sources"],
-        "absent": manifest.get("absent", {}),
-        "query": query,
-        "cells": n_cells,
-        "deposits": n_deposits,
-    }
-
-
 def _query_without_format(request: Request) -> str:
     return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "format"])
 
@@ -165,9 +102,9 @@ def shortlist(
     settings: Settings = Depends(settings_dep),
 ) -> Response:
     """The shortlist of the ranking ``/rankings`` returns for the same parameters."""
-    ranking = rank_within_budget(service, req.params, settings)
+    ranking = service.rank(req.params, settings.ranking_time_budget_s)
     query = _query_without_format(request)
-    data = build_shortlist(service.engine, ranking, req, query)
+    data = build_shortlist(service.engine, ranking, req.params, req.top, query)
     name = shortlist_filename(req.params.filter, service.build_id, req.top, export.extension)
     sidecar = f"{request.url_for('shortlist_manifest')}?{query}"
     return Response(
@@ -194,6 +131,8 @@ def shortlist_manifest(
 ) -> Response:
     """The metadata every shortlist file of this query embeds; ``ranked_at`` matches the
     file's (same cached ranking), ``generated_at`` is the time of this request."""
-    ranking = rank_within_budget(service, req.params, settings)
-    data = build_shortlist(service.engine, ranking, req, _query_without_format(request))
+    ranking = service.rank(req.params, settings.ranking_time_budget_s)
+    data = build_shortlist(
+        service.engine, ranking, req.params, req.top, _query_without_format(request)
+    )
     return Response(dumps(data.metadata), media_type=JSON)

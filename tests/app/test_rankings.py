@@ -19,10 +19,10 @@ from pyproj import Transformer
 from shapely.geometry import shape
 
 from app.main import create_app
-from app.routers.rankings import RankingService
+from app.ranking_service import RankingService
 from app.settings import Settings
 from geo.scoring import COMPONENTS, RankParams
-from layers.errors import InvalidParameterError
+from layers.errors import InvalidParameterError, TimeBudgetExceededError
 from layers.store import Store
 
 GOLD = "commodity=gold&top=200"
@@ -209,6 +209,8 @@ def test_time_budget_is_503_then_the_cached_result(app_settings: Settings) -> No
     with make_client(app_settings, ranking_time_budget_s=1e-6) as hurried:
         response = hurried.get(query)
         assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["error"] == "TimeBudgetExceededError"
         assert "time budget" in response.json()["detail"]
         deadline = time.monotonic() + 60
         while response.status_code == 503 and time.monotonic() < deadline:
@@ -256,7 +258,7 @@ class FakeEngine:
 
 def test_ranking_service_lru_single_flight_and_failures() -> None:
     engine = FakeEngine()
-    service = RankingService(engine, entries=2)  # type: ignore[arg-type]
+    service = RankingService(engine, entries=2, workers=2)  # type: ignore[arg-type]
     p1, p2, p3 = (RankParams(cell_km=k) for k in (5, 6, 7))
     try:
         first = service.rank(p1, 5)
@@ -269,7 +271,7 @@ def test_ranking_service_lru_single_flight_and_failures() -> None:
 
         engine.release.clear()  # slow: the request gives up, the computation goes on
         p4 = RankParams(cell_km=8)
-        with pytest.raises(TimeoutError, match="time budget"):
+        with pytest.raises(TimeBudgetExceededError, match="time budget"):
             service.rank(p4, 0.05)
         engine.release.set()
         assert service.rank(p4, 5).result.params["cell_km"] == 8

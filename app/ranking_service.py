@@ -1,0 +1,224 @@
+"""Rankings for the HTTP layer and the CLI: a cached, time-budgeted ranking service and
+the shortlist (top cells plus their deposits, with provenance) built from a ranking.
+
+Not a router: ``app/routers/rankings.py`` and ``shortlist.py`` validate and encode, the
+CLI's ``fedmin rank --out`` writes the same shortlist files.
+
+* a bounded LRU of rankings keyed by (store build id, ranking parameters), so the map's
+  re-ranks and the shortlist downloads of the same parameters reuse one computation;
+  it holds futures, so concurrent identical requests share one computation too;
+* a per-request time budget (``ranking_time_budget_s``): a ranking that does not finish
+  in time raises ``TimeBudgetExceededError`` (a 503 with ``Retry-After``). The
+  computation is not killed: it completes in the background and lands in the cache, so
+  retrying the same request later is fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+from fastapi import FastAPI, Request
+
+from app.exports import Shortlist
+from geo.engine import MemoryEngine
+from geo.grid import point_cell_ids
+from geo.scoring import RankParams, RankResult
+from layers.errors import TimeBudgetExceededError
+
+#: Metric bookkeeping of the grid and the scoring inputs that are not meant for clients.
+CELL_INTERNAL_COLUMNS = ("epsg", "x_m", "y_m")
+DEPOSIT_INTERNAL_COLUMNS = ("metric_epsg", "x_m", "y_m", "evidence_weight", "details")
+
+
+# --- the ranking service ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A computed ranking and when it was computed (stable across cache hits)."""
+
+    result: RankResult
+    ranked_at: str
+
+
+class RankingService:
+    """Rankings for the HTTP layer: an LRU of futures keyed by (build id, params), one
+    computation per key at a time, each request waiting at most its time budget."""
+
+    def __init__(
+        self,
+        engine: MemoryEngine,
+        entries: int,
+        workers: int,
+    ):
+        self.engine = engine
+        self.entries = entries
+        self._futures: OrderedDict[tuple[str, str], Future[Ranking]] = OrderedDict()
+        self._lock = threading.RLock()  # RLock: a done callback may run inside ``rank``
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fedmin-rank")
+
+    @property
+    def build_id(self) -> str:
+        return self.engine.store.build_id
+
+    def _compute(self, params: RankParams) -> Ranking:
+        result = self.engine.rank(params)
+        return Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def _forget_failure(self, key: tuple[str, str], future: Future[Ranking]) -> None:
+        """A failed computation is not cached: the next request tries again."""
+        if future.cancelled() or future.exception() is not None:
+            with self._lock:
+                if self._futures.get(key) is future:
+                    del self._futures[key]
+
+    def rank(self, params: RankParams, budget_s: float) -> Ranking:
+        """The ranking for ``params``; ``TimeBudgetExceededError`` past ``budget_s``."""
+        key = (self.build_id, params.key())
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None:
+                future = self._pool.submit(self._compute, params)
+                self._futures[key] = future
+                while len(self._futures) > self.entries:
+                    self._futures.popitem(last=False)
+                future.add_done_callback(partial(self._forget_failure, key))
+            else:
+                self._futures.move_to_end(key)
+        try:
+            return future.result(timeout=budget_s)
+        except FutureTimeout as exc:
+            raise TimeBudgetExceededError(
+                f"the ranking did not finish within the time budget of {budget_s:g} s; it "
+                "keeps computing and will be cached: retry the same request later"
+            ) from exc
+
+    def cached(self) -> int:
+        with self._lock:
+            return len(self._futures)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@asynccontextmanager
+async def ranking_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Create the ranking service over the engine the app's lifespan opened (once, even
+    when several routers share this lifespan)."""
+    if getattr(app.state, "rankings", None) is not None:
+        yield
+        return
+    settings = app.state.settings
+    service = RankingService(
+        app.state.engine, settings.ranking_cache_entries, settings.ranking_workers
+    )
+    app.state.rankings = service
+    try:
+        yield
+    finally:
+        service.close()
+        app.state.rankings = None
+
+
+def ranking_service_dep(request: Request) -> RankingService:
+    return request.app.state.rankings
+
+
+# --- what clients see ----------------------------------------------------------------
+
+
+def echo_params(result: RankResult, top: int) -> dict[str, Any]:
+    """The parameters of a response: the ranking's own, with the ``top`` actually asked."""
+    return {**result.params, "top": top}
+
+
+def client_cells(cells: gpd.GeoDataFrame, top: int | None = None) -> gpd.GeoDataFrame:
+    """The best ``top`` cells without the grid's metric bookkeeping."""
+    cells = cells if top is None else cells.head(top)
+    return cells.drop(columns=[c for c in CELL_INTERNAL_COLUMNS if c in cells.columns])
+
+
+def client_deposits(deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return deposits.drop(columns=[c for c in DEPOSIT_INTERNAL_COLUMNS if c in deposits.columns])
+
+
+def provenance(ranking: Ranking, top: int) -> dict[str, Any]:
+    """What every ranking response and file says about where it came from."""
+    result = ranking.result
+    return {
+        "params": echo_params(result, top),
+        "manifest": result.manifest,
+        "validation": result.validation,
+        "notes": result.notes,
+        "ranked_at": ranking.ranked_at,
+        "total_cells": result.total_cells,
+    }
+
+
+# --- shortlists ------------------------------------------------------------------------
+
+
+def build_shortlist(
+    engine: MemoryEngine, ranking: Ranking, params: RankParams, top: int, query: str
+) -> Shortlist:
+    """The best ``top`` cells with the ids of their deposits, and those deposits (the ones
+    the filter keeps, i.e. the ones a cell's ``n_deposits`` counts)."""
+    cells = client_cells(ranking.result.cells, top).reset_index(drop=True)
+    deposits = engine.deposits
+    deposits = deposits.loc[params.filter.mask(deposits)]
+    cell_of = point_cell_ids(
+        deposits["x_m"].to_numpy(float),
+        deposits["y_m"].to_numpy(float),
+        deposits["metric_epsg"].to_numpy(),
+        params.spec,
+    )
+    inside = np.isin(cell_of, cells["cell_id"].to_numpy(dtype=object))
+    rank_of = dict(zip(cells["cell_id"], cells["rank"], strict=True))
+    deposits = (
+        client_deposits(deposits.loc[inside])
+        .rename(columns={"id": "deposit_id"})
+        .assign(cell_id=cell_of[inside])
+    )
+    deposits = deposits.assign(_rank=deposits["cell_id"].map(rank_of))
+    deposits = deposits.sort_values(["_rank", "deposit_id"]).drop(columns="_rank")
+    first = ["deposit_id", "cell_id"]
+    deposits = gpd.GeoDataFrame(
+        deposits[first + [c for c in deposits.columns if c not in first]].reset_index(drop=True),
+        geometry="geometry",
+        crs=4326,
+    )
+    ids = deposits.groupby("cell_id", sort=False)["deposit_id"].agg(list)
+    cells["deposit_ids"] = [ids.get(cell_id, []) for cell_id in cells["cell_id"]]
+    metadata = shortlist_metadata(ranking, top, query, len(cells), len(deposits))
+    return Shortlist(cells=cells, deposits=deposits, metadata=metadata)
+
+
+def shortlist_metadata(
+    ranking: Ranking, top: int, query: str, n_cells: int, n_deposits: int
+) -> dict[str, Any]:
+    """The provenance written into every file (and served as the CSV sidecar)."""
+    prov = provenance(ranking, top)
+    manifest = prov.pop("manifest")
+    return {
+        "title": "fedmin shortlist: cells with high mineral potential and low development",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_id": manifest["build_id"],
+        "built_at": manifest.get("built_at"),
+        **prov,
+        "sources": manifest["sources"],
+        "absent": manifest.get("absent", {}),
+        "query": query,
+        "cells": n_cells,
+        "deposits": n_deposits,
+    }

@@ -1,0 +1,60 @@
+"""The ``fedmin`` CLI on the real store: list, rank with an export, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from app import settings as settings_module
+from app.cli import cli
+
+
+@pytest.fixture()
+def runner(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("FEDMIN_DATA_DIR", str(data_dir))
+    settings_module.get_settings.cache_clear()
+    yield CliRunner()
+    settings_module.get_settings.cache_clear()
+
+
+def test_data_list_prints_layers_with_counts(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["data", "list"])
+    assert result.exit_code == 0, result.output
+    assert "mrds" in result.output and "4330 rows" in result.output
+    assert "tiger_primary_roads" in result.output and "absent" in result.output
+
+
+def test_rank_prints_the_table_and_writes_a_geopackage(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "gold.gpkg"
+    args = [
+        "rank",
+        "--commodity",
+        "gold",
+        "--bbox",
+        "-124.4,40,-122.3,41.8",
+        "--top",
+        "5",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "top 5 of" in result.output and "success-rate AUC" in result.output
+    cells = pyogrio.read_dataframe(out, layer="cells")
+    assert cells["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert cells["score"].is_monotonic_decreasing
+    assert cells.iloc[0]["cell_id"] in result.output
+    metadata = pyogrio.read_dataframe(out, layer="metadata", read_geometry=False)
+    assert '"gold"' in metadata.set_index("key").loc["params", "value"]
+
+
+def test_rank_rejects_bad_weights_and_commodities(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["rank", "--commodity", "unobtainium"])
+    assert result.exit_code == 2 and "unknown commodity 'unobtainium'" in result.output
+    result = runner.invoke(cli, ["rank", "--weights", "potential=-1"])
+    assert result.exit_code == 2 and "potential" in result.output
+    result = runner.invoke(cli, ["rank", "--weights", "potential"])
+    assert result.exit_code == 2 and "name=number" in result.output
