@@ -587,6 +587,47 @@ def run_load(
     return run_httpx(base, paths, concurrency, seconds)
 
 
+def run_paired(
+    bases: dict[str, str],
+    paths: Sequence[str],
+    concurrency: int,
+    seconds: float,
+    client: str = "auto",
+    rounds: int = 3,
+) -> dict[str, LoadResult]:
+    """Load each server in turn, ``rounds`` times (a, b, a, b, ...), ``seconds`` in all
+    per server: a neighbour's burst on a shared machine then hits both, not one.
+
+    Requests, bytes, errors and time add up over the rounds; the percentiles are the
+    median of the rounds' percentiles, ``max`` the largest.
+    """
+    per_round = max(1.0, seconds / rounds)
+    runs: dict[str, list[LoadResult]] = {label: [] for label in bases}
+    for _ in range(rounds):
+        for label, base in bases.items():
+            runs[label].append(run_load(base, paths, concurrency, per_round, client))
+    out = {}
+    for label, results in runs.items():
+        detail: dict[str, int] = {}
+        for r in results:
+            for k, v in r.error_detail.items():
+                detail[k] = detail.get(k, 0) + v
+        out[label] = LoadResult(
+            client=results[0].client,
+            concurrency=concurrency,
+            seconds=sum(r.seconds for r in results),
+            requests=sum(r.requests for r in results),
+            errors=sum(r.errors for r in results),
+            p50=percentile([r.p50 for r in results], 50),
+            p95=percentile([r.p95 for r in results], 50),
+            p99=percentile([r.p99 for r in results], 50),
+            max=max(r.max for r in results),
+            bytes=sum(r.bytes for r in results),
+            error_detail=detail,
+        )
+    return out
+
+
 def timed_get(client, path: str) -> tuple[float, object]:
     """(seconds, response) of one GET with a sync httpx client."""
     t0 = time.perf_counter()

@@ -6,7 +6,8 @@ fedmin answers a fixed set of pages (offsets and bounding boxes, 100 features ea
 baseline is a bare FastAPI app in the same kind of process (one uvicorn worker, no access
 log) answering the same paths with the same bytes, fetched once from fedmin. Same client
 (wrk from Debian, installed when missing; else httpx), same concurrency, same duration,
-one server under load at a time, on 127.0.0.1. The ratio fedmin / bare is the cost of
+one server under load at a time, alternating in rounds (a neighbour's burst on a shared
+machine then hits both), on 127.0.0.1. The ratio fedmin / bare is the cost of
 selecting, paging and serializing the features, over the cost of serving the bytes.
 """
 
@@ -41,7 +42,8 @@ GROUPS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per group and server")
+    parser.add_argument("--seconds", type=float, default=12.0, help="per group and server")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations fedmin/bare")
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
     args = parser.parse_args(argv)
     c.install_cleanup()
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     c.print_header(
         "Feature pages: fedmin vs a bare FastAPI app serving the same bytes",
         f"requests/s and latency of GET {ITEMS}?limit=100 over fixed offsets and bboxes, "
-        f"{args.concurrency} concurrent connections, {args.seconds:g} s per group and server",
+        f"{args.concurrency} concurrent connections, {args.seconds:g} s per group and server "
+        f"in {args.rounds} alternating rounds",
         store,
     )
     paths = [p for group in GROUPS.values() for p in group]
@@ -71,12 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         with c.replay_server(captured) as bare:
             rows = []
+            bases = {"fedmin": fedmin.base, "bare": bare.base}
             for group, group_paths in [*GROUPS.items(), ("all", paths)]:
-                results = {}
-                for label, server in (("fedmin", fedmin), ("bare", bare)):
-                    results[label] = c.run_load(
-                        server.base, group_paths, args.concurrency, args.seconds, args.client
-                    )
+                results = c.run_paired(
+                    bases, group_paths, args.concurrency, args.seconds, args.client, args.rounds
+                )
                 rows.append((group, results["fedmin"], results["bare"]))
             rss = fedmin.rss_mib()
 

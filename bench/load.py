@@ -3,10 +3,10 @@
     .venv/bin/python bench/load.py [--concurrency 1,8,32] [--seconds 10]
 
 Each level runs for a bounded time against fedmin (one uvicorn worker, as ``fedmin serve``)
-and then against the baseline, a bare FastAPI app in the same kind of process answering
-the same paths with the same bytes fetched once from fedmin. Traffic goes to 127.0.0.1
-only. Prints p50/p95/p99 latency, requests/s and errors per level, with the ratios
-fedmin / baseline. fedmin must answer every request: exits 1 on any error.
+and against the baseline, alternating in rounds: a bare FastAPI app in the same kind of
+process answering the same paths with the same bytes fetched once from fedmin. Traffic
+goes to 127.0.0.1 only. Prints p50/p95/p99 latency, requests/s and errors per level, with
+the ratios fedmin / baseline. fedmin must answer every request: exits 1 on any error.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def mix(available: dict[str, list[str]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per level and server")
+    parser.add_argument("--seconds", type=float, default=12.0, help="per level and server")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations fedmin/bare")
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
     args = parser.parse_args(argv)
     levels = [int(v) for v in args.concurrency.split(",")]
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     c.print_header(
         "Load: fedmin vs a bare FastAPI app serving the same bytes",
         f"latency and throughput under {', '.join(map(str, levels))} concurrent clients "
-        f"(closed loop, {args.seconds:g} s each) on a mix of items, tiles and rankings",
+        f"(closed loop, {args.seconds:g} s per server in {args.rounds} alternating rounds) "
+        "on a mix of items, tiles and rankings",
         store,
     )
     tiles = [
@@ -98,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                     by_kind.setdefault(kind, []).append(seconds)
         rows = []
         with c.replay_server(captured) as bare:
+            bases = {"fedmin": fedmin.base, "bare": bare.base}
             for level in levels:
-                f = c.run_load(fedmin.base, paths, level, args.seconds, args.client)
-                b = c.run_load(bare.base, paths, level, args.seconds, args.client)
-                rows.append((level, f, b))
+                r = c.run_paired(bases, paths, level, args.seconds, args.client, args.rounds)
+                rows.append((level, r["fedmin"], r["bare"]))
             rss = fedmin.rss_mib()
 
     print(f"client: {rows[0][1].client}; fedmin RSS after the run {c.fmt(rss)} MiB")
