@@ -60,6 +60,31 @@ class Layer:
 
 MRDS_REPORT_URL = "https://mrdata.usgs.gov/mrds/show-mrds.php?dep_id={}"
 
+
+def _us_atlas_layer(layer_id: str, level: str, sha256: str) -> Layer:
+    """States and counties come from the same us-atlas package, one TopoJSON each."""
+    return Layer(
+        id=layer_id,
+        title=f"US {layer_id} (Census cartographic boundaries 2017)",
+        kind=LayerKind.BOUNDARIES,
+        sources=(
+            Source(
+                f"boundaries/{layer_id}-10m.json",
+                f"https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/{layer_id}-10m.json",
+                sha256,
+                gdal_layer=layer_id,
+            ),
+        ),
+        reader="vector",
+        normalizer="boundaries",
+        publisher="U.S. Census Bureau, via the us-atlas npm package 3.0.1",
+        license="ISC (us-atlas); public domain (Census)",
+        caveats="1:10m cartographic boundaries, TopoJSON without a declared CRS (EPSG:4326).",
+        columns={"id": "id", "name": "name"},
+        options={"level": level},
+    )
+
+
 LAYERS: tuple[Layer, ...] = (
     # --- deposits -------------------------------------------------------------------------
     Layer(
@@ -597,45 +622,11 @@ LAYERS: tuple[Layer, ...] = (
         options={"kind": "rail", "country_column": "sov_a3", "country": "USA"},
     ),
     # --- boundaries -----------------------------------------------------------------------
-    Layer(
-        id="states",
-        title="US states (Census cartographic boundaries 2017)",
-        kind=LayerKind.BOUNDARIES,
-        sources=(
-            Source(
-                "boundaries/states-10m.json",
-                "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/states-10m.json",
-                "d76b391ccfa8bff601d51e3e3da5d43a89fa46cd5caca72ce731b383be5596d0",
-                gdal_layer="states",
-            ),
-        ),
-        reader="vector",
-        normalizer="boundaries",
-        publisher="U.S. Census Bureau, via the us-atlas npm package 3.0.1",
-        license="ISC (us-atlas); public domain (Census)",
-        caveats="1:10m cartographic boundaries, TopoJSON without a declared CRS (EPSG:4326).",
-        columns={"id": "id", "name": "name"},
-        options={"level": "state"},
+    _us_atlas_layer(
+        "states", "state", "d76b391ccfa8bff601d51e3e3da5d43a89fa46cd5caca72ce731b383be5596d0"
     ),
-    Layer(
-        id="counties",
-        title="US counties (Census cartographic boundaries 2017)",
-        kind=LayerKind.BOUNDARIES,
-        sources=(
-            Source(
-                "boundaries/counties-10m.json",
-                "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/counties-10m.json",
-                "145aaf5d1433352a6a1d8e86b5f149c7c653f9171baf14aaf75ee66575def1b0",
-                gdal_layer="counties",
-            ),
-        ),
-        reader="vector",
-        normalizer="boundaries",
-        publisher="U.S. Census Bureau, via the us-atlas npm package 3.0.1",
-        license="ISC (us-atlas); public domain (Census)",
-        caveats="1:10m cartographic boundaries, TopoJSON without a declared CRS (EPSG:4326).",
-        columns={"id": "id", "name": "name"},
-        options={"level": "county"},
+    _us_atlas_layer(
+        "counties", "county", "145aaf5d1433352a6a1d8e86b5f149c7c653f9171baf14aaf75ee66575def1b0"
     ),
     # --- rasters --------------------------------------------------------------------------
     Layer(
