@@ -75,6 +75,29 @@ def machine_info() -> dict[str, object]:
     }
 
 
+def code_version() -> str:
+    """The commit measured, ``-dirty`` when app/, geo/ or layers/ have local changes."""
+    label = os.environ.get("FEDMIN_BENCH_CODE")
+    if label:
+        return label
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "app", "geo", "layers"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("-dirty" if dirty else "")
+
+
 def data_dir() -> Path:
     from app.settings import get_settings
 
@@ -118,6 +141,7 @@ def print_header(title: str, what: str, store=None) -> None:
     print(f"# {title}")
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     print(f"measures: {what}")
+    print(f"code: {code_version()}")
     print()
     print("machine:")
     for key, value in machine_info().items():
@@ -247,6 +271,7 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
 
     deadline = time.monotonic() + timeout
     last: object = None
+    failing_since: float | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
@@ -254,11 +279,15 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
             response = httpx.get(url, timeout=5)
             if response.status_code == 200:
                 return
-            last = response.status_code
+            last = f"{response.status_code} {response.text[:200]}"
+            # A server that is up but keeps failing will not get better by waiting.
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > 15:
+                break
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last})")
+    raise RuntimeError(f"{url} did not answer 200 (last: {last})")
 
 
 @dataclass
