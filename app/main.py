@@ -13,6 +13,7 @@ from app.collections import CollectionRegistry, RasterRegistry, TileCache
 from app.deps import store_dep
 from app.encoders import OrjsonResponse
 from app.routers import features, rankings, shortlist, tiles
+from app.routers import map as map_routes
 from app.settings import Settings, get_settings
 from geo.engine import open_engine
 from layers.store import Store, open_store
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(features.router)
     app.include_router(tiles.router)
+    app.include_router(map_routes.router)
     app.include_router(rankings.router)
     app.include_router(shortlist.router)
     return app

@@ -10,6 +10,7 @@ are replaced by files fedmin serves itself (``app.map.assets``), so the page wor
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,9 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from folium.map import CustomPane, Layer, LayerControl
 from folium.template import Template
+from rio_tiler.colormap import cmap
 
+from app.collections import PROSPECTIVITY, RasterSpec
 from app.map import assets
 from geo.scoring import COMPONENTS, DEFAULT_WEIGHTS
 
@@ -110,12 +113,12 @@ LAYERS: tuple[LayerSpec, ...] = (
         options={"url": OSM_TILES, "attribution": OSM_ATTRIBUTION, "external": True},
     ),
     LayerSpec(
-        "prospectivity",
+        PROSPECTIVITY,
         "Prospectivity surface (raster)",
         "rasterTiles",
         "fedmin-raster",
         options={
-            "url": API_PATHS["raster"].replace("{raster}", "prospectivity"),
+            "url": API_PATHS["raster"].replace("{raster}", PROSPECTIVITY),
             "opacity": 0.6,
             "filterable": True,
         },
@@ -146,21 +149,42 @@ LAYERS: tuple[LayerSpec, ...] = (
 )
 
 
-def page_layers(store_rasters: dict[str, str]) -> tuple[LayerSpec, ...]:
-    """``LAYERS`` plus one overlay, off by default, per store raster (id -> title)."""
-    rasters = tuple(
+def raster_key(raster_id: str) -> str:
+    """The layer key of a raster in ``fedmin.js`` (the surface keeps its short name)."""
+    return raster_id if raster_id == PROSPECTIVITY else f"raster:{raster_id}"
+
+
+def page_layers(rasters: Iterable[RasterSpec]) -> tuple[LayerSpec, ...]:
+    """``LAYERS`` plus one overlay, off by default, per store raster (e.g. the DEM)."""
+    extra = tuple(
         LayerSpec(
-            f"raster:{raster_id}",
-            f"{title} (raster)",
+            raster_key(spec.id),
+            f"{spec.title} (raster)",
             "rasterTiles",
             "fedmin-raster",
             show=False,
-            options={"url": API_PATHS["raster"].replace("{raster}", raster_id), "opacity": 0.7},
+            options={"url": API_PATHS["raster"].replace("{raster}", spec.id), "opacity": 0.7},
         )
-        for raster_id, title in store_rasters.items()
+        for spec in rasters
+        if spec.id != PROSPECTIVITY
     )
-    split = next(i for i, spec in enumerate(LAYERS) if spec.key == "prospectivity") + 1
-    return (*LAYERS[:split], *rasters, *LAYERS[split:])
+    split = next(i for i, spec in enumerate(LAYERS) if spec.key == PROSPECTIVITY) + 1
+    return (*LAYERS[:split], *extra, *LAYERS[split:])
+
+
+def raster_legends(rasters: Iterable[RasterSpec], stops: int = 6) -> dict[str, dict[str, Any]]:
+    """Legend ramps sampled from the colormap the tiles are rendered with (one source)."""
+    legends = {}
+    for spec in rasters:
+        colours = cmap.get(spec.style.colormap)
+        picks = [colours[round(i * 255 / (stops - 1))] for i in range(stops)]
+        legends[raster_key(spec.id)] = {
+            "title": spec.title,
+            "colors": ["#{:02x}{:02x}{:02x}".format(*(int(v) for v in c[:3])) for c in picks],
+            "range": [spec.style.vmin, spec.style.vmax],
+            "units": spec.style.units,
+        }
+    return legends
 
 
 class OfflineMap(folium.Map):
@@ -240,6 +264,7 @@ def commodity_counts(commodities: pd.Series) -> list[tuple[str, int]]:
 def page_config(
     root_path: str,
     commodities: list[tuple[str, int]],
+    rasters: Iterable[RasterSpec],
     default_cell_km: float,
     min_cell_km: float,
     max_cell_km: float,
@@ -259,6 +284,7 @@ def page_config(
         "commodity_counts": dict(commodities),
         "critical_value": CRITICAL_VALUE,
         "export_formats": list(EXPORT_FORMATS),
+        "rasters": raster_legends(rasters),
         "deposit_id_property": "id",
         "fit_first_ranking": True,
     }

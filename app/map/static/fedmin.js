@@ -48,6 +48,16 @@
   const statusColor = (s) => (DEV_STATUS[s] || DEV_STATUS.unknown)[0];
   const truthy = (v) => v === true || v === 'true' || v === 1 || v === '1';
 
+  // Leaflet >= 1.8 positions events on small circle markers at their getLatLng(); the
+  // point symbolizers of Leaflet.VectorGrid 1.3 are circle markers without a LatLng, so a
+  // click on a deposit threw. Hiding getLatLng makes Leaflet use the mouse position.
+  const createLayer = L.VectorGrid.prototype._createLayer;
+  L.VectorGrid.prototype._createLayer = function (feat, pxPerExtent, layerStyle) {
+    const layer = createLayer.call(this, feat, pxPerExtent, layerStyle);
+    if (layer && layer.getLatLng) layer.getLatLng = undefined;
+    return layer;
+  };
+
   // --- vector-tile styles, by style key (the page names one per layer) ------------------
 
   const STYLES = {
@@ -129,7 +139,9 @@
       maxNativeZoom: options.maxNativeZoom,
       minZoom: options.minZoom,
       attribution: options.attribution,
-      getFeatureId: options.idProperty ? (f) => f.properties[options.idProperty] : undefined,
+      // Fetch once the view settles, not for every intermediate zoom of an animation.
+      updateWhenZooming: false,
+      updateWhenIdle: true,
     });
     layer.fedminOptions = options;
     return layer;
@@ -500,10 +512,18 @@
       ranked_cells: ['Ranked cells', `<div class="fedmin-ramp">${RAMP.map((c) => `<span style="background:${c}"></span>`).join('')}</div>
         <div class="fedmin-ramp-labels"><span id="fedmin-ramp-label">combined score</span><span>0 → 1</span></div>
         <ul>${rows([[swatch('border:3px solid #08306b;background:transparent'), 'Pareto-optimal cell']])}</ul>`],
-      prospectivity: ['Prospectivity surface', '<p>semi-transparent raster: brighter = more deposit evidence nearby</p>'],
       claims: ['Mining claims', rows([[swatch('background:#ffd92f;border:1px solid #b8860b'), 'BLM claim (active darker)']])],
       states: ['Boundaries', rows([[line('#303030', null, 1.3), 'state'], [line('#8a8a8a', null, 0.5), 'county']])],
+      ...rasterLegends(),
     };
+  }
+
+  /** One ramp per raster, in the colours its tiles are rendered with (sent by the page). */
+  function rasterLegends() {
+    const number = (v) => (Math.abs(v) >= 10 ? Math.round(v).toLocaleString('en-US') : fmt(v));
+    return Object.fromEntries(Object.entries(config.rasters || {}).map(([key, r]) => [key, [r.title,
+      `<div class="fedmin-ramp">${r.colors.map((c) => `<span style="background:${c}"></span>`).join('')}</div>
+       <div class="fedmin-ramp-labels"><span>${number(r.range[0])}</span><span>${esc(r.units)}</span><span>${number(r.range[1])}</span></div>`]]));
   }
 
   function updateLegendRamp() {
