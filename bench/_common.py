@@ -479,10 +479,18 @@ class LoadResult:
     max: float
     bytes: int = 0
     error_detail: dict[str, int] = field(default_factory=dict)
+    #: CPU seconds the server process used during the run (all its threads).
+    server_cpu: float = float("nan")
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else float("nan")
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU milliseconds per request: steadier than req/s on a shared machine,
+        since a neighbour's load stretches the wall clock more than the CPU time."""
+        return 1000 * self.server_cpu / self.requests if self.requests else float("nan")
 
 
 def have_wrk(install: bool = True) -> bool:
@@ -605,19 +613,49 @@ def run_httpx(base: str, paths: Sequence[str], concurrency: int, seconds: float)
     return asyncio.run(main())
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has run, summed over its live threads: nanosecond
+    schedstat when the kernel has it, else user + system clock ticks from /proc."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(
-    base: str, paths: Sequence[str], concurrency: int, seconds: float, client: str = "auto"
+    server: Server | str,
+    paths: Sequence[str],
+    concurrency: int,
+    seconds: float,
+    client: str = "auto",
 ) -> LoadResult:
-    """Closed-loop load on 127.0.0.1 for a bounded time: wrk when available, else httpx."""
+    """Closed-loop load on 127.0.0.1 for a bounded time: wrk when available, else httpx.
+
+    Given a ``Server``, also measures the CPU time its process spent."""
+    base = server.base if isinstance(server, Server) else server
+    pid = server.proc.pid if isinstance(server, Server) and server.proc else None
     if not base.startswith(f"http://{HOST}:"):
         raise ValueError("benchmarks only send traffic to 127.0.0.1")
+    cpu0 = process_cpu_seconds(pid) if pid else float("nan")
     if client == "wrk" or (client == "auto" and have_wrk()):
-        return run_wrk(base, paths, concurrency, seconds)
-    return run_httpx(base, paths, concurrency, seconds)
+        result = run_wrk(base, paths, concurrency, seconds)
+    else:
+        result = run_httpx(base, paths, concurrency, seconds)
+    if pid:
+        result.server_cpu = process_cpu_seconds(pid) - cpu0
+    return result
 
 
 def run_paired(
-    bases: dict[str, str],
+    servers: dict[str, Server],
     paths: Sequence[str],
     concurrency: int,
     seconds: float,
@@ -631,10 +669,10 @@ def run_paired(
     median of the rounds' percentiles, ``max`` the largest.
     """
     per_round = max(1.0, seconds / rounds)
-    runs: dict[str, list[LoadResult]] = {label: [] for label in bases}
+    runs: dict[str, list[LoadResult]] = {label: [] for label in servers}
     for _ in range(rounds):
-        for label, base in bases.items():
-            runs[label].append(run_load(base, paths, concurrency, per_round, client))
+        for label, server in servers.items():
+            runs[label].append(run_load(server, paths, concurrency, per_round, client))
     out = {}
     for label, results in runs.items():
         detail: dict[str, int] = {}
@@ -653,6 +691,7 @@ def run_paired(
             max=max(r.max for r in results),
             bytes=sum(r.bytes for r in results),
             error_detail=detail,
+            server_cpu=sum(r.server_cpu for r in results),
         )
     return out
 

@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         with c.replay_server(captured) as bare:
             rows = []
-            bases = {"fedmin": fedmin.base, "bare": bare.base}
+            servers = {"fedmin": fedmin, "bare": bare}
             for group, group_paths in [*GROUPS.items(), ("all", paths)]:
                 results = c.run_paired(
-                    bases, group_paths, args.concurrency, args.seconds, args.client, args.rounds
+                    servers, group_paths, args.concurrency, args.seconds, args.client, args.rounds
                 )
                 rows.append((group, results["fedmin"], results["bare"]))
             rss = fedmin.rss_mib()
@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             "fedmin p95 ms",
             "bare p95 ms",
             "p50 ratio",
+            "fedmin CPU ms/req",
+            "bare CPU ms/req",
+            "CPU ratio",
             "errors",
         ),
         [
@@ -109,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                 f.p95,
                 b.p95,
                 c.ratio(f.p50, b.p50),
+                f.cpu_ms,
+                b.cpu_ms,
+                c.ratio(f.cpu_ms, b.cpu_ms),
                 f.errors + b.errors,
             )
             for group, f, b in rows

@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                     by_kind.setdefault(kind, []).append(seconds)
         rows = []
         with c.replay_server(captured) as bare:
-            bases = {"fedmin": fedmin.base, "bare": bare.base}
+            servers = {"fedmin": fedmin, "bare": bare}
             for level in levels:
-                r = c.run_paired(bases, paths, level, args.seconds, args.client, args.rounds)
+                r = c.run_paired(servers, paths, level, args.seconds, args.client, args.rounds)
                 rows.append((level, r["fedmin"], r["bare"]))
             rss = fedmin.rss_mib()
 
@@ -132,11 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             "p95 ms",
             "p99 ms",
             "max ms",
+            "CPU ms/req",
             "requests",
             "errors",
         ),
         [
-            (level, label, r.rps, r.p50, r.p95, r.p99, r.max, r.requests, r.errors)
+            (level, label, r.rps, r.p50, r.p95, r.p99, r.max, r.cpu_ms, r.requests, r.errors)
             for level, f, b in rows
             for label, r in (("fedmin", f), ("bare", b))
         ],
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("fedmin / bare:")
     c.print_table(
-        ("clients", "req/s", "p50", "p95", "p99"),
+        ("clients", "req/s", "p50", "p95", "p99", "CPU/req"),
         [
             (
                 level,
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 c.ratio(f.p50, b.p50),
                 c.ratio(f.p95, b.p95),
                 c.ratio(f.p99, b.p99),
+                c.ratio(f.cpu_ms, b.cpu_ms),
             )
             for level, f, b in rows
         ],

@@ -15,6 +15,8 @@ Cold and warm: the OS page cache cannot be dropped here, so *cold* is the first 
 each tile after a fresh server start (a fresh fedmin process; a restarted postgres and a
 new connection), and *warm* is the second pass over the same tiles. PostGIS is measured
 as a query from Python (psycopg, no HTTP layer): a lower bound for any tile server on it.
+CPU per tile (the server process's, or the postgres backend's, user + system time over the
+warm pass) is the figure least disturbed by other load on a shared machine.
 
 Stops postgres and removes its directory at exit, also on Ctrl-C. Needs ``psycopg[binary]``
 (the bench extra; installed with pip when missing).
@@ -321,11 +323,15 @@ def tile_sql(name: str, layer_name: str, properties: Sequence[str]):
     )
 
 
-def postgis_pass(conn, queries: dict, tiles, left) -> dict[str, list]:
-    """One pass: per collection, [(seconds, tile bytes)] per tile (None past the budget)."""
+def postgis_pass(conn, queries: dict, tiles, left) -> tuple[dict[str, list], dict[str, float]]:
+    """One pass: per collection, [(seconds, tile bytes)] per tile (None past the budget),
+    and the CPU seconds the postgres backend spent on it."""
     out: dict[str, list] = {}
+    cpu: dict[str, float] = {}
+    pid = conn.info.backend_pid
     with conn.cursor() as cur:
         for name, query in queries.items():
+            cpu0 = c.process_cpu_seconds(pid)
             results = []
             for z, x, y in tiles:
                 if left() <= 0:
@@ -336,18 +342,23 @@ def postgis_pass(conn, queries: dict, tiles, left) -> dict[str, list]:
                 data = cur.fetchone()[0]
                 results.append((time.perf_counter() - t0, bytes(data or b"")))
             out[name] = results
-    return out
+            cpu[name] = c.process_cpu_seconds(pid) - cpu0
+    return out, cpu
 
 
 # --- fedmin ----------------------------------------------------------------------------------
 
 
-def fedmin_pass(base: str, collections, tiles, left) -> dict[str, list]:
+def fedmin_pass(server, collections, tiles, left) -> tuple[dict[str, list], dict[str, float]]:
+    """One pass over HTTP: per collection, [(seconds, tile bytes)] per tile, and the CPU
+    seconds the server process spent on it."""
     import httpx
 
     out: dict[str, list] = {}
-    with httpx.Client(base_url=base, timeout=120) as client:
+    cpu: dict[str, float] = {}
+    with httpx.Client(base_url=server.base, timeout=120) as client:
         for name in collections:
+            cpu0 = c.process_cpu_seconds(server.proc.pid)
             results = []
             for z, x, y in tiles:
                 if left() <= 0:
@@ -359,7 +370,8 @@ def fedmin_pass(base: str, collections, tiles, left) -> dict[str, list]:
                     raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:300]}")
                 results.append((seconds, response.content))
             out[name] = results
-    return out
+            cpu[name] = c.process_cpu_seconds(server.proc.pid) - cpu0
+    return out, cpu
 
 
 def tile_properties(results: dict[str, list]) -> dict[str, tuple[str, list[str]]]:
@@ -395,7 +407,7 @@ def feature_count(data: bytes) -> int:
 # --- the report ------------------------------------------------------------------------------
 
 
-def series_stats(cold: list, warm: list) -> dict[str, float]:
+def series_stats(cold: list, warm: list, warm_cpu: float) -> dict[str, float]:
     cold_s = [r[0] for r in cold if r is not None]
     warm_s = [r[0] for r in warm if r is not None]
     sizes = [len(r[1]) for r in warm if r is not None] or [len(r[1]) for r in cold if r]
@@ -408,6 +420,7 @@ def series_stats(cold: list, warm: list) -> dict[str, float]:
         "warm_p95": sw["p95"],
         "n": min(len(cold_s), len(warm_s)),
         "bytes_p50": c.percentile(sizes, 50),
+        "warm_cpu_ms": 1000 * warm_cpu / len(warm_s) if warm_s else float("nan"),
     }
 
 
@@ -463,10 +476,10 @@ def main(argv: list[str] | None = None) -> int:
             series = []
         for label, env in series:
             with c.fedmin_server(**env) as server:
-                cold = fedmin_pass(server.base, collections, tiles, left)
-                warm = fedmin_pass(server.base, collections, tiles, left)
+                cold, _ = fedmin_pass(server, collections, tiles, left)
+                warm, warm_cpu = fedmin_pass(server, collections, tiles, left)
                 rss = server.rss_mib()
-            fedmin[label] = {"cold": cold, "warm": warm, "rss": rss}
+            fedmin[label] = {"cold": cold, "warm": warm, "warm_cpu": warm_cpu, "rss": rss}
             properties = properties or tile_properties(warm)
 
         # PostGIS: install, load, restart (cold), two passes.
@@ -500,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         pg.stop()
         pg.start()
         with pg.connect() as conn:
-            pg_cold = postgis_pass(conn, queries, tiles, left)
-            pg_warm = postgis_pass(conn, queries, tiles, left)
+            pg_cold, _ = postgis_pass(conn, queries, tiles, left)
+            pg_warm, pg_warm_cpu = postgis_pass(conn, queries, tiles, left)
         pg.cleanup()
         budget_left = left()
 
@@ -523,12 +536,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in collections:
         print(f"## {name} (ms; {len(tiles)} tiles)")
         rows = []
-        base = series_stats(pg_cold[name], pg_warm[name])
+        base = series_stats(pg_cold[name], pg_warm[name], pg_warm_cpu[name])
         rows.append(("PostGIS ST_AsMVT", base))
         for label, run in fedmin.items():
-            rows.append((label, series_stats(run["cold"][name], run["warm"][name])))
+            stats = series_stats(run["cold"][name], run["warm"][name], run["warm_cpu"][name])
+            rows.append((label, stats))
         c.print_table(
-            ("series", "first", "cold p50", "cold p95", "warm p50", "warm p95", "tile bytes p50"),
+            (
+                "series",
+                "first",
+                "cold p50",
+                "cold p95",
+                "warm p50",
+                "warm p95",
+                "warm CPU ms/tile (mean)",
+                "tile bytes p50",
+            ),
             [
                 (
                     label,
@@ -537,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
                     s["cold_p95"],
                     s["warm_p50"],
                     s["warm_p95"],
+                    s["warm_cpu_ms"],
                     s["bytes_p50"],
                 )
                 for label, s in rows
@@ -547,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {label} / PostGIS: cold p50 {c.ratio(s['cold_p50'], base['cold_p50'])}, "
                 f"cold p95 {c.ratio(s['cold_p95'], base['cold_p95'])}, "
                 f"warm p50 {c.ratio(s['warm_p50'], base['warm_p50'])}, "
-                f"warm p95 {c.ratio(s['warm_p95'], base['warm_p95'])}"
+                f"warm p95 {c.ratio(s['warm_p95'], base['warm_p95'])}, "
+                f"warm CPU/tile {c.ratio(s['warm_cpu_ms'], base['warm_cpu_ms'])}"
             )
         if "fedmin" in fedmin:
             diffs = [
