@@ -264,7 +264,8 @@
 
   function bindCell(feature, layer) {
     layer.on('click', (e) => {
-      const popup = L.popup({ maxWidth: 380 }).setLatLng(e.latlng || layer.getBounds().getCenter())
+      const popup = L.popup({ maxWidth: 380, maxHeight: 420, autoPanPadding: [40, 40] })
+        .setLatLng(e.latlng || layer.getBounds().getCenter())
         .setContent(cellPopupHtml(feature));
       popup.openOn(fedmin.map);
       fillTopDeposits(popup, feature);
