@@ -9,7 +9,7 @@ ifneq ($(wildcard $(MIRROR)/PROVENANCE.md),)
 export FEDMIN_DATA_MIRROR ?= $(MIRROR)
 endif
 
-.PHONY: install data run test lint browser bench clean-data
+.PHONY: install data assets run test lint browser bench clean-data
 
 $(BIN)/fedmin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ data: install
 	$(BIN)/fedmin data fetch
 	$(BIN)/fedmin data build
 
-run: data
+# The map's Leaflet files from the npm registry (package-lock.json) into app/static/vendor.
+assets: install
+	$(BIN)/python -m app.map.vendor
+
+run: data assets
 	$(BIN)/fedmin serve
 
 # Debian's chromium for the real-browser tests (root, as on the dev machines and CI).
@@ -35,7 +39,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install browser lint
+test: install browser assets lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: data
