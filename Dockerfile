@@ -5,6 +5,9 @@
 #   docker run -p 8000:8000 -v fedmin-data:/data \
 #       -v "$PWD/../shared/data:/mirror:ro" -e FEDMIN_DATA_MIRROR=/mirror fedmin   # local mirror
 #
+# Air-gapped with a mirror: add -e FEDMIN_OFFLINE=1 (optional sources are then recorded as
+# absent instead of tried). Another port: -e FEDMIN_PORT=9000 (the health check follows it).
+#
 # The data is provisioned at the first start (`fedmin data fetch && fedmin data build`, both
 # idempotent: later starts verify checksums and skip the build when nothing changed) into
 # FEDMIN_DATA_DIR=/data, a volume. GDAL, PROJ and GEOS come inside the pyogrio, rasterio,
