@@ -42,8 +42,13 @@ lint: install
 test: install browser assets lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
-bench: data
+# Benchmarks (not tests): each prints the machine, data sizes and ratios to its baseline.
+bench: data assets
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/rank.py
+	$(BIN)/python bench/postgis_tiles.py
+	$(BIN)/python bench/features.py
+	$(BIN)/python bench/load.py
 
 clean-data:
 	rm -rf data/raw data/stores data/store
