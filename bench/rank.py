@@ -1,6 +1,6 @@
 """Overlay + ranking: the memory and dask engines next to a plain geopandas ``sjoin``.
 
-    .venv/bin/python bench/rank.py [--sizes real,1e5,1e6] [--engines memory,dask,dask-threads]
+    .venv/bin/python bench/rank.py [--sizes real,1e5,1e6] [--engines memory,dask,dask-processes]
                                    [--jitter-km 5] [--seed 20261127] [--scheduler tcp://...]
 
 Per data size, every case runs in a fresh subprocess (so one case's memory and caches do
@@ -11,9 +11,9 @@ not flatter the next):
 * ``memory``: ``MemoryEngine`` (cache off): *overlay* is ``enrich`` (land status with
   precedence, distances to roads, rails and power lines, metric coordinates), *rank* one
   default ranking (all commodities, 5 km squares) with its validation;
-* ``dask``: ``DaskEngine`` on its default ``LocalCluster`` (one worker process per core,
-  one thread each), or on ``--scheduler``; ``dask-threads``: the same with
-  ``processes=False`` (one in-process worker, one thread per core).
+* ``dask``: ``DaskEngine`` on its default ``LocalCluster`` (on up to 2 cores: one worker in
+  the process, a thread per core), or on ``--scheduler``; ``dask-processes``: a
+  ``LocalCluster`` of worker processes (dask's default layout: here 2 x 1 thread).
 
 *startup* (loading the layers, building the trees, starting the cluster) is reported
 apart. Ratios are engine time / sjoin time of the same points. The engine does much more
@@ -55,7 +55,7 @@ sys.path.insert(0, str(BENCH_DIR))
 if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))
 
-ENGINES = ("memory", "dask", "dask-threads")
+ENGINES = ("memory", "dask", "dask-processes")
 DEFAULT_SIZES = "real,1e5,1e6"
 DEFAULT_SEED = 20261127
 DEFAULT_JITTER_KM = 5.0
@@ -194,7 +194,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
             target,
             cache=False,
             scheduler=args.scheduler,
-            processes=args.child == "dask",
+            processes=True if args.child == "dask-processes" else None,
         )
         nthreads = engine.client.nthreads()
         out["cluster"] = f"{len(nthreads)} worker(s) x {max(nthreads.values())} thread(s)" + (

@@ -21,14 +21,19 @@ so both engines give the same answers by construction:
 The federal lands and the infrastructure index are scattered (``broadcast=True``) once
 per engine; a worker process unpickles them once and builds its STRtrees there.
 
-Cluster: ``scheduler=None`` starts a ``LocalCluster``. The default is one process per
-core with one thread each (``processes=True``): the overlay's precedence sort and the
-list building are pandas/Python code that holds the GIL, so threads would serialize on
-it; processes cost one copy of the lands and lines per worker (tens of MB) and pickling
-the partitions, which the benchmark (``bench/rank.py``) shows is cheap next to the
-joins. ``processes=False`` (threads in this process, no serialization) starts faster
-and is what the tests use. ``scheduler="tcp://host:port"`` (or a ``distributed.Client``)
-connects to an existing cluster, which ``close()`` leaves running.
+Cluster: ``scheduler="tcp://host:port"`` (or a ``distributed.Client``) uses an existing
+cluster, which ``close()`` leaves running. ``scheduler=None`` starts a ``LocalCluster``,
+shut down by ``close()`` (the engine is a context manager). Its default on a host with
+up to 2 cores is threads: one worker in this process with a thread per core. Measured
+on 2 cores (``bench/rank.py``, docs/performance.md) the overlay of 10^6 deposits took
+about as long with threads as with two worker processes (the joins run in GEOS, which
+releases the GIL), while the processes needed a copy of the lands and lines per worker
+(+25-40 % peak memory), 2-7 s to start, pickling of every partition and its results,
+and lost more under CPU contention from other work on the machine. On larger hosts the
+default is dask's own (worker processes), where the GIL-bound pandas steps of the
+overlay (precedence sort, list building) would keep threads from using every core; not
+measured here. ``processes=True/False``, ``n_workers`` and ``threads_per_worker``
+override the default.
 
 What is distributed is the per-deposit work, which grows with the data; the client still
 holds the enriched deposits and runs the ranking over the (bounded) grid in memory.
@@ -70,6 +75,43 @@ CONNECT_TIMEOUT_S = 30.0
 #: Columns ``aggregate_cells`` reads; only these travel to the workers.
 _AGGREGATE_COLUMNS = ("x_m", "y_m", "metric_epsg", "dev_status", "evidence_weight", "commodities")
 _ROW = "_fedmin_row"
+
+
+#: Up to this many usable cores, the default ``LocalCluster`` runs threads in-process.
+SMALL_HOST_CORES = 2
+
+
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def local_cluster_kwargs(
+    cores: int,
+    processes: bool | None = None,
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+) -> dict[str, Any]:
+    """``LocalCluster`` arguments: the documented default, or what the caller asked for.
+
+    ``processes=None`` picks threads on a small host (``SMALL_HOST_CORES``): one worker in
+    this process with a thread per core, so the lands and lines are shared, not copied,
+    and nothing is pickled; on larger hosts, dask's own default (worker processes), where
+    the GIL-bound pandas steps of the overlay would keep threads from using the cores.
+    """
+    if processes is None:
+        processes = cores > SMALL_HOST_CORES
+    kwargs: dict[str, Any] = {"processes": processes}
+    if not processes:
+        kwargs["n_workers"] = n_workers or 1
+        kwargs["threads_per_worker"] = threads_per_worker or cores
+    else:
+        if n_workers:
+            kwargs["n_workers"] = n_workers
+        if threads_per_worker:
+            kwargs["threads_per_worker"] = threads_per_worker
+    return kwargs
 
 
 class DaskClusterError(FedminError):
@@ -138,7 +180,7 @@ class DaskEngine(MemoryEngine):
         cache: bool = True,
         scheduler: str | Client | None = None,
         *,
-        processes: bool = True,
+        processes: bool | None = None,
         n_workers: int | None = None,
         threads_per_worker: int | None = None,
         npartitions: int | None = None,
@@ -177,7 +219,7 @@ class DaskEngine(MemoryEngine):
     def _connect(
         self,
         scheduler: str | Client | None,
-        processes: bool,
+        processes: bool | None,
         n_workers: int | None,
         threads_per_worker: int | None,
     ) -> Client:
@@ -199,26 +241,15 @@ class DaskEngine(MemoryEngine):
                     f"(waited {self.connect_timeout:g} s)"
                 ) from exc
             return client
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        cores = cores or 1
-        if processes:
-            n_workers = n_workers or cores
-            threads_per_worker = threads_per_worker or 1
-        else:
-            n_workers = n_workers or 1
-            threads_per_worker = threads_per_worker or cores
+        kwargs = local_cluster_kwargs(usable_cores(), processes, n_workers, threads_per_worker)
         try:
-            self._cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=threads_per_worker,
-                processes=processes,
-                dashboard_address=":0",  # a free port: several engines may run on one host
-            )
+            # A free port for the dashboard/HTTP server: several engines may share a host.
+            self._cluster = LocalCluster(dashboard_address=":0", **kwargs)
         except Exception as exc:
             hint = (
                 " (worker processes are spawned: a script must start the engine under "
                 "`if __name__ == '__main__':`)"
-                if processes
+                if kwargs["processes"]
                 else ""
             )
             raise DaskClusterError(f"cannot start a dask LocalCluster: {exc}{hint}") from exc

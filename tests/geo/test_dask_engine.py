@@ -19,7 +19,7 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
-from geo.dask_engine import DaskClusterError, DaskEngine
+from geo.dask_engine import DaskClusterError, DaskEngine, local_cluster_kwargs, usable_cores
 from geo.engine import ENRICHED_COLUMNS, MemoryEngine, open_engine
 from geo.filters import DepositFilter
 from geo.scoring import COMPONENTS, RankParams
@@ -125,22 +125,40 @@ def test_remote_scheduler_by_address(real_store: Any, memory: MemoryEngine) -> N
             assert len(client.scheduler_info()["workers"]) == 1
 
 
-def test_default_local_cluster_shuts_down_with_the_engine(tmp_path: Any) -> None:
+def test_local_cluster_defaults() -> None:
+    assert local_cluster_kwargs(2) == {"processes": False, "n_workers": 1, "threads_per_worker": 2}
+    assert local_cluster_kwargs(1) == {"processes": False, "n_workers": 1, "threads_per_worker": 1}
+    assert local_cluster_kwargs(16) == {"processes": True}  # dask's own default
+    assert local_cluster_kwargs(2, processes=True, n_workers=2) == {
+        "processes": True,
+        "n_workers": 2,
+    }
+
+
+def test_default_engine_starts_and_closes_its_cluster(tmp_path: Any) -> None:
     store = ToyStore(root=tmp_path, frames=toy_frames())
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
     with open_engine(store, "dask", cache=False) as engine:
         cluster = engine._cluster
-        assert cluster is not None and cluster.processes  # one worker process per core
-        workers = {p.pid for p in psutil.Process().children(recursive=True)} - before
-        assert workers
+        assert cluster is not None and cluster.processes == (usable_cores() > 2)
         want = MemoryEngine.from_store(store, cache=False)
         assert_same_deposits(engine.deposits, want.deposits)
         params = RankParams(filter=DepositFilter(commodities="gold"))
         assert_same_ranking(engine.rank(params), want.rank(params))
     assert engine.client is None and cluster.status.name == "closed"
-    assert not _still_running(workers, timeout=10)
     with pytest.raises(DaskClusterError, match="closed"):
         engine.enrich(store.kind_frame(LayerKind.DEPOSITS))
+
+
+def test_worker_processes_end_with_the_engine(tmp_path: Any) -> None:
+    store = ToyStore(root=tmp_path, frames=toy_frames())
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with DaskEngine.from_store(store, cache=False, processes=True, n_workers=2) as engine:
+        workers = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        assert len(workers) >= 2  # two nanny-managed worker processes
+        assert len(engine.client.nthreads()) == 2
+        want = MemoryEngine.from_store(store, cache=False)
+        assert_same_deposits(engine.deposits, want.deposits)  # pickled state, same answers
+    assert not _still_running(workers, timeout=10)
 
 
 def _still_running(pids: set[int], timeout: float) -> list[psutil.Process]:
