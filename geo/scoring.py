@@ -123,7 +123,8 @@ MAX_TOP_DEPOSITS = 50
 def validate_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
     """Component weights: the defaults overridden by ``weights``.
 
-    Names must be components, values finite and non-negative, and not all zero.
+    Names must be components, values finite and non-negative, not all zero, and with a
+    finite sum (the score divides by it).
     """
     out = dict(DEFAULT_WEIGHTS)
     if weights:
@@ -136,6 +137,8 @@ def validate_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
             out[name] = _non_negative(value, f"weights.{name}")
     if not any(v > 0 for v in out.values()):
         raise InvalidParameterError("weights: at least one component weight must be positive")
+    if not math.isfinite(sum(out.values())):  # each finite, the sum overflowing: scores of 0
+        raise InvalidParameterError(f"weights: their sum must be finite, got {out}")
     return out
 
 
