@@ -3,18 +3,29 @@
 Builds are atomic. Each build is written into its own directory under ``stores/`` and the
 ``store`` link is swapped to it only when everything validated, so a failed build leaves
 the previous store intact, and a server that opened the previous store keeps reading a
-complete directory while the next one is built (the previous build is kept, older ones
-pruned).
+complete directory while the next one is built.
+
+Pruning: a build keeps itself and the previous build and deletes the older ones, except
+those a running process holds a ``StoreLease`` on (``Store.lease()``): a server that has
+not switched yet, or still answers requests from an old build, keeps reading it. A lease
+is a file ``stores/<build>/.in-use-<pid>-<n>`` with a shared ``flock`` on it; the lock,
+not the file, is the claim, so a crashed process's leftover file protects nothing and the
+next prune removes it. Taking a lease and pruning exclude each other through the lock
+file ``stores/.prune.lock``, so a build is never deleted between being chosen and leased.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -37,6 +48,8 @@ SCHEMA_VERSION = 2
 STORE_LINK = "store"
 STORES_DIR = "stores"
 MANIFEST = "manifest.json"
+LEASE_PREFIX = ".in-use-"
+PRUNE_LOCK = ".prune.lock"
 
 
 @dataclass
@@ -193,9 +206,9 @@ def build(
         if manifest.get("build_key") == key:
             return BuildResult(previous, manifest, skipped=True, absent=absent)
 
-    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{key[:8]}"
     stores = data_dir / STORES_DIR
     stores.mkdir(parents=True, exist_ok=True)
+    build_id = _new_build_id(stores, key)
     staging = stores / f".tmp-{build_id}"
     staging.mkdir()
     started = time.perf_counter()
@@ -261,6 +274,17 @@ def build(
     return BuildResult(final, manifest, absent=absent)
 
 
+def _new_build_id(stores: Path, key: str) -> str:
+    """``<UTC time>-<key[:8]>``; a forced rebuild of the same inputs within the same second
+    gets ``<UTC time>.<n>-<key[:8]>`` rather than colliding with the build it replaces."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    build_id, n = f"{stamp}-{key[:8]}", 1
+    while (stores / build_id).exists() or (stores / f".tmp-{build_id}").exists():
+        n += 1
+        build_id = f"{stamp}.{n}-{key[:8]}"
+    return build_id
+
+
 def _swap_link(data_dir: Path, target: Path) -> None:
     """Point ``data_dir/store`` at ``target`` with one atomic rename."""
     link = data_dir / STORE_LINK
@@ -270,10 +294,78 @@ def _swap_link(data_dir: Path, target: Path) -> None:
     os.replace(temp, link)
 
 
+@contextmanager
+def _prune_lock(stores: Path, operation: int) -> Iterator[None]:
+    """Exclusive for pruning, shared for taking a lease (released when the file closes)."""
+    fd = os.open(stores / PRUNE_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, operation)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _in_use(build_dir: Path) -> bool:
+    """Whether a live process holds a lease on ``build_dir``; stale lease files are removed."""
+    in_use = False
+    for lease in build_dir.glob(f"{LEASE_PREFIX}*"):
+        try:
+            fd = os.open(lease, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            in_use = True
+        else:
+            lease.unlink(missing_ok=True)  # its holder is gone (crashed or killed)
+        finally:
+            os.close(fd)
+    return in_use
+
+
 def _prune(stores: Path, keep: set[Path | None]) -> None:
-    for child in stores.iterdir():
-        if child.is_dir() and child not in keep and not child.name.startswith(".tmp-"):
-            shutil.rmtree(child, ignore_errors=True)
+    with _prune_lock(stores, fcntl.LOCK_EX):
+        for child in stores.iterdir():
+            if (
+                child.is_dir()
+                and child not in keep
+                and not child.name.startswith(".tmp-")
+                and not _in_use(child)
+            ):
+                shutil.rmtree(child, ignore_errors=True)
+
+
+class StoreLease:
+    """A process's claim on a build directory: ``build`` does not prune it while held.
+
+    Taken by ``Store.lease()``; ``release`` (idempotent) drops it. Raises
+    ``StoreNotBuiltError`` when the directory is no longer a complete build.
+    """
+
+    _serial = itertools.count()
+    _serial_lock = threading.Lock()
+
+    def __init__(self, root: Path):
+        with StoreLease._serial_lock:
+            serial = next(StoreLease._serial)
+        self.path = root / f"{LEASE_PREFIX}{os.getpid()}-{serial}"
+        with _prune_lock(root.parent, fcntl.LOCK_SH):
+            if not (root / MANIFEST).is_file():
+                raise StoreNotBuiltError(f"{root} is not a complete store build (pruned?)")
+            self._fd: int | None = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        self.path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 class Store:
@@ -308,6 +400,10 @@ class Store:
             columns = [*schema.SCHEMAS[kind].columns, "geometry"]
             return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=4326)
         return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+
+    def lease(self) -> StoreLease:
+        """Keep this build from being pruned by later builds until the lease is released."""
+        return StoreLease(self.root)
 
     def raster_path(self, layer_id: str) -> Path:
         record = self.manifest["layers"].get(layer_id)
