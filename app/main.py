@@ -6,17 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from app import errors
-from app.collections import CollectionRegistry, RasterRegistry, TileCache
+from app import errors, middleware
+from app.collections import TileCache
 from app.deps import store_dep
 from app.encoders import OrjsonResponse
 from app.routers import features, rankings, shortlist, tiles
 from app.routers import map as map_routes
 from app.settings import Settings, get_settings
-from geo.engine import open_engine
-from layers.store import Store, open_store
+from app.state import ServingState
+from layers.store import Store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,15 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.store = store = open_store(settings.data_dir)
-        app.state.engine = engine = open_engine(store, settings.engine, settings.dask_scheduler)
-        app.state.collections = CollectionRegistry(store, engine, settings)
-        app.state.rasters = RasterRegistry(store, engine, settings)
-        app.state.tile_cache = TileCache(settings.tile_cache_entries)
+        app.state.tile_cache = TileCache(settings.tile_cache_entries)  # keys hold the build
+        app.state.serving = serving = ServingState(settings)  # the store build being served
+        serving.start_watching()
         try:
             yield
         finally:
-            engine.close()
+            serving.close()
 
     app = FastAPI(
         title="fedmin",
@@ -46,13 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=OrjsonResponse,
     )
     errors.install(app)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET"],
-            expose_headers=["ETag", "Fedmin-Tile-Features"],
-        )
+    middleware.install(app, settings)
 
     @app.get("/health", tags=["service"], summary="Service health and the loaded layers")
     def health(store: Store = Depends(store_dep)) -> dict:

@@ -13,11 +13,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Path, Query, Request
 
-from app.collections import DEPOSIT_FILTERS
+from app.collections import COLLECTIONS, DEPOSIT_FILTERS, PROSPECTIVITY
 from app.deps import settings_dep
 from app.settings import Settings
 from geo.filters import FIELD_DESCRIPTIONS, DepositFilter, parse_bbox
+from layers.catalog import layers_of_kind
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
+from layers.schema import LayerKind
 
 #: Query parameter name -> ``DepositFilter`` field.
 FILTER_PARAMS: dict[str, str] = {
@@ -31,6 +33,25 @@ FILTER_PARAMS: dict[str, str] = {
 assert set(FILTER_PARAMS.values()) == set(DEPOSIT_FILTERS)
 _LIST_NOTE = " Repeat the parameter or give a comma-separated list."
 TILE_MATRIX_SET = "WebMercatorQuad"
+
+#: Path parameters shared by the routers; the examples are real ids (for /docs and the
+#: schema fuzzer), any other value is a 404 naming the known ones.
+CollectionId = Annotated[
+    str,
+    Path(
+        alias="collectionId",
+        description="Collection id, as listed by /collections.",
+        examples=[spec.id for spec in COLLECTIONS],
+    ),
+]
+RasterId = Annotated[
+    str,
+    Path(
+        alias="rasterId",
+        description="Raster id, as listed by /rasters.",
+        examples=[PROSPECTIVITY, *(layer.id for layer in layers_of_kind(LayerKind.RASTER))],
+    ),
+]
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -137,6 +158,23 @@ def bbox_query(
     return parse_bbox(bbox)
 
 
+def unpaged_bbox_query(
+    settings: Annotated[Settings, Depends(settings_dep)],
+    bbox: Annotated[BBox | None, Depends(bbox_query)],
+) -> BBox | None:
+    """``bbox`` of a request that is not paged (a ranking, a shortlist): a 400 when its
+    area exceeds ``FEDMIN_MAX_UNPAGED_BBOX_DEG2``, as a page limit bounds the others."""
+    if bbox is not None:
+        area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])
+        if area > settings.max_unpaged_bbox_deg2:
+            raise LimitExceededError(
+                f"bbox: {area:g} square degrees exceeds the {settings.max_unpaged_bbox_deg2:g} "
+                "allowed here; ask for a smaller box, or none for the whole extent of the "
+                "matching deposits"
+            )
+    return bbox
+
+
 @dataclass(frozen=True)
 class Page:
     limit: int
@@ -194,7 +232,11 @@ class TileAddress:
 def tile_matrix_set(
     tms: Annotated[
         str,
-        Path(alias="tileMatrixSetId", description="Tile matrix set; only WebMercatorQuad."),
+        Path(
+            alias="tileMatrixSetId",
+            description="Tile matrix set; only WebMercatorQuad.",
+            examples=[TILE_MATRIX_SET],
+        ),
     ],
 ) -> str:
     if tms != TILE_MATRIX_SET:
@@ -205,9 +247,9 @@ def tile_matrix_set(
 def tile_address(
     settings: Annotated[Settings, Depends(settings_dep)],
     tms: Annotated[str, Depends(tile_matrix_set)],
-    z: Annotated[int, Path(description="Zoom level (tile matrix).")],
-    x: Annotated[int, Path(description="Tile column, 0 .. 2^z - 1 from the west.")],
-    y: Annotated[int, Path(description="Tile row, 0 .. 2^z - 1 from the north.")],
+    z: Annotated[int, Path(description="Zoom level (tile matrix).", examples=[8])],
+    x: Annotated[int, Path(description="Tile column, 0 .. 2^z - 1 from the west.", examples=[40])],
+    y: Annotated[int, Path(description="Tile row, 0 .. 2^z - 1 from the north.", examples=[96])],
 ) -> TileAddress:
     """A tile that exists in WebMercatorQuad at a served zoom, or a 404 saying why not."""
     if not settings.min_tile_zoom <= z <= settings.max_tile_zoom:

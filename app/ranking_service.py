@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -28,7 +26,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from fastapi import FastAPI, Request
 
 from app.exports import Shortlist
 from geo.engine import MemoryEngine
@@ -110,29 +107,6 @@ class RankingService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-@asynccontextmanager
-async def ranking_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Create the ranking service over the engine the app's lifespan opened (once, even
-    when several routers share this lifespan)."""
-    if getattr(app.state, "rankings", None) is not None:
-        yield
-        return
-    settings = app.state.settings
-    service = RankingService(
-        app.state.engine, settings.ranking_cache_entries, settings.ranking_workers
-    )
-    app.state.rankings = service
-    try:
-        yield
-    finally:
-        service.close()
-        app.state.rankings = None
-
-
-def ranking_service_dep(request: Request) -> RankingService:
-    return request.app.state.rankings
 
 
 # --- what clients see ----------------------------------------------------------------

@@ -6,12 +6,14 @@ rather than deep inside a request.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,11 +42,26 @@ class Settings(BaseSettings):
     ranking_time_budget_s: float = Field(60.0, gt=0)
     ranking_cache_entries: int = Field(16, ge=1, description="Rankings kept in the LRU.")
     ranking_workers: int = Field(2, ge=1, description="Threads computing rankings.")
-    max_request_body_bytes: int = Field(1_048_576, ge=0)
+    max_request_body_bytes: int = Field(
+        1_048_576, ge=0, description="Larger request bodies are refused with a 413."
+    )
     default_cell_km: float = Field(5.0, gt=0)
     min_cell_km: float = Field(1.0, gt=0)
     max_cell_km: float = Field(100.0, gt=0)
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated, e.g. "
+        "https://a.example,https://b.example, or *); empty: same origin only.",
+    )
+    store_check_interval_s: float = Field(
+        2.0,
+        ge=0,
+        description="How often the server checks whether data/store points at a new build "
+        "and switches to it; 0: never (serve the build opened at start-up).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of fedmin's loggers; INFO logs one JSON line per request."
+    )
 
     mvt_extent: int = Field(4096, ge=256, description="Vector-tile grid size (MVT extent).")
     mvt_buffer: int = Field(
@@ -62,6 +79,32 @@ class Settings(BaseSettings):
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Comma-separated, or a JSON list (pydantic-settings' usual form for lists)."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        """An origin is ``scheme://host[:port]`` exactly as browsers send it, or ``*``."""
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or origin != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ValueError(
+                    f"FEDMIN_CORS_ORIGINS: {origin!r} is not an origin like https://example.org"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:

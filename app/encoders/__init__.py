@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -15,8 +15,12 @@ PNG = "image/png"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
-class OrjsonResponse(Response):
-    """JSON through orjson (FastAPI deprecated its own ORJSONResponse)."""
+class OrjsonResponse(JSONResponse):
+    """JSON through orjson (FastAPI deprecated its own ORJSONResponse).
+
+    A ``JSONResponse`` subclass so the OpenAPI document describes these bodies as JSON
+    (objects) rather than as strings, which is what FastAPI assumes for other classes.
+    """
 
     media_type = JSON
 

@@ -19,6 +19,7 @@ from app.encoders import GEOJSON, JSON, OrjsonResponse, geojson, html, ogc
 from app.params import (
     CRS84,
     BBox,
+    CollectionId,
     FilterQuery,
     OutputFormat,
     Page,
@@ -33,14 +34,15 @@ from layers.store import Store
 
 router = APIRouter(tags=["OGC API - Features"])
 
-CollectionId = Annotated[
-    str, Path(alias="collectionId", description="Collection id, as listed by /collections.")
+FeatureId = Annotated[
+    str, Path(alias="featureId", description="Feature id.", examples=["mrds:10034372"])
 ]
-FeatureId = Annotated[str, Path(alias="featureId", description="Feature id, e.g. mrds:10034372.")]
 Base = Annotated[str, Depends(base_url)]
 Fmt = Annotated[OutputFormat, Depends(output_format)]
 Registry = Annotated[CollectionRegistry, Depends(collections_dep)]
 AppSettings = Annotated[Settings, Depends(settings_dep)]
+#: The JSON documents are also served as HTML (``f=html`` or a browser's Accept header).
+ALSO_HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}}
 
 
 def _respond(doc: dict[str, Any], fmt: OutputFormat, title: str) -> Response:
@@ -56,17 +58,27 @@ def _geojson_or_html(content: bytes, fmt: OutputFormat, title: str) -> Response:
     return Response(content, media_type=GEOJSON, headers={"Content-Crs": f"<{CRS84}>"})
 
 
-@router.get("/", summary="Landing page", response_class=OrjsonResponse)
+@router.get("/", summary="Landing page", response_class=OrjsonResponse, responses=ALSO_HTML)
 def landing_page(base: Base, fmt: Fmt) -> Response:
     return _respond(ogc.landing(base), fmt, "fedmin")
 
 
-@router.get("/conformance", summary="Conformance classes", response_class=OrjsonResponse)
+@router.get(
+    "/conformance",
+    summary="Conformance classes",
+    response_class=OrjsonResponse,
+    responses=ALSO_HTML,
+)
 def conformance(fmt: Fmt) -> Response:
     return _respond(ogc.conformance(), fmt, "Conformance")
 
 
-@router.get("/collections", summary="Feature collections", response_class=OrjsonResponse)
+@router.get(
+    "/collections",
+    summary="Feature collections",
+    response_class=OrjsonResponse,
+    responses=ALSO_HTML,
+)
 def collections(
     registry: Registry,
     store: Annotated[Store, Depends(store_dep)],
@@ -85,6 +97,7 @@ def collections(
     "/collections/{collectionId}",
     summary="One collection: metadata, extent, provenance",
     response_class=OrjsonResponse,
+    responses=ALSO_HTML,
 )
 def collection(
     collection_id: CollectionId,

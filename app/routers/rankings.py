@@ -17,17 +17,15 @@ import geopandas as gpd
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from app.deps import settings_dep
+from app.deps import ranking_service_dep, settings_dep
 from app.encoders import GEOJSON
 from app.exports import dumps, geojson_features
-from app.params import FILTER_PARAMS, BBox, FilterQuery, bbox_query, filter_query
+from app.params import FILTER_PARAMS, BBox, FilterQuery, filter_query, unpaged_bbox_query
 from app.ranking_service import (
     RankingService,
     client_cells,
     client_deposits,
     provenance,
-    ranking_lifespan,
-    ranking_service_dep,
 )
 from app.settings import Settings
 from geo.filters import DepositFilter
@@ -57,8 +55,9 @@ TOP_HELP = (
     "only picks the cached ranking to reuse (send the same value as to `/rankings`)."
 )
 SHAPE_HELP = "Cell shape of the equal-area grid (EPSG:5070 / EPSG:3338)."
+CELL_ID_EXAMPLE = "g5070-5000-554-869"
 CELL_ID_HELP = (
-    "A cell id from `/rankings`, e.g. `g5070-5000-554-869`; it fixes the grid (CRS, shape, "
+    f"A cell id from `/rankings`, e.g. `{CELL_ID_EXAMPLE}`; it fixes the grid (CRS, shape, "
     "size), so `cell_km` and `shape` are not taken from the query here."
 )
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -115,9 +114,10 @@ class GridQuery:
 
 
 def filter_dep(
-    filters: FilterQuery = Depends(filter_query), bbox: BBox | None = Depends(bbox_query)
+    filters: FilterQuery = Depends(filter_query), bbox: BBox | None = Depends(unpaged_bbox_query)
 ) -> DepositFilter:
-    """The deposit filter of a ranking: every filter parameter of the items, and bbox."""
+    """The deposit filter of a ranking: every filter parameter of the items, and bbox (its
+    area limited: a ranking is not paged)."""
     return dataclasses.replace(
         filters.to_filter(tuple(FILTER_PARAMS.values()), "rankings"), bbox=bbox
     )
@@ -175,7 +175,7 @@ def ranking_request(
 
 
 def cell_ranking_request(
-    cell_id: str = Path(alias="cellId", description=CELL_ID_HELP),
+    cell_id: str = Path(alias="cellId", description=CELL_ID_HELP, examples=[CELL_ID_EXAMPLE]),
     weights: WeightsQuery = Depends(),
     deposit_filter: DepositFilter = Depends(filter_dep),
     settings: Settings = Depends(settings_dep),
@@ -198,7 +198,7 @@ def geojson_response(body: Mapping[str, Any]) -> Response:
 
 # --- routes ---------------------------------------------------------------------------------
 
-router = APIRouter(tags=["rankings"], lifespan=ranking_lifespan)
+router = APIRouter(tags=["rankings"])
 
 
 @router.get(
@@ -258,7 +258,7 @@ def rankings(
     },
 )
 def ranking_cell(
-    cell_id: str = Path(alias="cellId", description=CELL_ID_HELP),
+    cell_id: str = Path(alias="cellId", description=CELL_ID_HELP, examples=[CELL_ID_EXAMPLE]),
     req: RankingRequest = Depends(cell_ranking_request),
     service: RankingService = Depends(ranking_service_dep),
     settings: Settings = Depends(settings_dep),

@@ -16,14 +16,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from app.deps import settings_dep
+from app.deps import ranking_service_dep, settings_dep
 from app.encoders import JSON
 from app.exports import FORMATS, ExportFormat, dumps
 from app.ranking_service import (
     RankingService,
     build_shortlist,
-    ranking_lifespan,
-    ranking_service_dep,
 )
 from app.routers.rankings import ERROR_RESPONSES, RankingRequest, ranking_request
 from app.settings import Settings
@@ -71,7 +69,7 @@ def _query_without_format(request: Request) -> str:
     return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "format"])
 
 
-router = APIRouter(tags=["shortlist"], lifespan=ranking_lifespan)
+router = APIRouter(tags=["shortlist"])
 
 
 @router.get(

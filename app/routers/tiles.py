@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
 import morecantile
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.collections import (
     Collection,
@@ -46,7 +46,9 @@ from app.encoders import MVT, PNG, OrjsonResponse, mvt, ogc
 from app.encoders.raster import render_png
 from app.params import (
     TILE_MATRIX_SET,
+    CollectionId,
     FilterQuery,
+    RasterId,
     TileAddress,
     carried_query,
     filter_query,
@@ -62,8 +64,6 @@ TMS = morecantile.tms.get(TILE_MATRIX_SET)
 
 router = APIRouter(tags=["Tiles"])
 
-CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id.")]
-RasterId = Annotated[str, Path(alias="rasterId", description="Raster id, as listed by /rasters.")]
 Filters = Annotated[FilterQuery, Depends(filter_query)]
 Tile = Annotated[TileAddress, Depends(tile_address)]
 AppSettings = Annotated[Settings, Depends(settings_dep)]

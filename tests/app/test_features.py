@@ -200,7 +200,7 @@ def test_bad_input_is_a_4xx_with_a_reason(
 def test_ranked_cells_from_the_default_ranking(client: TestClient, app_settings: Settings) -> None:
     """Computed on first request (the engine's default ranking), then served like the rest."""
     doc = client.get("/collections/ranked_cells/items", params={"limit": 5}).json()
-    engine = client.app.state.engine
+    engine = client.app.state.serving.current.engine
     cells = engine.rank(default_rank_params(app_settings)).all_cells.sort_values("rank")
     assert doc["numberMatched"] == len(cells)
     assert [f["id"] for f in doc["features"]] == list(cells["cell_id"][:5])

@@ -1,0 +1,333 @@
+"""ASGI middleware: request logging, security headers, the body-size limit, snapshots.
+
+Pure ASGI rather than ``BaseHTTPMiddleware``, so streamed and file responses pass through
+untouched and each layer costs a function call. ``install`` adds them in this order,
+outermost first:
+
+1. ``RequestLogMiddleware``: a request id (``X-Request-ID`` echoed when it is a plain
+   token, else generated) and one JSON log line per request with its timing and size;
+2. ``SecurityHeadersMiddleware``: ``nosniff`` and ``Referrer-Policy`` on every response,
+   a Content-Security-Policy and frame denial on HTML;
+3. CORS (Starlette's), only when ``FEDMIN_CORS_ORIGINS`` names origins: closed by default;
+4. ``BodyLimitMiddleware``: 413 for a body over ``FEDMIN_MAX_REQUEST_BODY_BYTES``, by its
+   Content-Length or, for a chunked body, by what arrives;
+5. ``SnapshotMiddleware``: the store snapshot the request is served from (``app.state``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import error_response
+from app.map.page import OSM_TILES
+from app.settings import Settings
+from app.state import SNAPSHOT_KEY, ServingState
+
+access_log = logging.getLogger("fedmin.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+#: A client's request id is echoed only when it is a plain token (no log injection).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: The request id of the request being served, for every log line written meanwhile.
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fedmin_request_id", default=None
+)
+
+BUILD_HEADER = "Fedmin-Build"
+#: Path and query are cut to this many characters in the log (one line stays bounded).
+MAX_LOGGED_CHARS = 2000
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the record's ``fields`` and
+    the current request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        out |= getattr(record, "fields", {})
+        request_id = request_id_var.get()
+        if request_id is not None:
+            out.setdefault("request_id", request_id)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Set fedmin's log level; give its loggers a JSON handler unless logging is set up.
+
+    When the root logger has handlers (an embedding application, pytest's capture), the
+    records go there; otherwise (``fedmin serve``) they would be dropped below WARNING.
+    """
+    logger = logging.getLogger("fedmin")
+    logger.setLevel(settings.log_level)
+    if not logging.getLogger().handlers and not any(
+        isinstance(h.formatter, JsonFormatter) for h in logger.handlers
+    ):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestLogMiddleware:
+    """Request id in and out, and one ``fedmin.access`` record per request."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaped every handler
+        sent = 0
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            fields = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"][:MAX_LOGGED_CHARS],
+                "query": scope.get("query_string", b"").decode("latin-1")[:MAX_LOGGED_CHARS],
+                "status": status,
+                "duration_ms": duration_ms,
+                "bytes": sent,
+                "client": (scope.get("client") or ("", 0))[0],
+            }
+            access_log.info(
+                "%s %s %s %.1f ms",
+                fields["method"],
+                fields["path"],
+                status,
+                duration_ms,
+                extra={"fields": fields},
+            )
+            request_id_var.reset(token)
+
+
+# --- security headers ------------------------------------------------------------------------
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(
+    script: Iterable[str] = (),
+    style: Iterable[str] = (),
+    img: Iterable[str] = (),
+    font: Iterable[str] = (),
+    worker: Iterable[str] = (),
+) -> str:
+    """Same origin only, plus the extra sources named. Inline scripts and styles are
+    allowed: Folium writes the map's set-up as inline scripts and styles (and the API docs
+    pages do likewise)."""
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'unsafe-inline'", *script],
+        "style-src": ["'self'", "'unsafe-inline'", *style],
+        "img-src": ["'self'", "data:", "blob:", *img],
+        "font-src": ["'self'", "data:", *font],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", *worker],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+#: Every HTML page: the map may show the optional OpenStreetMap basemap (images only).
+CSP = content_security_policy(img=[_origin(OSM_TILES)])
+#: FastAPI's /docs (Swagger UI) and /redoc load their scripts, styles, fonts and icon from
+#: these hosts (FastAPI's defaults); ReDoc runs a web worker from a blob.
+CSP_API_DOCS = content_security_policy(
+    script=["https://cdn.jsdelivr.net"],
+    style=["https://cdn.jsdelivr.net", "https://fonts.googleapis.com"],
+    img=["https://fastapi.tiangolo.com", "https://cdn.redoc.ly"],
+    font=["https://fonts.gstatic.com"],
+    worker=["blob:"],
+)
+REFERRER_POLICY = "strict-origin-when-cross-origin"  # OSM's tile policy wants a Referer
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, docs_paths: Iterable[str] = ()):
+        self.app = app
+        self.docs_paths = frozenset(docs_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+                if headers.get("content-type", "").startswith("text/html"):
+                    docs = scope["path"] in self.docs_paths
+                    headers.setdefault("Content-Security-Policy", CSP_API_DOCS if docs else CSP)
+                    headers.setdefault("X-Frame-Options", "DENY")
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
+# --- request body limit ----------------------------------------------------------------------
+
+
+class BodyLimitMiddleware:
+    """413 (JSON) for a request body over ``max_bytes``.
+
+    With a Content-Length the request is refused before any of the body is read. A
+    chunked body is read up to the limit first (at most ``max_bytes`` held in memory),
+    then handed to the app as it came.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+        response = error_response(413, "RequestTooLarge", detail, {"Connection": "close"})
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = f"the request body limit is {self.max_bytes} bytes"
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                response = error_response(400, "InvalidRequest", "Content-Length is not a number")
+                await response(scope, receive, send)
+            elif int(length) > self.max_bytes:
+                await self._refuse(scope, receive, send, f"Content-Length {length}: {limit}")
+            else:
+                await self.app(scope, receive, send)
+            return
+        if _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)
+            return
+        buffered: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, f"chunked body over {size} bytes: {limit}")
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+
+# --- store snapshots -------------------------------------------------------------------------
+
+
+class SnapshotMiddleware:
+    """Pin the request to the store snapshot current at its start, until it is answered."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        serving: ServingState | None = (
+            getattr(scope["app"].state, "serving", None) if scope["type"] == "http" else None
+        )
+        if serving is None:
+            await self.app(scope, receive, send)
+            return
+        snapshot = serving.acquire()
+        scope["state"] = {**scope.get("state", {}), SNAPSHOT_KEY: snapshot}
+
+        async def send_with_build(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[BUILD_HEADER] = snapshot.build_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_build)
+        finally:
+            serving.release(snapshot)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware (``add_middleware`` wraps: the last added runs first)."""
+    configure_logging(settings)
+    app.add_middleware(SnapshotMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD"],
+            allow_headers=["If-None-Match", REQUEST_ID_HEADER],
+            expose_headers=[
+                "Content-Disposition",
+                "Link",
+                "ETag",
+                "Fedmin-Tile-Features",
+                BUILD_HEADER,
+                REQUEST_ID_HEADER,
+            ],
+        )
+    docs = [p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p]
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
+    app.add_middleware(RequestLogMiddleware)
