@@ -1,17 +1,20 @@
-"""Run an app under a real uvicorn server on 127.0.0.1 (a free port, in a thread).
+"""Helpers for tests of the whole app: a live uvicorn server, the map's assets.
 
-For tests that need what TestClient does not give: raw paths (clients normalize
-``../``), chunked request bodies, concurrent requests against the real server loop.
+``serve`` runs an app under a real uvicorn server on 127.0.0.1 (a free port, in a
+thread), for what TestClient does not give: raw paths (clients normalize ``../``),
+chunked request bodies, concurrent requests against the real server loop.
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -44,3 +47,15 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+def require_map_assets() -> None:
+    """The map's vendored scripts (``make assets`` installs them), or a skip: without them
+    ``/map`` is a deliberate 503 and there is no page to test."""
+    from app.map import assets, vendor
+
+    if assets.missing_vendor_files():
+        try:
+            vendor.main([])
+        except (SystemExit, OSError, subprocess.CalledProcessError) as exc:
+            pytest.skip(f"map assets not installable here: {exc}")

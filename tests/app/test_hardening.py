@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.middleware import CSP, CSP_API_DOCS, JsonFormatter
 from app.settings import Settings
-from tests.app.live import serve
+from tests.app.live import require_map_assets, serve
 
 ORIGIN = "https://maps.example.org"
 SMALL_BOX = "-123.5,40.5,-122.5,41.5"  # 1 square degree
@@ -275,15 +275,9 @@ def _directives(policy: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def map_assets(server: tuple[str, Any]) -> None:
     """The /map page and its files (the map router and its vendored scripts)."""
-    from app.map import assets, vendor
-
     if "/map" not in server[1].openapi()["paths"]:
         pytest.skip("this app has no /map router")
-    if assets.missing_vendor_files():
-        try:
-            vendor.main([])
-        except (SystemExit, OSError) as exc:
-            pytest.skip(f"map assets not installable here: {exc}")
+    require_map_assets()
 
 
 def test_map_page_headers_and_policy(api: httpx.Client, map_assets: None) -> None:
