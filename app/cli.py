@@ -270,7 +270,12 @@ def serve(
     from app.main import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,  # app.middleware logs one structured line per request
+    )
 
 
 def main() -> None:
