@@ -25,15 +25,15 @@ Cluster: ``scheduler="tcp://host:port"`` (or a ``distributed.Client``) uses an e
 cluster, which ``close()`` leaves running. ``scheduler=None`` starts a ``LocalCluster``,
 shut down by ``close()`` (the engine is a context manager). Its default on a host with
 up to 2 cores is threads: one worker in this process with a thread per core. Measured
-on 2 cores (``bench/rank.py``, docs/performance.md) the overlay of 10^6 deposits took
-about as long with threads as with two worker processes (the joins run in GEOS, which
-releases the GIL), while the processes needed a copy of the lands and lines per worker
-(+25-40 % peak memory), 2-7 s to start, pickling of every partition and its results,
-and lost more under CPU contention from other work on the machine. On larger hosts the
-default is dask's own (worker processes), where the GIL-bound pandas steps of the
-overlay (precedence sort, list building) would keep threads from using every core; not
-measured here. ``processes=True/False``, ``n_workers`` and ``threads_per_worker``
-override the default.
+on 2 cores (``bench/rank.py``, docs/performance.md), the overlay of 10^6 deposits took
+about as long with threads as with two worker processes (within 10 %, and less on a busy
+machine: the joins run in GEOS and numpy, largely outside the GIL), while the processes
+needed a copy of the lands and lines per worker (+30 % peak memory at 10^6 deposits,
+nearly double at 10^5), about 3 s to start (up to 9 s on a busy machine) and pickling
+of every partition and its results. On larger hosts the default is dask's own (worker
+processes), where the GIL-bound pandas steps of the overlay (precedence sort, list
+building) would keep threads from using every core; not measured here.
+``processes=True/False``, ``n_workers`` and ``threads_per_worker`` override the default.
 
 What is distributed is the per-deposit work, which grows with the data; the client still
 holds the enriched deposits and runs the ranking over the (bounded) grid in memory.
