@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from tqdm import tqdm
 
@@ -135,7 +136,14 @@ def rank(
     bbox: Annotated[
         str | None, typer.Option(help="minx,miny,maxx,maxy in lon/lat, e.g. -124.4,40,-122.3,41.8")
     ] = None,
-    engine: Annotated[str, typer.Option(help="memory or dask.")] = "memory",
+    engine: Annotated[
+        str,
+        typer.Option(
+            click_type=click.Choice(["memory", "dask"]),
+            help="memory, or dask (a LocalCluster unless --scheduler is given). Both reuse "
+            "the store's cached overlay when present; results are identical.",
+        ),
+    ] = "memory",
     scheduler: Annotated[
         str | None, typer.Option(help="dask scheduler tcp://host:port (default: LocalCluster).")
     ] = None,
