@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from tqdm import tqdm
 
@@ -24,6 +24,12 @@ data_cli = typer.Typer(
     help="Provision the sources and build the local store.", no_args_is_help=True
 )
 cli.add_typer(data_cli, name="data")
+
+
+class EngineKind(StrEnum):
+    memory = "memory"
+    dask = "dask"
+
 
 MirrorOption = Annotated[
     Path | None,
@@ -137,13 +143,12 @@ def rank(
         str | None, typer.Option(help="minx,miny,maxx,maxy in lon/lat, e.g. -124.4,40,-122.3,41.8")
     ] = None,
     engine: Annotated[
-        str,
+        EngineKind,
         typer.Option(
-            click_type=click.Choice(["memory", "dask"]),
             help="memory, or dask (a LocalCluster unless --scheduler is given). Both reuse "
             "the store's cached overlay when present; results are identical.",
         ),
-    ] = "memory",
+    ] = EngineKind.memory,
     scheduler: Annotated[
         str | None, typer.Option(help="dask scheduler tcp://host:port (default: LocalCluster).")
     ] = None,
@@ -168,7 +173,7 @@ def rank(
         opened = store.open_store(settings.data_dir)
         steps.update()
         steps.set_postfix_str("overlay and distances (cached per store)")
-        with open_engine(opened, engine, scheduler or settings.dask_scheduler) as ranker:
+        with open_engine(opened, engine.value, scheduler or settings.dask_scheduler) as ranker:
             steps.update()
             steps.set_postfix_str("scoring cells")
             result = ranker.rank(params)
