@@ -20,10 +20,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import rasterio
 import rasterio.warp
 import shapely
+from starlette.concurrency import run_in_threadpool
 
 from app.settings import Settings
 from geo.engine import CACHE_DIR, MemoryEngine
@@ -231,6 +233,17 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
+def _feature_bytes(ids: np.ndarray, geoms: np.ndarray, records: list[dict[str, Any]]) -> np.ndarray:
+    """GeoJSON Feature bytes per row, encoded once at start-up (geometries by GEOS in one
+    vectorized call), so a page of items is an index lookup and a join."""
+    out = np.empty(len(ids), dtype=object)
+    geometries = shapely.to_geojson(geoms).tolist() if len(ids) else []
+    for i, (fid, geometry, properties) in enumerate(zip(ids, geometries, records, strict=True)):
+        feature = {"type": "Feature", "id": fid, "geometry": orjson.Fragment(geometry)}
+        out[i] = orjson.dumps(feature | {"properties": properties})
+    return out
+
+
 def _priority(frame: gpd.GeoDataFrame, geoms_3857: np.ndarray) -> np.ndarray:
     """Rank of each row for crowded tiles, lower kept first; deterministic (ties by row).
 
@@ -274,6 +287,8 @@ class Collection:
             for r, fid in zip(self.records, self.ids, strict=True)
         ]
         self.geoms: np.ndarray = frame.geometry.to_numpy()
+        #: Each row as an encoded GeoJSON Feature (``app.encoders.geojson`` joins a page).
+        self.feature_bytes = _feature_bytes(self.ids, self.geoms, self.records)
         self.tree = shapely.STRtree(self.geoms)
         self.geoms_3857: np.ndarray = frame.geometry.to_crs(3857).to_numpy()
         self.tree_3857 = shapely.STRtree(self.geoms_3857)
@@ -314,6 +329,10 @@ class Collection:
             while len(self._masks) > MASK_CACHE_SIZE:
                 self._masks.popitem(last=False)
         return mask
+
+    def has_mask(self, flt: DepositFilter) -> bool:
+        """Whether ``mask(flt)`` is free (no filter, or memoized): no pandas work to do."""
+        return flt.is_empty or flt in self._masks
 
     def select(
         self, flt: DepositFilter, bbox: tuple[float, float, float, float] | None
@@ -385,6 +404,11 @@ class CollectionRegistry:
     def loaded(self, collection_id: str) -> Collection | None:
         """The collection if already built (never triggers a lazy computation)."""
         return self._loaded.get(self.spec(collection_id).id)
+
+    async def aget(self, collection_id: str) -> Collection:
+        """``get`` for a coroutine: a lazy collection is computed in the thread pool."""
+        loaded = self.loaded(collection_id)
+        return loaded if loaded is not None else await run_in_threadpool(self.get, collection_id)
 
     def get(self, collection_id: str) -> Collection:
         spec = self.spec(collection_id)

@@ -1,5 +1,8 @@
 """FastAPI dependencies: reach the state loaded at start-up.
 
+All are ``async def``: they only read attributes, and FastAPI runs a plain ``def``
+dependency in the thread pool (a thread hand-off per dependency per request).
+
 Settings and the tile cache live for the whole process. Everything that comes from a
 store build is read from the request's ``Snapshot`` (``app.state``): the one current when
 the request started, so a request never mixes two builds while the store is switched.
@@ -17,40 +20,40 @@ from geo.engine import MemoryEngine
 from layers.store import Store
 
 
-def settings_dep(request: Request) -> Settings:
+async def settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def snapshot_dep(request: Request) -> Snapshot:
+def request_snapshot(request: Request) -> Snapshot:
     """The request's snapshot (``SnapshotMiddleware``), else the current one."""
     snapshot = request.scope.get("state", {}).get(SNAPSHOT_KEY)
     return snapshot if snapshot is not None else request.app.state.serving.current
 
 
-def store_dep(request: Request) -> Store:
-    return snapshot_dep(request).store
+async def store_dep(request: Request) -> Store:
+    return request_snapshot(request).store
 
 
-def engine_dep(request: Request) -> MemoryEngine:
-    return snapshot_dep(request).engine
+async def engine_dep(request: Request) -> MemoryEngine:
+    return request_snapshot(request).engine
 
 
-def collections_dep(request: Request) -> CollectionRegistry:
-    return snapshot_dep(request).collections
+async def collections_dep(request: Request) -> CollectionRegistry:
+    return request_snapshot(request).collections
 
 
-def rasters_dep(request: Request) -> RasterRegistry:
-    return snapshot_dep(request).rasters
+async def rasters_dep(request: Request) -> RasterRegistry:
+    return request_snapshot(request).rasters
 
 
-def ranking_service_dep(request: Request) -> RankingService:
-    return snapshot_dep(request).rankings
+async def ranking_service_dep(request: Request) -> RankingService:
+    return request_snapshot(request).rankings
 
 
-def tile_cache_dep(request: Request) -> TileCache:
+async def tile_cache_dep(request: Request) -> TileCache:
     return request.app.state.tile_cache
 
 
-def base_url(request: Request) -> str:
+async def base_url(request: Request) -> str:
     """Absolute root of the API (honours a root_path behind a proxy), without a slash."""
     return str(request.base_url).rstrip("/")

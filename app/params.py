@@ -3,7 +3,8 @@
 Values are parsed here into small frozen objects; their meaning (which deposits a
 filter keeps) lives in ``geo.filters.DepositFilter``, the one filter model shared by
 items, tiles, rasters and rankings. Bad values raise ``layers.errors`` classes, so the
-error table in ``app/errors.py`` turns them into a 4xx with the reason.
+error table in ``app/errors.py`` turns them into a 4xx with the reason. The
+dependencies are ``async def`` (cheap, no I/O): a plain ``def`` costs a thread-pool hop.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class FilterQuery:
         return DepositFilter(**dict(self.given))
 
 
-def filter_query(
+async def filter_query(
     commodity: Annotated[
         list[str] | None,
         Query(description=FIELD_DESCRIPTIONS["commodities"] + _LIST_NOTE, examples=["chromium"]),
@@ -136,7 +137,7 @@ def _only_crs84(value: str | None, name: str) -> None:
         raise InvalidParameterError(f"{name}: only {CRS84} (lon/lat) is served, got {value!r}")
 
 
-def bbox_query(
+async def bbox_query(
     bbox: Annotated[
         str | None,
         Query(
@@ -158,7 +159,7 @@ def bbox_query(
     return parse_bbox(bbox)
 
 
-def unpaged_bbox_query(
+async def unpaged_bbox_query(
     settings: Annotated[Settings, Depends(settings_dep)],
     bbox: Annotated[BBox | None, Depends(bbox_query)],
 ) -> BBox | None:
@@ -181,7 +182,7 @@ class Page:
     offset: int
 
 
-def page_query(
+async def page_query(
     settings: Annotated[Settings, Depends(settings_dep)],
     limit: Annotated[
         int | None,
@@ -204,7 +205,7 @@ def page_query(
 OutputFormat = Literal["json", "html"]
 
 
-def output_format(
+async def output_format(
     f: Annotated[
         OutputFormat | None,
         Query(description="Response format; overrides the Accept header (default json)."),
@@ -229,7 +230,7 @@ class TileAddress:
     y: int
 
 
-def tile_matrix_set(
+async def tile_matrix_set(
     tms: Annotated[
         str,
         Path(
@@ -244,7 +245,7 @@ def tile_matrix_set(
     return tms
 
 
-def tile_address(
+async def tile_address(
     settings: Annotated[Settings, Depends(settings_dep)],
     tms: Annotated[str, Depends(tile_matrix_set)],
     z: Annotated[int, Path(description="Zoom level (tile matrix).", examples=[8])],

@@ -1,8 +1,9 @@
-"""GeoJSON as bytes: geometries serialized by GEOS per page, properties prepared once.
+"""GeoJSON as bytes: each feature encoded once at start-up, a page joined from them.
 
-The default JSON encoder never sees a feature: ``shapely.to_geojson`` writes a page of
-geometries in one vectorized call, their text is embedded with ``orjson.Fragment`` and
-the properties are the JSON-ready dicts the collection built at start-up.
+The collection keeps every row as an encoded GeoJSON Feature
+(``Collection.feature_bytes``: geometries written by GEOS in one vectorized call,
+properties the JSON-ready dicts), so a page is an index lookup and one ``bytes.join``;
+the default JSON encoder never sees a feature.
 """
 
 from __future__ import annotations
@@ -11,33 +12,20 @@ from typing import Any
 
 import numpy as np
 import orjson
-import shapely
 
 from app.collections import Collection
-
-
-def _features(collection: Collection, positions: np.ndarray) -> list[dict[str, Any]]:
-    geometries = shapely.to_geojson(collection.geoms[positions])
-    return [
-        {
-            "type": "Feature",
-            "id": collection.ids[i],
-            "geometry": orjson.Fragment(geometry),
-            "properties": collection.records[i],
-        }
-        for i, geometry in zip(positions.tolist(), geometries.tolist(), strict=True)
-    ]
 
 
 def feature_collection(
     collection: Collection, positions: np.ndarray, members: dict[str, Any]
 ) -> bytes:
     """A FeatureCollection of ``positions``; ``members`` (links, counts) come first."""
-    features = orjson.dumps(_features(collection, positions))
+    features = b"[" + b",".join(collection.feature_bytes[positions].tolist()) + b"]"
     doc = {"type": "FeatureCollection", **members, "features": orjson.Fragment(features)}
     return orjson.dumps(doc)
 
 
 def feature(collection: Collection, position: int, links: list[dict[str, Any]]) -> bytes:
-    (doc,) = _features(collection, np.array([position]))
-    return orjson.dumps({**doc, "links": links})
+    """One feature with ``links`` as its last member."""
+    encoded: bytes = collection.feature_bytes[position]
+    return encoded[:-1] + b',"links":' + orjson.dumps(links) + b"}"

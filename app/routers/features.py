@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.collections import CollectionRegistry
 from app.deps import base_url, collections_dep, settings_dep, store_dep
@@ -51,10 +52,12 @@ def _respond(doc: dict[str, Any], fmt: OutputFormat, title: str) -> Response:
     return OrjsonResponse(doc)
 
 
-def _geojson_or_html(content: bytes, fmt: OutputFormat, title: str) -> Response:
-    """Pre-serialized GeoJSON as is; HTML re-reads it (HTML pages are for people, small)."""
+async def _geojson_or_html(content: bytes, fmt: OutputFormat, title: str) -> Response:
+    """Pre-serialized GeoJSON as is; HTML re-reads it (HTML pages are for people, small),
+    in the thread pool."""
     if fmt == "html":
-        return HTMLResponse(html.render(orjson.loads(content), title))
+        page = await run_in_threadpool(html.render, orjson.loads(content), title)
+        return HTMLResponse(page)
     return Response(content, media_type=GEOJSON, headers={"Content-Crs": f"<{CRS84}>"})
 
 
@@ -123,7 +126,7 @@ def collection(
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
 )
-def items(
+async def items(
     request: Request,
     collection_id: CollectionId,
     registry: Registry,
@@ -133,8 +136,12 @@ def items(
     base: Base,
     fmt: Fmt,
 ) -> Response:
-    coll = registry.get(collection_id)
+    # A coroutine: the features are pre-encoded, so a page is an index lookup and a join;
+    # only a lazy collection's first build and a new filter's mask (pandas) use the pool.
+    coll = await registry.aget(collection_id)
     flt = filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")
+    if not coll.has_mask(flt):
+        await run_in_threadpool(coll.mask, flt)
     matched = coll.select(flt, bbox)
     positions = matched[page.offset : page.offset + page.limit]
     url = f"{base}/collections/{coll.id}"
@@ -146,7 +153,7 @@ def items(
         "links": ogc.page_links(f"{url}/items", query, page.offset, page.limit, len(matched), url),
     }
     content = geojson.feature_collection(coll, positions, members)
-    return _geojson_or_html(content, fmt, f"{coll.spec.title}: features")
+    return await _geojson_or_html(content, fmt, f"{coll.spec.title}: features")
 
 
 @router.get(
@@ -155,10 +162,10 @@ def items(
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
 )
-def item(
+async def item(
     collection_id: CollectionId, feature_id: FeatureId, registry: Registry, base: Base, fmt: Fmt
 ) -> Response:
-    coll = registry.get(collection_id)
+    coll = await registry.aget(collection_id)
     position = coll.position(feature_id)
     url = f"{base}/collections/{coll.id}"
     links = [
@@ -167,4 +174,4 @@ def item(
         ogc.link(url, "collection", JSON, "The collection"),
     ]
     content = geojson.feature(coll, position, links)
-    return _geojson_or_html(content, fmt, f"{coll.spec.title}: {feature_id}")
+    return await _geojson_or_html(content, fmt, f"{coll.spec.title}: {feature_id}")

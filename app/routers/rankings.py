@@ -99,21 +99,38 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class WeightsQuery:
     """Weights and size of a ranking (the filter is A1's shared model)."""
 
-    weights: str | None = Query(None, description=WEIGHTS_HELP, examples=["potential:1,access:0.5"])
-    top: int = Query(100, ge=1, le=MAX_TOP, description=TOP_HELP)
+    weights: str | None
+    top: int
 
 
-@dataclass
+async def weights_query(
+    weights: str | None = Query(
+        None, description=WEIGHTS_HELP, examples=["potential:1,access:0.5"]
+    ),
+    top: int = Query(100, ge=1, le=MAX_TOP, description=TOP_HELP),
+) -> WeightsQuery:
+    return WeightsQuery(weights, top)
+
+
+@dataclass(frozen=True)
 class GridQuery:
-    cell_km: float | None = Query(None, description=CELL_KM_HELP, examples=[5.0])
-    shape: Literal["square", "hex"] = Query("square", description=SHAPE_HELP)
+    cell_km: float | None
+    shape: Literal["square", "hex"]
 
 
-def filter_dep(
+async def grid_query(
+    cell_km: float | None = Query(None, description=CELL_KM_HELP, examples=[5.0]),
+    shape: Literal["square", "hex"] = Query("square", description=SHAPE_HELP),
+) -> GridQuery:
+    """A dependency function rather than the class: a class runs in the thread pool."""
+    return GridQuery(cell_km, shape)
+
+
+async def filter_dep(
     filters: FilterQuery = Depends(filter_query), bbox: BBox | None = Depends(unpaged_bbox_query)
 ) -> DepositFilter:
     """The deposit filter of a ranking: every filter parameter of the items, and bbox (its
@@ -162,9 +179,9 @@ def _ranking_request(
     return RankingRequest(params, weights.top)
 
 
-def ranking_request(
-    weights: WeightsQuery = Depends(),
-    grid: GridQuery = Depends(),
+async def ranking_request(
+    weights: WeightsQuery = Depends(weights_query),
+    grid: GridQuery = Depends(grid_query),
     deposit_filter: DepositFilter = Depends(filter_dep),
     settings: Settings = Depends(settings_dep),
 ) -> RankingRequest:
@@ -174,9 +191,9 @@ def ranking_request(
     return _ranking_request(weights, deposit_filter, settings, cell_km, grid.shape)
 
 
-def cell_ranking_request(
+async def cell_ranking_request(
     cell_id: str = Path(alias="cellId", description=CELL_ID_HELP, examples=[CELL_ID_EXAMPLE]),
-    weights: WeightsQuery = Depends(),
+    weights: WeightsQuery = Depends(weights_query),
     deposit_filter: DepositFilter = Depends(filter_dep),
     settings: Settings = Depends(settings_dep),
 ) -> RankingRequest:
