@@ -7,6 +7,8 @@ CLI's ``fedmin rank --out`` writes the same shortlist files.
 * a bounded LRU of rankings keyed by (store build id, ranking parameters), so the map's
   re-ranks and the shortlist downloads of the same parameters reuse one computation;
   it holds futures, so concurrent identical requests share one computation too;
+* the encoded response of each (ranking, ``top``) asked for, so a repeated request is a
+  lookup rather than a re-serialization of hundreds of cells;
 * a per-request time budget (``ranking_time_budget_s``): a ranking that does not finish
   in time raises ``TimeBudgetExceededError`` (a 503 with ``Retry-After``). The
   computation is not killed: it completes in the background and lands in the cache, so
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -62,6 +65,8 @@ class RankingService:
         self.engine = engine
         self.entries = entries
         self._futures: OrderedDict[tuple[str, str], Future[Ranking]] = OrderedDict()
+        #: Encoded responses by (build id, params key, top): the ranking they encode, bytes.
+        self._encoded: OrderedDict[tuple[str, str, int], tuple[Ranking, bytes]] = OrderedDict()
         self._lock = threading.RLock()  # RLock: a done callback may run inside ``rank``
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fedmin-rank")
 
@@ -100,6 +105,25 @@ class RankingService:
                 f"the ranking did not finish within the time budget of {budget_s:g} s; it "
                 "keeps computing and will be cached: retry the same request later"
             ) from exc
+
+    def encoded(
+        self, params: RankParams, top: int, ranking: Ranking, encode: Callable[[], bytes]
+    ) -> bytes:
+        """The response bytes of ``ranking`` for ``top``: ``encode()`` once, then reused
+        while the same computation is cached (a recomputed ranking is encoded again)."""
+        key = (self.build_id, params.key(), top)
+        with self._lock:
+            hit = self._encoded.get(key)
+            if hit is not None and hit[0] is ranking:
+                self._encoded.move_to_end(key)
+                return hit[1]
+        body = encode()  # outside the lock: encoding takes milliseconds
+        with self._lock:
+            self._encoded[key] = (ranking, body)
+            self._encoded.move_to_end(key)
+            while len(self._encoded) > self.entries:
+                self._encoded.popitem(last=False)
+        return body
 
     def cached(self) -> int:
         with self._lock:

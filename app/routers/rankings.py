@@ -244,15 +244,19 @@ def rankings(
     """Score every cell of an equal-area grid near the filtered deposits and return the
     best ``top``. Same filter parameters as the deposit items; see ``docs/scoring.md``."""
     ranking = service.rank(req.params, settings.ranking_time_budget_s)
-    cells = client_cells(ranking.result.cells, req.top)
-    return geojson_response(
-        {
-            "type": "FeatureCollection",
-            **provenance(ranking, req.top),
-            "returned": len(cells),
-            "features": geojson_features(cells, id_column="cell_id"),
-        }
-    )
+
+    def encode() -> bytes:
+        cells = client_cells(ranking.result.cells, req.top)
+        return dumps(
+            {
+                "type": "FeatureCollection",
+                **provenance(ranking, req.top),
+                "returned": len(cells),
+                "features": geojson_features(cells, id_column="cell_id"),
+            }
+        )
+
+    return Response(service.encoded(req.params, req.top, ranking, encode), media_type=GEOJSON)
 
 
 @router.get(

@@ -284,3 +284,35 @@ def test_ranking_service_lru_single_flight_and_failures() -> None:
         assert engine.calls == 7
     finally:
         service.close()
+
+
+def test_repeated_ranking_is_served_from_the_encoded_bytes(
+    client: TestClient, gold: dict[str, Any]
+) -> None:
+    """A repeat of the same request is the bytes encoded the first time (no re-encoding)."""
+    url = f"/rankings?{GOLD}&{SENT_QUERY}"
+    first, again = client.get(url), client.get(url)
+    assert again.status_code == 200 and again.content == first.content
+    assert again.json() == gold
+
+
+def test_ranking_service_encodes_once_per_ranking_and_top() -> None:
+    engine = FakeEngine()
+    service = RankingService(engine, entries=2, workers=1)  # type: ignore[arg-type]
+    calls: list[int] = []
+
+    def encoder(top: int):
+        return lambda: calls.append(top) or f"top={top}".encode()
+
+    try:
+        params = RankParams(cell_km=5)
+        ranking = service.rank(params, 5)
+        assert service.encoded(params, 10, ranking, encoder(10)) == b"top=10"
+        assert service.encoded(params, 10, ranking, encoder(10)) == b"top=10"
+        assert service.encoded(params, 20, ranking, encoder(20)) == b"top=20"
+        assert calls == [10, 20]
+        recomputed = SimpleNamespace(**vars(ranking))  # another computation of the same key
+        service.encoded(params, 10, recomputed, encoder(10))  # type: ignore[arg-type]
+        assert calls == [10, 20, 10]
+    finally:
+        service.close()
