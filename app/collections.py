@@ -27,6 +27,7 @@ import rasterio.warp
 import shapely
 from starlette.concurrency import run_in_threadpool
 
+from app.encoders.mvt import TileAttributes
 from app.settings import Settings
 from geo.engine import CACHE_DIR, MemoryEngine
 from geo.filters import DepositFilter
@@ -286,6 +287,7 @@ class Collection:
             {k: r[k] for k in spec.tile_properties if r.get(k) is not None} | {"id": fid}
             for r, fid in zip(self.records, self.ids, strict=True)
         ]
+        self.tile_attributes = TileAttributes(self.tile_records, (*spec.tile_properties, "id"))
         self.geoms: np.ndarray = frame.geometry.to_numpy()
         #: Each row as an encoded GeoJSON Feature (``app.encoders.geojson`` joins a page).
         self.feature_bytes = _feature_bytes(self.ids, self.geoms, self.records)
@@ -441,12 +443,18 @@ class TileCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def get_or_render(self, key: Hashable, render: Callable[[], TileBlob]) -> TileBlob:
+    def get(self, key: Hashable) -> TileBlob | None:
+        """The cached tile, or None (never renders)."""
         with self._lock:
             blob = self._items.get(key)
             if blob is not None:
                 self._items.move_to_end(key)
-                return blob
+            return blob
+
+    def get_or_render(self, key: Hashable, render: Callable[[], TileBlob]) -> TileBlob:
+        blob = self.get(key)
+        if blob is not None:
+            return blob
         blob = render()  # outside the lock: tiles render concurrently in the threadpool
         if self.max_entries:
             with self._lock:

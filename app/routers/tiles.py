@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 import morecantile
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.collections import (
     Collection,
@@ -80,7 +81,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _tile_response(
+async def _tile_response(
     request: Request,
     key: Hashable,
     render: Callable[[], TileBlob],
@@ -88,13 +89,18 @@ def _tile_response(
     cache: TileCache,
     settings: Settings,
 ) -> Response:
-    """204/304/200 with ETag and Cache-Control; renders only on an LRU miss."""
+    """204/304/200 with ETag and Cache-Control; renders only on an LRU miss.
+
+    A coroutine: a 304 and an LRU hit are answered on the event loop, only rendering
+    goes to the thread pool."""
     digest = hashlib.blake2b(repr((RENDER_VERSION, key)).encode(), digest_size=16).hexdigest()
     etag = f'"{digest}"'
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.tile_max_age_s}"}
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    blob = cache.get_or_render(key, render)
+    blob = cache.get(key)
+    if blob is None:
+        blob = await run_in_threadpool(cache.get_or_render, key, render)
     headers |= blob.headers
     if blob.content is None:
         return Response(status_code=204, headers=headers)
@@ -109,7 +115,8 @@ def _render_vector(coll: Collection, tile: TileAddress, flt: Any, settings: Sett
     content = mvt.encode_tile(
         coll.id,
         coll.geoms_3857[positions],
-        [coll.tile_records[i] for i in positions.tolist()],
+        coll.tile_attributes,
+        positions,
         bounds,
         settings.mvt_extent,
         settings.mvt_buffer,
@@ -129,7 +136,7 @@ def _render_vector(coll: Collection, tile: TileAddress, flt: Any, settings: Sett
     "/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}.mvt",
     include_in_schema=False,
 )
-def vector_tile(
+async def vector_tile(
     request: Request,
     collection_id: CollectionId,
     tile: Tile,
@@ -138,7 +145,7 @@ def vector_tile(
     cache: Annotated[TileCache, Depends(tile_cache_dep)],
     settings: AppSettings,
 ) -> Response:
-    coll = registry.get(collection_id)
+    coll = await registry.aget(collection_id)
     flt = filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")
     key = (
         "mvt",
@@ -152,7 +159,7 @@ def vector_tile(
         settings.mvt_buffer,
         settings.max_features_per_tile,
     )
-    return _tile_response(
+    return await _tile_response(
         request, key, lambda: _render_vector(coll, tile, flt, settings), MVT, cache, settings
     )
 
@@ -238,7 +245,7 @@ def _raster_key(spec: RasterSpec, flt: Any, store: Store, settings: Settings) ->
     response_class=Response,
     responses={200: {"content": {PNG: {}}}, 204: EMPTY_204, 304: NOT_MODIFIED},
 )
-def raster_tile(
+async def raster_tile(
     request: Request,
     raster_id: RasterId,
     tile: Tile,
@@ -258,7 +265,7 @@ def raster_tile(
         return TileBlob(render_png(resolved.path, tile.z, tile.x, tile.y, spec.style))
 
     key = ("png", *_raster_key(spec, flt, store, settings), tile.z, tile.x, tile.y)
-    return _tile_response(request, key, render, PNG, cache, settings)
+    return await _tile_response(request, key, render, PNG, cache, settings)
 
 
 @router.get(
