@@ -14,7 +14,7 @@ from app.encoders import OrjsonResponse
 from app.routers import features, rankings, shortlist, tiles
 from app.routers import map as map_routes
 from app.settings import Settings, get_settings
-from app.state import ServingState
+from app.state import ServingState, freeze_heap
 from layers.store import Store
 
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tile_cache = TileCache(settings.tile_cache_entries)  # keys hold the build
         app.state.serving = serving = ServingState(settings)  # the store build being served
         serving.start_watching()
+        freeze_heap()  # the first requests must not pay a full collection of start-up's heap
         try:
             yield
         finally:
