@@ -276,6 +276,14 @@ def _print_ranking(result: RankResult, names: dict[str, str]) -> None:
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port; each loads the store (its own RSS, "
+            "tile cache and store watcher).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the API and the map on http://HOST:PORT (default 127.0.0.1:8000)."""
     import uvicorn
@@ -283,12 +291,15 @@ def serve(
     from app.main import create_app
 
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=False,  # app.middleware logs one structured line per request
-    )
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "access_log": False,  # app.middleware logs one structured line per request
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:  # each worker process imports the app factory and reads the same settings
+        uvicorn.run("app.main:create_app", factory=True, workers=workers, **options)
 
 
 def main() -> None:

@@ -58,3 +58,28 @@ def test_rank_rejects_bad_weights_and_commodities(runner: CliRunner) -> None:
     assert result.exit_code == 2 and "potential" in result.output
     result = runner.invoke(cli, ["rank", "--weights", "potential"])
     assert result.exit_code == 2 and "name=number" in result.output
+
+
+def test_serve_with_workers_runs_the_app_factory(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several workers need an import string (each process builds its own app)."""
+    import uvicorn
+
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    result = runner.invoke(cli, ["serve", "--port", "8123", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        (
+            ("app.main:create_app",),
+            {
+                "factory": True,
+                "workers": 2,
+                "host": "127.0.0.1",
+                "port": 8123,
+                "access_log": False,
+            },
+        )
+    ]
+    assert runner.invoke(cli, ["serve", "--workers", "0"]).exit_code != 0
