@@ -302,6 +302,11 @@ class Collection:
             _provenance(layer_id, manifest["layers"][layer_id]) for layer_id in self.layer_ids
         ]
         self._masks: OrderedDict[DepositFilter, np.ndarray] = OrderedDict()
+        #: The unfiltered mask and positions, shared read-only by every request.
+        self._everything = np.ones(len(self.ids), dtype=bool)
+        self._everything.flags.writeable = False
+        self._all_positions = np.arange(len(self.ids))
+        self._all_positions.flags.writeable = False
         self._lock = threading.Lock()
 
     @property
@@ -320,7 +325,7 @@ class Collection:
     def mask(self, flt: DepositFilter) -> np.ndarray:
         """Rows the filter keeps (memoized: a map asks many tiles with one filter)."""
         if flt.is_empty:
-            return np.ones(len(self), dtype=bool)
+            return self._everything
         with self._lock:
             if flt in self._masks:
                 self._masks.move_to_end(flt)
@@ -340,9 +345,9 @@ class Collection:
         self, flt: DepositFilter, bbox: tuple[float, float, float, float] | None
     ) -> np.ndarray:
         """Positions, in collection order, of rows matching the filter and the lon/lat box."""
-        keep = self.mask(flt)
         if bbox is None:
-            return np.flatnonzero(keep)
+            return self._all_positions if flt.is_empty else np.flatnonzero(self.mask(flt))
+        keep = self.mask(flt)
         hits = self.tree.query(shapely.box(*bbox), predicate="intersects")
         return np.sort(hits[keep[hits]])
 
