@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
@@ -72,7 +73,10 @@ class JsonFormatter(logging.Formatter):
             out.setdefault("request_id", request_id)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
+        try:  # orjson: the access log writes one record per request
+            return orjson.dumps(out, default=str).decode()
+        except TypeError:  # what orjson refuses (a lone surrogate, a huge int)
+            return json.dumps(out, default=str, ensure_ascii=False)
 
 
 def configure_logging(settings: Settings) -> None:
