@@ -25,7 +25,7 @@ async def settings_dep(request: Request) -> Settings:
 
 
 def request_snapshot(request: Request) -> Snapshot:
-    """The request's snapshot (``SnapshotMiddleware``), else the current one."""
+    """The request's snapshot (``FedminMiddleware``), else the current one."""
     snapshot = request.scope.get("state", {}).get(SNAPSHOT_KEY)
     return snapshot if snapshot is not None else request.app.state.serving.current
 

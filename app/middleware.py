@@ -1,17 +1,17 @@
 """ASGI middleware: request logging, security headers, the body-size limit, snapshots.
 
-Pure ASGI rather than ``BaseHTTPMiddleware``, so streamed and file responses pass through
-untouched and each layer costs a function call. ``install`` adds them in this order,
-outermost first:
+One pure ASGI layer (``FedminMiddleware``) rather than ``BaseHTTPMiddleware`` or a stack
+of layers, so streamed and file responses pass through untouched and a request costs one
+``send`` wrapper and one scan of its headers. In order, outermost first:
 
-1. ``RequestLogMiddleware``: a request id (``X-Request-ID`` echoed when it is a plain
-   token, else generated) and one JSON log line per request with its timing and size;
-2. ``SecurityHeadersMiddleware``: ``nosniff`` and ``Referrer-Policy`` on every response,
-   a Content-Security-Policy and frame denial on HTML;
+1. the request log: a request id (``X-Request-ID`` echoed when it is a plain token, else
+   generated) and one JSON log line per request with its timing and size;
+2. security headers: ``nosniff`` and ``Referrer-Policy`` on every response, a
+   Content-Security-Policy and frame denial on HTML;
 3. CORS (Starlette's), only when ``FEDMIN_CORS_ORIGINS`` names origins: closed by default;
-4. ``BodyLimitMiddleware``: 413 for a body over ``FEDMIN_MAX_REQUEST_BODY_BYTES``, by its
+4. the body limit: 413 for a body over ``FEDMIN_MAX_REQUEST_BODY_BYTES``, by its
    Content-Length or, for a chunked body, by what arrives;
-5. ``SnapshotMiddleware``: the store snapshot the request is served from (``app.state``).
+5. the store snapshot the request is served from (``app.state``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import error_response
 from app.map.page import OSM_TILES
 from app.settings import Settings
-from app.state import SNAPSHOT_KEY, ServingState
+from app.state import SNAPSHOT_KEY, ServingState, Snapshot
 
 access_log = logging.getLogger("fedmin.access")
 
@@ -95,64 +95,6 @@ def configure_logging(settings: Settings) -> None:
         logger.addHandler(handler)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-class RequestLogMiddleware:
-    """Request id in and out, and one ``fedmin.access`` record per request."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an exception escaped every handler
-        sent = 0
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_logged)
-        finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            fields = {
-                "request_id": request_id,
-                "method": scope["method"],
-                "path": scope["path"][:MAX_LOGGED_CHARS],
-                "query": scope.get("query_string", b"").decode("latin-1")[:MAX_LOGGED_CHARS],
-                "status": status,
-                "duration_ms": duration_ms,
-                "bytes": sent,
-                "client": (scope.get("client") or ("", 0))[0],
-            }
-            access_log.info(
-                "%s %s %s %.1f ms",
-                fields["method"],
-                fields["path"],
-                status,
-                duration_ms,
-                extra={"fields": fields},
-            )
-            request_id_var.reset(token)
-
-
 # --- security headers ------------------------------------------------------------------------
 
 
@@ -201,55 +143,103 @@ CSP_API_DOCS = content_security_policy(
 REFERRER_POLICY = "strict-origin-when-cross-origin"  # OSM's tile policy wants a Referer
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, docs_paths: Iterable[str] = ()):
+class FedminMiddleware:
+    """The request id and access log, the security headers, the body-size limit and the
+    store snapshot, in one pure ASGI layer (one ``send`` wrapper, one header scan).
+
+    It behaves as the separate layers did, outermost first: request log, security
+    headers, CORS (when ``cors`` names its options, run as an inner app so that it still
+    sits between the security headers and the body limit), body limit, snapshot.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        docs_paths: Iterable[str] = (),
+        cors: dict[str, Any] | None = None,
+    ):
         self.app = app
+        self.max_bytes = max_bytes
         self.docs_paths = frozenset(docs_paths)
+        self.cors = CORSMiddleware(self._behind_cors, **cors) if cors else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        given = length = chunked = None
+        for key, value in scope.get("headers", ()):  # the first of each, as before
+            if key == b"x-request-id":
+                given = value.decode("latin-1") if given is None else given
+            elif key == b"content-length":
+                length = value.decode("latin-1") if length is None else length
+            elif key == b"transfer-encoding":
+                chunked = True
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaped every handler
+        sent = 0
+        pinned: list[Snapshot] = []  # without CORS, the build header is set here too
 
-        async def send_secured(message: Message) -> None:
+        async def send_wrapped(message: Message) -> None:
+            nonlocal status, sent
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
+                if pinned:
+                    headers[BUILD_HEADER] = pinned[0].build_id
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", REFERRER_POLICY)
                 if headers.get("content-type", "").startswith("text/html"):
                     docs = scope["path"] in self.docs_paths
                     headers.setdefault("Content-Security-Policy", CSP_API_DOCS if docs else CSP)
                     headers.setdefault("X-Frame-Options", "DENY")
+                headers[REQUEST_ID_HEADER] = request_id
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
-        await self.app(scope, receive, send_secured)
+        try:
+            if self.cors is not None:
+                await self.cors(scope, receive, send_wrapped)
+            else:
+                await self._limited(scope, receive, send_wrapped, length, chunked, pinned)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                _log_access(scope, request_id, status, started, sent)
+            request_id_var.reset(token)
 
-
-# --- request body limit ----------------------------------------------------------------------
-
-
-class BodyLimitMiddleware:
-    """413 (JSON) for a request body over ``max_bytes``.
-
-    With a Content-Length the request is refused before any of the body is read. A
-    chunked body is read up to the limit first (at most ``max_bytes`` held in memory),
-    then handed to the app as it came.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
-        response = error_response(413, "RequestTooLarge", detail, {"Connection": "close"})
-        await response(scope, receive, send)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _behind_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length = chunked = None
+        for key, value in scope.get("headers", ()):
+            if key == b"content-length":
+                length = value.decode("latin-1") if length is None else length
+            elif key == b"transfer-encoding":
+                chunked = True
+        await self._limited(scope, receive, send, length, chunked, None)
+
+    async def _limited(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        length: str | None,
+        chunked: bool | None,
+        pinned: list[Snapshot] | None,
+    ) -> None:
+        """The body limit: 413 (JSON) for a request body over ``max_bytes``.
+
+        With a Content-Length the request is refused before any of the body is read. A
+        chunked body is read up to the limit first (at most ``max_bytes`` held in
+        memory), then handed to the app as it came.
+        """
         limit = f"the request body limit is {self.max_bytes} bytes"
-        length = _header(scope, b"content-length")
         if length is not None:
             if not length.strip().isdigit():
                 response = error_response(400, "InvalidRequest", "Content-Length is not a number")
@@ -257,10 +247,10 @@ class BodyLimitMiddleware:
             elif int(length) > self.max_bytes:
                 await self._refuse(scope, receive, send, f"Content-Length {length}: {limit}")
             else:
-                await self.app(scope, receive, send)
+                await self._pinned(scope, receive, send, pinned)
             return
-        if _header(scope, b"transfer-encoding") is None:
-            await self.app(scope, receive, send)
+        if chunked is None:
+            await self._pinned(scope, receive, send, pinned)
             return
         buffered: list[Message] = []
         size = 0
@@ -279,51 +269,73 @@ class BodyLimitMiddleware:
         async def replay() -> Message:
             return buffered.pop(0) if buffered else await receive()
 
-        await self.app(scope, replay, send)
+        await self._pinned(scope, replay, send, pinned)
 
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+        response = error_response(413, "RequestTooLarge", detail, {"Connection": "close"})
+        await response(scope, receive, send)
 
-# --- store snapshots -------------------------------------------------------------------------
-
-
-class SnapshotMiddleware:
-    """Pin the request to the store snapshot current at its start, until it is answered."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        serving: ServingState | None = (
-            getattr(scope["app"].state, "serving", None) if scope["type"] == "http" else None
-        )
+    async def _pinned(
+        self, scope: Scope, receive: Receive, send: Send, pinned: list[Snapshot] | None
+    ) -> None:
+        """Pin the request to the store snapshot current at its start, until it is
+        answered; its build id goes out in ``Fedmin-Build`` (set by the caller's ``send``
+        wrapper when ``pinned`` is a list, else by a wrapper here)."""
+        serving: ServingState | None = getattr(scope["app"].state, "serving", None)
         if serving is None:
             await self.app(scope, receive, send)
             return
         snapshot = serving.acquire()
         scope["state"] = {**scope.get("state", {}), SNAPSHOT_KEY: snapshot}
-
-        async def send_with_build(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[BUILD_HEADER] = snapshot.build_id
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_with_build)
+            if pinned is not None:
+                pinned.append(snapshot)
+                await self.app(scope, receive, send)
+            else:
+
+                async def send_with_build(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        MutableHeaders(scope=message)[BUILD_HEADER] = snapshot.build_id
+                    await send(message)
+
+                await self.app(scope, receive, send_with_build)
         finally:
             serving.release(snapshot)
 
 
+def _log_access(scope: Scope, request_id: str, status: int, started: float, sent: int) -> None:
+    """One ``fedmin.access`` record: the request, its status, timing and size."""
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    fields = {
+        "request_id": request_id,
+        "method": scope["method"],
+        "path": scope["path"][:MAX_LOGGED_CHARS],
+        "query": scope.get("query_string", b"").decode("latin-1")[:MAX_LOGGED_CHARS],
+        "status": status,
+        "duration_ms": duration_ms,
+        "bytes": sent,
+        "client": (scope.get("client") or ("", 0))[0],
+    }
+    access_log.info(
+        "%s %s %s %.1f ms",
+        fields["method"],
+        fields["path"],
+        status,
+        duration_ms,
+        extra={"fields": fields},
+    )
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware (``add_middleware`` wraps: the last added runs first)."""
+    """Add the one middleware layer (CORS inside it, only when origins are named)."""
     configure_logging(settings)
-    app.add_middleware(SnapshotMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    cors = None
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD"],
-            allow_headers=["If-None-Match", REQUEST_ID_HEADER],
-            expose_headers=[
+        cors = {
+            "allow_origins": settings.cors_origins,
+            "allow_methods": ["GET", "HEAD"],
+            "allow_headers": ["If-None-Match", REQUEST_ID_HEADER],
+            "expose_headers": [
                 "Content-Disposition",
                 "Link",
                 "ETag",
@@ -331,7 +343,11 @@ def install(app: FastAPI, settings: Settings) -> None:
                 BUILD_HEADER,
                 REQUEST_ID_HEADER,
             ],
-        )
+        }
     docs = [p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p]
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(
+        FedminMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        docs_paths=docs,
+        cors=cors,
+    )

@@ -5,7 +5,7 @@ registries, the ranking service) is one immutable ``Snapshot``. ``ServingState``
 the current snapshot and:
 
 * gives each request the snapshot current at its start (``acquire``/``release``, done
-  by ``app.middleware.SnapshotMiddleware``), so one response never mixes two builds;
+  by ``app.middleware.FedminMiddleware``), so one response never mixes two builds;
 * watches the ``data/store`` link from a background thread (every
   ``FEDMIN_STORE_CHECK_INTERVAL_S``): when it points at another complete build, the new
   snapshot is loaded there, off the request path, and swapped in with one reference
