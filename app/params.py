@@ -82,37 +82,44 @@ class FilterQuery:
         return DepositFilter(**dict(self.given))
 
 
-async def filter_query(
-    commodity: Annotated[
-        list[str] | None,
-        Query(description=FIELD_DESCRIPTIONS["commodities"] + _LIST_NOTE, examples=["chromium"]),
-    ] = None,
-    critical: Annotated[bool | None, Query(description=FIELD_DESCRIPTIONS["critical"])] = None,
-    dev_status: Annotated[
-        list[str] | None, Query(description=FIELD_DESCRIPTIONS["dev_status"] + _LIST_NOTE)
-    ] = None,
-    agency: Annotated[
-        list[str] | None,
-        Query(
-            description=FIELD_DESCRIPTIONS["agency"]
-            + " On federal_lands: the unit's managing agency."
-            + _LIST_NOTE
-        ),
-    ] = None,
-    mineral_entry: Annotated[
-        list[str] | None,
-        Query(
-            description=FIELD_DESCRIPTIONS["mineral_entry"]
-            + " On federal_lands: the unit's own status."
-            + _LIST_NOTE
-        ),
-    ] = None,
-    state: Annotated[
-        list[str] | None,
-        Query(description=FIELD_DESCRIPTIONS["state"] + _LIST_NOTE, examples=["CA"]),
-    ] = None,
+CommodityParam = Annotated[
+    list[str] | None,
+    Query(description=FIELD_DESCRIPTIONS["commodities"] + _LIST_NOTE, examples=["chromium"]),
+]
+CriticalParam = Annotated[bool | None, Query(description=FIELD_DESCRIPTIONS["critical"])]
+DevStatusParam = Annotated[
+    list[str] | None, Query(description=FIELD_DESCRIPTIONS["dev_status"] + _LIST_NOTE)
+]
+AgencyParam = Annotated[
+    list[str] | None,
+    Query(
+        description=FIELD_DESCRIPTIONS["agency"]
+        + " On federal_lands: the unit's managing agency."
+        + _LIST_NOTE
+    ),
+]
+MineralEntryParam = Annotated[
+    list[str] | None,
+    Query(
+        description=FIELD_DESCRIPTIONS["mineral_entry"]
+        + " On federal_lands: the unit's own status."
+        + _LIST_NOTE
+    ),
+]
+StateParam = Annotated[
+    list[str] | None,
+    Query(description=FIELD_DESCRIPTIONS["state"] + _LIST_NOTE, examples=["CA"]),
+]
+
+
+def _filters(
+    commodity: list[str] | None,
+    critical: bool | None,
+    dev_status: list[str] | None,
+    agency: list[str] | None,
+    mineral_entry: list[str] | None,
+    state: list[str] | None,
 ) -> FilterQuery:
-    """Collect the filter parameters; each collection/raster says which it accepts."""
     raw = {
         "commodities": _split(commodity),
         "critical": critical,
@@ -122,6 +129,18 @@ async def filter_query(
         "state": _split(state),
     }
     return FilterQuery(tuple((k, v) for k, v in raw.items() if v is not None))
+
+
+async def filter_query(
+    commodity: CommodityParam = None,
+    critical: CriticalParam = None,
+    dev_status: DevStatusParam = None,
+    agency: AgencyParam = None,
+    mineral_entry: MineralEntryParam = None,
+    state: StateParam = None,
+) -> FilterQuery:
+    """Collect the filter parameters; each collection/raster says which it accepts."""
+    return _filters(commodity, critical, dev_status, agency, mineral_entry, state)
 
 
 BBox = tuple[float, float, float, float]
@@ -137,26 +156,33 @@ def _only_crs84(value: str | None, name: str) -> None:
         raise InvalidParameterError(f"{name}: only {CRS84} (lon/lat) is served, got {value!r}")
 
 
-async def bbox_query(
-    bbox: Annotated[
-        str | None,
-        Query(
-            description=FIELD_DESCRIPTIONS["bbox"]
-            + " Longitudes in [-180, 180], latitudes in [-90, 90], min <= max; "
-            "a feature is returned when its geometry intersects the box.",
-            examples=["-123.5,40.5,-122.5,41.5"],
-        ),
-    ] = None,
-    bbox_crs: Annotated[
-        str | None, Query(alias="bbox-crs", description=f"CRS of bbox; only {CRS84}.")
-    ] = None,
-    crs: Annotated[
-        str | None, Query(description=f"CRS of the response geometries; only {CRS84}.")
-    ] = None,
-) -> BBox | None:
+BBoxParam = Annotated[
+    str | None,
+    Query(
+        description=FIELD_DESCRIPTIONS["bbox"]
+        + " Longitudes in [-180, 180], latitudes in [-90, 90], min <= max; "
+        "a feature is returned when its geometry intersects the box.",
+        examples=["-123.5,40.5,-122.5,41.5"],
+    ),
+]
+BBoxCrsParam = Annotated[
+    str | None, Query(alias="bbox-crs", description=f"CRS of bbox; only {CRS84}.")
+]
+CrsParam = Annotated[
+    str | None, Query(description=f"CRS of the response geometries; only {CRS84}.")
+]
+
+
+def _bbox(bbox: str | None, bbox_crs: str | None, crs: str | None) -> BBox | None:
     _only_crs84(bbox_crs, "bbox-crs")
     _only_crs84(crs, "crs")
     return parse_bbox(bbox)
+
+
+async def bbox_query(
+    bbox: BBoxParam = None, bbox_crs: BBoxCrsParam = None, crs: CrsParam = None
+) -> BBox | None:
+    return _bbox(bbox, bbox_crs, crs)
 
 
 async def unpaged_bbox_query(
@@ -182,18 +208,18 @@ class Page:
     offset: int
 
 
-async def page_query(
-    settings: Annotated[Settings, Depends(settings_dep)],
-    limit: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            description="Features per page (default FEDMIN_DEFAULT_PAGE_LIMIT, at most "
-            "FEDMIN_MAX_PAGE_LIMIT; both are echoed in each collection's document).",
-        ),
-    ] = None,
-    offset: Annotated[int, Query(ge=0, description="Matching features to skip.")] = 0,
-) -> Page:
+LimitParam = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Features per page (default FEDMIN_DEFAULT_PAGE_LIMIT, at most "
+        "FEDMIN_MAX_PAGE_LIMIT; both are echoed in each collection's document).",
+    ),
+]
+OffsetParam = Annotated[int, Query(ge=0, description="Matching features to skip.")]
+
+
+def _page(settings: Settings, limit: int | None, offset: int) -> Page:
     if limit is not None and limit > settings.max_page_limit:
         raise LimitExceededError(
             f"limit {limit} exceeds the maximum page size {settings.max_page_limit}; "
@@ -202,16 +228,25 @@ async def page_query(
     return Page(limit if limit is not None else settings.default_page_limit, offset)
 
 
+async def page_query(
+    settings: Annotated[Settings, Depends(settings_dep)],
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
+) -> Page:
+    return _page(settings, limit, offset)
+
+
 OutputFormat = Literal["json", "html"]
 
 
-async def output_format(
-    f: Annotated[
-        OutputFormat | None,
-        Query(description="Response format; overrides the Accept header (default json)."),
-    ] = None,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> OutputFormat:
+FormatParam = Annotated[
+    OutputFormat | None,
+    Query(description="Response format; overrides the Accept header (default json)."),
+]
+AcceptHeader = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def _format(f: OutputFormat | None, accept: str | None) -> OutputFormat:
     """``f`` wins; else HTML only when the client prefers text/html (a browser)."""
     if f is not None:
         return f
@@ -221,6 +256,47 @@ async def output_format(
         if json_at == -1 or html_at < json_at:
             return "html"
     return "json"
+
+
+async def output_format(f: FormatParam = None, accept: AcceptHeader = None) -> OutputFormat:
+    return _format(f, accept)
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """Everything an items page takes from its query, parsed by one dependency."""
+
+    page: Page
+    bbox: BBox | None
+    filters: FilterQuery
+    fmt: OutputFormat
+
+
+async def items_query(
+    request: Request,
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
+    bbox: BBoxParam = None,
+    bbox_crs: BBoxCrsParam = None,
+    crs: CrsParam = None,
+    commodity: CommodityParam = None,
+    critical: CriticalParam = None,
+    dev_status: DevStatusParam = None,
+    agency: AgencyParam = None,
+    mineral_entry: MineralEntryParam = None,
+    state: StateParam = None,
+    f: FormatParam = None,
+    accept: AcceptHeader = None,
+) -> ItemsQuery:
+    """The items page's parameters in one dependency: each ``Depends`` costs a resolution
+    per request, and this is the busiest endpoint. Same checks, in the same order, as
+    ``page_query``, ``bbox_query``, ``filter_query`` and ``output_format``."""
+    return ItemsQuery(
+        _page(request.app.state.settings, limit, offset),
+        _bbox(bbox, bbox_crs, crs),
+        _filters(commodity, critical, dev_status, agency, mineral_entry, state),
+        _format(f, accept),
+    )
 
 
 @dataclass(frozen=True)

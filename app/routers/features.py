@@ -15,20 +15,16 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.collections import CollectionRegistry
-from app.deps import base_url, collections_dep, settings_dep, store_dep
+from app.deps import base_url, collections_dep, request_snapshot, settings_dep, store_dep
 from app.encoders import GEOJSON, JSON, OrjsonResponse, geojson, html, ogc
 from app.params import (
     CRS84,
-    BBox,
     CollectionId,
-    FilterQuery,
+    ItemsQuery,
     OutputFormat,
-    Page,
-    bbox_query,
     carried_query,
-    filter_query,
+    items_query,
     output_format,
-    page_query,
 )
 from app.settings import Settings
 from layers.store import Store
@@ -129,22 +125,20 @@ def collection(
 async def items(
     request: Request,
     collection_id: CollectionId,
-    registry: Registry,
-    page: Annotated[Page, Depends(page_query)],
-    bbox: Annotated[BBox | None, Depends(bbox_query)],
-    filters: Annotated[FilterQuery, Depends(filter_query)],
-    base: Base,
-    fmt: Fmt,
+    q: Annotated[ItemsQuery, Depends(items_query)],
 ) -> Response:
     # A coroutine: the features are pre-encoded, so a page is an index lookup and a join;
     # only a lazy collection's first build and a new filter's mask (pandas) use the pool.
-    coll = await registry.aget(collection_id)
-    flt = filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")
+    # The registry and base URL are read here, not through more dependencies (the cost
+    # of this page is mostly FastAPI's per-dependency work).
+    coll = await request_snapshot(request).collections.aget(collection_id)
+    flt = q.filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")
     if not coll.has_mask(flt):
         await run_in_threadpool(coll.mask, flt)
-    matched = coll.select(flt, bbox)
+    matched = coll.select(flt, q.bbox)
+    page = q.page
     positions = matched[page.offset : page.offset + page.limit]
-    url = f"{base}/collections/{coll.id}"
+    url = f"{await base_url(request)}/collections/{coll.id}"
     query = carried_query(request, drop=("f", "offset", "limit"))
     members = {
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -153,7 +147,7 @@ async def items(
         "links": ogc.page_links(f"{url}/items", query, page.offset, page.limit, len(matched), url),
     }
     content = geojson.feature_collection(coll, positions, members)
-    return await _geojson_or_html(content, fmt, f"{coll.spec.title}: features")
+    return await _geojson_or_html(content, q.fmt, f"{coll.spec.title}: features")
 
 
 @router.get(
