@@ -7,7 +7,7 @@ absolute, made from the request's base URL, as the OGC API standards require.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from app.collections import Collection, CollectionSpec, RasterSpec
 from app.encoders import GEOJSON, HTML, JSON, MVT, OPENAPI, PNG
@@ -162,8 +162,15 @@ def page_links(
 ) -> list[dict[str, Any]]:
     """self/alternate/next/prev/collection links of an items page, keeping the query."""
 
+    # with_query(url, {**query, "offset": o, "limit": limit, "f": fmt}) with the carried
+    # query encoded once per page rather than once per link
+    carried = urlencode([(k, v) for k, v in query.items() if v is not None], doseq=True)
+    head = f"{url}?{carried}&offset=" if carried else f"{url}?offset="
+    tail = f"&limit={limit}"
+
     def at(new_offset: int, fmt: str | None = None) -> str:
-        return with_query(url, {**query, "offset": new_offset, "limit": limit, "f": fmt})
+        href = f"{head}{new_offset}{tail}"
+        return f"{href}&f={quote_plus(fmt)}" if fmt is not None else href
 
     links = [
         link(at(offset), "self", GEOJSON, "This page"),
