@@ -267,6 +267,25 @@ def _priority(frame: gpd.GeoDataFrame, geoms_3857: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def _point_xy(geoms: np.ndarray) -> np.ndarray | None:
+    """x/y of a collection made only of points, else None: a box then takes four
+    comparisons per point (about 25 us for the 8.5k deposits), where a tree query with
+    its predicate costs 0.5 ms for a box holding most of them."""
+    if len(geoms) and bool((shapely.get_type_id(geoms) == 0).all()):
+        return shapely.get_coordinates(geoms)
+    return None
+
+
+def _box_hits(
+    tree: shapely.STRtree, xy: np.ndarray | None, box: tuple[float, float, float, float]
+) -> np.ndarray:
+    """Positions, ascending, of the rows whose geometry intersects the closed box."""
+    if xy is not None:
+        x, y = xy[:, 0], xy[:, 1]
+        return np.flatnonzero((x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3]))
+    return np.sort(tree.query(shapely.box(*box), predicate="intersects"))
+
+
 class Collection:
     """One served collection: rows, JSON-ready properties and spatial indexes."""
 
@@ -294,6 +313,7 @@ class Collection:
         self.tree = shapely.STRtree(self.geoms)
         self.geoms_3857: np.ndarray = frame.geometry.to_crs(3857).to_numpy()
         self.tree_3857 = shapely.STRtree(self.geoms_3857)
+        self._xy, self._xy_3857 = _point_xy(self.geoms), _point_xy(self.geoms_3857)
         self.priority = _priority(frame, self.geoms_3857)
         self.bounds = (
             [round(float(v), 6) for v in shapely.total_bounds(self.geoms)] if len(frame) else None
@@ -347,9 +367,8 @@ class Collection:
         """Positions, in collection order, of rows matching the filter and the lon/lat box."""
         if bbox is None:
             return self._all_positions if flt.is_empty else np.flatnonzero(self.mask(flt))
-        keep = self.mask(flt)
-        hits = self.tree.query(shapely.box(*bbox), predicate="intersects")
-        return np.sort(hits[keep[hits]])
+        hits = _box_hits(self.tree, self._xy, bbox)
+        return hits[self.mask(flt)[hits]]
 
     def tile_positions(
         self, bounds_3857: tuple[float, float, float, float], flt: DepositFilter, limit: int
@@ -359,12 +378,12 @@ class Collection:
         Returns the kept positions and how many matched: beyond ``limit`` the rows with the
         best ``priority`` are kept, so a crowded tile is thinned the same way every time.
         """
-        hits = self.tree_3857.query(shapely.box(*bounds_3857), predicate="intersects")
+        hits = _box_hits(self.tree_3857, self._xy_3857, bounds_3857)
         hits = hits[self.mask(flt)[hits]]
         matched = len(hits)
         if matched > limit:
-            hits = hits[np.argsort(self.priority[hits], kind="stable")[:limit]]
-        return np.sort(hits), matched
+            hits = np.sort(hits[np.argsort(self.priority[hits], kind="stable")[:limit]])
+        return hits, matched
 
 
 def _provenance(layer_id: str, record: dict[str, Any]) -> dict[str, Any]:

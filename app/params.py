@@ -10,12 +10,13 @@ dependencies are ``async def`` (cheap, no I/O): a plain ``def`` costs a thread-p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Header, Path, Query, Request
 
 from app.collections import COLLECTIONS, DEPOSIT_FILTERS, PROSPECTIVITY
 from app.deps import settings_dep
+from app.fastpath import PlainQuery, plain_integer
 from app.settings import Settings
 from geo.filters import FIELD_DESCRIPTIONS, DepositFilter, parse_bbox
 from layers.catalog import layers_of_kind
@@ -143,6 +144,18 @@ async def filter_query(
     return _filters(commodity, critical, dev_status, agency, mineral_entry, state)
 
 
+def plain_filter_query(query: PlainQuery) -> FilterQuery:
+    """``filter_query`` by hand (``app.fastpath``)."""
+    return _filters(
+        query.texts("commodity"),
+        query.boolean("critical"),
+        query.texts("dev_status"),
+        query.texts("agency"),
+        query.texts("mineral_entry"),
+        query.texts("state"),
+    )
+
+
 BBox = tuple[float, float, float, float]
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #: Spellings of the one CRS served (lon/lat WGS 84); GDAL and QGIS send the URI.
@@ -237,6 +250,7 @@ async def page_query(
 
 
 OutputFormat = Literal["json", "html"]
+OUTPUT_FORMATS = get_args(OutputFormat)
 
 
 FormatParam = Annotated[
@@ -299,11 +313,34 @@ async def items_query(
     )
 
 
+def plain_items_query(request: Request) -> ItemsQuery:
+    """``items_query`` by hand (``app.fastpath``): the same checks in the same order,
+    once every parameter has been read in its plain form."""
+    query = PlainQuery(request.query_params)
+    limit = query.integer("limit", minimum=1)
+    offset = query.integer("offset", minimum=0)
+    bbox, bbox_crs, crs = query.text("bbox"), query.text("bbox-crs"), query.text("crs")
+    filters = plain_filter_query(query)
+    fmt = query.literal("f", OUTPUT_FORMATS)
+    return ItemsQuery(
+        _page(request.app.state.settings, limit, 0 if offset is None else offset),
+        _bbox(bbox, bbox_crs, crs),
+        filters,
+        _format(fmt, request.headers.get("accept")),  # type: ignore[arg-type]
+    )
+
+
 @dataclass(frozen=True)
 class TileAddress:
     z: int
     x: int
     y: int
+
+
+def _tile_matrix_set(tms: str) -> str:
+    if tms != TILE_MATRIX_SET:
+        raise NotFoundError(f"unknown tile matrix set {tms!r}; only {TILE_MATRIX_SET!r} is served")
+    return tms
 
 
 async def tile_matrix_set(
@@ -316,9 +353,18 @@ async def tile_matrix_set(
         ),
     ],
 ) -> str:
-    if tms != TILE_MATRIX_SET:
-        raise NotFoundError(f"unknown tile matrix set {tms!r}; only {TILE_MATRIX_SET!r} is served")
-    return tms
+    return _tile_matrix_set(tms)
+
+
+def _tile_address(settings: Settings, z: int, x: int, y: int) -> TileAddress:
+    if not settings.min_tile_zoom <= z <= settings.max_tile_zoom:
+        raise NotFoundError(
+            f"zoom {z} is not served; zooms {settings.min_tile_zoom}..{settings.max_tile_zoom}"
+        )
+    side = 1 << z
+    if not (0 <= x < side and 0 <= y < side):
+        raise NotFoundError(f"no tile {z}/{x}/{y}: at zoom {z}, x and y lie in 0..{side - 1}")
+    return TileAddress(z, x, y)
 
 
 async def tile_address(
@@ -329,14 +375,15 @@ async def tile_address(
     y: Annotated[int, Path(description="Tile row, 0 .. 2^z - 1 from the north.", examples=[96])],
 ) -> TileAddress:
     """A tile that exists in WebMercatorQuad at a served zoom, or a 404 saying why not."""
-    if not settings.min_tile_zoom <= z <= settings.max_tile_zoom:
-        raise NotFoundError(
-            f"zoom {z} is not served; zooms {settings.min_tile_zoom}..{settings.max_tile_zoom}"
-        )
-    side = 1 << z
-    if not (0 <= x < side and 0 <= y < side):
-        raise NotFoundError(f"no tile {z}/{x}/{y}: at zoom {z}, x and y lie in 0..{side - 1}")
-    return TileAddress(z, x, y)
+    return _tile_address(settings, z, x, y)
+
+
+def plain_tile_address(request: Request) -> TileAddress:
+    """``tile_address`` by hand (``app.fastpath``)."""
+    path = request.path_params
+    _tile_matrix_set(path["tileMatrixSetId"])
+    z, x, y = (plain_integer(path[name], name) for name in ("z", "x", "y"))
+    return _tile_address(request.app.state.settings, z, x, y)
 
 
 def carried_query(request: Request, drop: tuple[str, ...]) -> dict[str, list[str]]:

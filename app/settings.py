@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         description="How often the server checks whether data/store points at a new build "
         "and switches to it; 0: never (serve the build opened at start-up).",
     )
+    fast_paths: bool = Field(
+        True,
+        description="Parse the query of item pages and vector tiles by hand when it is in "
+        "plain form (app/fastpath.py); false: FastAPI validates every request (same answers).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of fedmin's loggers; INFO logs one JSON line per request."
     )

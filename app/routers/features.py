@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from app.collections import CollectionRegistry
 from app.deps import base_url, collections_dep, request_snapshot, settings_dep, store_dep
 from app.encoders import GEOJSON, JSON, OrjsonResponse, geojson, html, ogc
+from app.fastpath import FastPathRoute, fast_path
 from app.params import (
     CRS84,
     CollectionId,
@@ -25,11 +26,12 @@ from app.params import (
     carried_query,
     items_query,
     output_format,
+    plain_items_query,
 )
 from app.settings import Settings
 from layers.store import Store
 
-router = APIRouter(tags=["OGC API - Features"])
+router = APIRouter(tags=["OGC API - Features"], route_class=FastPathRoute)
 
 FeatureId = Annotated[
     str, Path(alias="featureId", description="Feature id.", examples=["mrds:10034372"])
@@ -121,6 +123,13 @@ def collection(
     ),
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
+)
+@fast_path(
+    lambda request: {
+        "request": request,
+        "collection_id": request.path_params["collectionId"],
+        "q": plain_items_query(request),
+    }
 )
 async def items(
     request: Request,

@@ -39,12 +39,14 @@ from app.deps import (
     base_url,
     collections_dep,
     rasters_dep,
+    request_snapshot,
     settings_dep,
     store_dep,
     tile_cache_dep,
 )
 from app.encoders import MVT, PNG, OrjsonResponse, mvt, ogc
 from app.encoders.raster import render_png
+from app.fastpath import FastPathRoute, PlainQuery, fast_path
 from app.params import (
     TILE_MATRIX_SET,
     CollectionId,
@@ -53,6 +55,8 @@ from app.params import (
     TileAddress,
     carried_query,
     filter_query,
+    plain_filter_query,
+    plain_tile_address,
     tile_address,
     tile_matrix_set,
 )
@@ -63,7 +67,7 @@ from layers.store import Store
 RENDER_VERSION = 1
 TMS = morecantile.tms.get(TILE_MATRIX_SET)
 
-router = APIRouter(tags=["Tiles"])
+router = APIRouter(tags=["Tiles"], route_class=FastPathRoute)
 
 Filters = Annotated[FilterQuery, Depends(filter_query)]
 Tile = Annotated[TileAddress, Depends(tile_address)]
@@ -135,6 +139,17 @@ def _render_vector(coll: Collection, tile: TileAddress, flt: Any, settings: Sett
 @router.get(
     "/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}.mvt",
     include_in_schema=False,
+)
+@fast_path(
+    lambda request: {
+        "request": request,
+        "collection_id": request.path_params["collectionId"],
+        "tile": plain_tile_address(request),
+        "filters": plain_filter_query(PlainQuery(request.query_params)),
+        "registry": request_snapshot(request).collections,
+        "cache": request.app.state.tile_cache,
+        "settings": request.app.state.settings,
+    }
 )
 async def vector_tile(
     request: Request,
