@@ -10,6 +10,7 @@ dependencies are ``async def`` (cheap, no I/O): a plain ``def`` costs a thread-p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Header, Path, Query, Request
@@ -33,6 +34,7 @@ FILTER_PARAMS: dict[str, str] = {
     "state": "state",
 }
 assert set(FILTER_PARAMS.values()) == set(DEPOSIT_FILTERS)
+_PARAM_OF_FIELD = {field: name for name, field in FILTER_PARAMS.items()}
 _LIST_NOTE = " Repeat the parameter or give a comma-separated list."
 TILE_MATRIX_SET = "WebMercatorQuad"
 
@@ -75,12 +77,18 @@ class FilterQuery:
         A parameter the target does not take is a 400 naming what it does take, rather
         than being silently ignored (a map asking roads for ``commodity=gold`` is a bug).
         """
-        names = {field: name for name, field in FILTER_PARAMS.items()}
-        refused = [names[field] for field, _ in self.given if field not in allowed]
+        refused = [_PARAM_OF_FIELD[field] for field, _ in self.given if field not in allowed]
         if refused:
-            takes = [names[f] for f in allowed] or "no filter parameters"
+            takes = [_PARAM_OF_FIELD[f] for f in allowed] or "no filter parameters"
             raise InvalidParameterError(f"{target} does not take {refused}; it takes {takes}")
-        return DepositFilter(**dict(self.given))
+        return _deposit_filter(self.given)
+
+
+@lru_cache(maxsize=1024)
+def _deposit_filter(given: tuple[tuple[str, Any], ...]) -> DepositFilter:
+    """Filters are immutable and a map asks many tiles with the same one: validate and
+    resolve its commodities once (a refused filter raises and is not kept)."""
+    return DepositFilter(**dict(given))
 
 
 CommodityParam = Annotated[

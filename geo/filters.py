@@ -147,7 +147,7 @@ class DepositFilter:
             return None
         return resolve_commodity_filter(list(self.commodities))
 
-    @property
+    @cached_property
     def is_empty(self) -> bool:
         """True when no field filters anything."""
         return all(getattr(self, f.name) in ((), None) for f in fields(self))
