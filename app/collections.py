@@ -475,17 +475,12 @@ class TileCache:
                 self._items.move_to_end(key)
             return blob
 
-    def get_or_render(self, key: Hashable, render: Callable[[], TileBlob]) -> TileBlob:
-        blob = self.get(key)
-        if blob is not None:
-            return blob
-        blob = render()  # outside the lock: tiles render concurrently in the threadpool
+    def put(self, key: Hashable, blob: TileBlob) -> None:
         if self.max_entries:
             with self._lock:
                 self._items[key] = blob
                 while len(self._items) > self.max_entries:
                     self._items.popitem(last=False)
-        return blob
 
 
 # --- rasters -----------------------------------------------------------------------------
