@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Module level: the replay app's annotations are resolved against this module's globals.
 from fastapi import Request, Response
@@ -696,12 +698,27 @@ def run_paired(
     return out
 
 
-def timed_get(client, path: str) -> tuple[float, object]:
-    """(seconds, response) of one GET with a sync httpx client."""
-    t0 = time.perf_counter()
-    response = client.get(path)
-    _ = response.content
-    return time.perf_counter() - t0, response
+class LeanClient:
+    """Sequential GETs over one kept-alive connection with the stdlib ``http.client``.
+
+    For latency next to a database driver: httpx spends about 0.27 ms of client-side
+    Python per request on 127.0.0.1 (0.57 against 0.30 ms p50 for the same cached tile),
+    which is the client's cost, not the server's; psycopg's is in C."""
+
+    def __init__(self, base: str, timeout: float = 120.0):
+        netloc = urlsplit(base).netloc
+        self.connection = http.client.HTTPConnection(netloc, timeout=timeout)
+
+    def get(self, path: str) -> tuple[float, int, bytes]:
+        """(seconds, status, body) of one GET, the body read in full."""
+        t0 = time.perf_counter()
+        self.connection.request("GET", path)
+        response = self.connection.getresponse()
+        body = response.read()
+        return time.perf_counter() - t0, response.status, body
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 @contextlib.contextmanager
