@@ -99,8 +99,7 @@ async def _tile_response(
 
     A coroutine: a 304 and an LRU hit are answered on the event loop; ``render`` sends
     what is heavy to the thread pool."""
-    digest = hashlib.blake2b(repr((RENDER_VERSION, key)).encode(), digest_size=16).hexdigest()
-    etag = f'"{digest}"'
+    etag = _etag(key)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.tile_max_age_s}"}
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -112,6 +111,13 @@ async def _tile_response(
     if blob.content is None:
         return Response(status_code=204, headers=headers)
     return Response(blob.content, media_type=media_type, headers=headers)
+
+
+@lru_cache(maxsize=4096)
+def _etag(key: Hashable) -> str:
+    """A hash of everything the tile depends on (memoized: a hit skips the ``repr``)."""
+    digest = hashlib.blake2b(repr((RENDER_VERSION, key)).encode(), digest_size=16).hexdigest()
+    return f'"{digest}"'
 
 
 def _tile_bounds(tile: TileAddress, settings: Settings) -> tuple[MercatorBox, MercatorBox]:
