@@ -90,14 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{max(len(r['body']) // 2 for r in captured.values()):,} bytes"
         )
         # One warm request per path, sequentially: which part of the mix costs what.
-        import httpx
-
         by_kind: dict[str, list[float]] = {}
-        with httpx.Client(base_url=fedmin.base, timeout=120) as client:
+        client = c.LeanClient(fedmin.base)
+        try:
             for kind, kind_paths in available.items():
                 for path in kind_paths:
-                    seconds, _ = c.timed_get(client, path)
+                    seconds, _, _ = client.get(path)
                     by_kind.setdefault(kind, []).append(seconds)
+        finally:
+            client.close()
         rows = []
         with c.replay_server(captured) as bare:
             servers = {"fedmin": fedmin, "bare": bare}
