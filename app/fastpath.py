@@ -13,6 +13,7 @@ both ways on the same requests).
 
 The parsers accept a subset of what FastAPI accepts and must produce the same values
 for it; they reuse the checks the dependencies run (``app.params``), in the same order.
+A fast path does not consult ``app.dependency_overrides``; turn fast paths off to use them.
 """
 
 from __future__ import annotations
