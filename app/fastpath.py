@@ -18,12 +18,13 @@ A fast path does not consult ``app.dependency_overrides``; turn fast paths off t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
+from starlette.types import Receive, Scope, Send
 
 #: Endpoint keyword arguments parsed from a request; raises ``NotPlain`` to hand the
 #: request to FastAPI.
@@ -48,25 +49,30 @@ def fast_path(parser: FastParser) -> Callable[[Callable[..., Any]], Callable[...
 
 
 class FastPathRoute(APIRoute):
-    """An ``APIRoute`` that tries its endpoint's hand parser before FastAPI's handler."""
+    """An ``APIRoute`` that tries its endpoint's hand parser before FastAPI's handler.
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        validated = super().get_route_handler()
-        parser: FastParser | None = getattr(self.endpoint, _PARSER_ATTR, None)
-        if parser is None:
-            return validated
-        endpoint = self.endpoint
+    A parsed request skips FastAPI's request wrapper too (its exit stacks are for
+    dependencies with ``yield``; there are none here): the endpoint's response is sent
+    as is, and an exception it raises is turned into a response by the app's exception
+    middleware, with the same handlers."""
 
-        async def handler(request: Request) -> Response:
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any):
+        super().__init__(path, endpoint, **kwargs)
+        self.fast_parser: FastParser | None = getattr(endpoint, _PARSER_ATTR, None)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_parser is not None and scope["method"] in self.methods:
+            request = Request(scope, receive, send)
             if request.app.state.settings.fast_paths:
                 try:
-                    kwargs = parser(request)
+                    kwargs = self.fast_parser(request)
                 except NotPlain:
-                    return await validated(request)
-                return await endpoint(**kwargs)
-            return await validated(request)
-
-        return handler
+                    pass
+                else:
+                    response = await self.endpoint(**kwargs)
+                    await response(scope, receive, send)
+                    return
+        await super().handle(scope, receive, send)
 
 
 class PlainQuery:
