@@ -14,8 +14,9 @@ ranked by deposit count, sampled at evenly spaced ranks (dense and sparse tiles 
 Cold and warm: the OS page cache cannot be dropped here, so *cold* is the first request of
 each tile after a fresh server start (a fresh fedmin process; a restarted postgres and a
 new connection), and *warm* pools the next passes over the same tiles (``--warm-passes``,
-3 by default, for both servers). PostGIS is measured as a query from Python (psycopg, no
-HTTP layer): a lower bound for any tile server on it.
+3 by default), which alternate between PostGIS and the fedmin series, so that load from
+elsewhere on a shared machine hits them alike. PostGIS is measured as a query from Python
+(psycopg, no HTTP layer): a lower bound for any tile server on it.
 fedmin is measured over HTTP with the stdlib's ``http.client`` on one kept-alive
 connection (httpx would add about 0.27 ms of client-side Python to every request).
 CPU per tile (the server process's, or the postgres backend's, user + system time over the
@@ -28,6 +29,7 @@ Stops postgres and removes its directory at exit, also on Ctrl-C. Needs ``psycop
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import pwd
@@ -37,7 +39,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -378,18 +382,20 @@ def fedmin_pass(server, collections, tiles, left) -> tuple[dict[str, list], dict
     return out, cpu
 
 
-def warm_passes(run_pass, passes: int) -> tuple[dict[str, list], dict[str, float]]:
-    """``passes`` passes of ``run_pass`` pooled: per collection, the results of every pass
-    in turn, and the CPU seconds of all of them (a single pass after the cold one is still
-    warming up: about 0.35, 0.32, 0.28 ms p50 for fedmin's cached tiles in turn)."""
-    pooled: dict[str, list] = {}
-    cpu: dict[str, float] = {}
+def warm_passes(runs: dict[str, Any], passes: int) -> dict[str, tuple[dict, dict]]:
+    """``passes`` rounds, each running every server's pass in turn; per server, its results
+    pooled over the rounds (per collection, every pass's in turn) and the CPU seconds of
+    all of them. A single pass after the cold one is still warming up: about 0.35, 0.32,
+    0.28 ms p50 for fedmin's cached tiles in turn."""
+    pooled: dict[str, tuple[dict, dict]] = {name: ({}, {}) for name in runs}
     for _ in range(passes):
-        results, seconds = run_pass()
-        for name, items in results.items():
-            pooled.setdefault(name, []).extend(items)
-            cpu[name] = cpu.get(name, 0.0) + seconds[name]
-    return pooled, cpu
+        for name, run_pass in runs.items():
+            results, seconds = run_pass()
+            items, cpu = pooled[name]
+            for collection, got in results.items():
+                items.setdefault(collection, []).extend(got)
+                cpu[collection] = cpu.get(collection, 0.0) + seconds[collection]
+    return pooled
 
 
 def tile_properties(results: dict[str, list]) -> dict[str, tuple[str, list[str]]]:
@@ -484,33 +490,27 @@ def main(argv: list[str] | None = None) -> int:
     print("  " + " ".join(f"{z}/{x}/{y}" for z, x, y in tiles))
     print()
 
-    with c.deadline(args.budget) as left:
-        # fedmin: a fresh process per series; cold = pass 1, warm = the passes after it.
-        fedmin: dict[str, dict[str, list]] = {}
+    with c.deadline(args.budget) as left, contextlib.ExitStack() as running:
         series = [("fedmin", {})]
         if not args.skip_no_cache:
             series.append(("fedmin, tile cache off", {"FEDMIN_TILE_CACHE_ENTRIES": "0"}))
         properties: dict[str, tuple[str, list[str]]] = {}
+        # A first fedmin process tells which properties its tiles carry (PostGIS is
+        # loaded with the same ones); it is stopped before anything is timed.
         with c.fedmin_server() as server:
             missing = c.require_paths(
                 server.base, [TILE_PATH.format(collection=collections[0], z=0, x=0, y=0)]
             )
+            if not missing:
+                properties = tile_properties(fedmin_pass(server, collections, tiles, left)[0])
         if missing:
             print(f"fedmin does not serve {missing[0]} yet: PostGIS only, default properties")
             series = []
-        for label, env in series:
-            with c.fedmin_server(**env) as server:
-                cold, _ = fedmin_pass(server, collections, tiles, left)
-                warm, warm_cpu = warm_passes(
-                    lambda: fedmin_pass(server, collections, tiles, left), args.warm_passes
-                )
-                rss = server.rss_mib()
-            fedmin[label] = {"cold": cold, "warm": warm, "warm_cpu": warm_cpu, "rss": rss}
-            properties = properties or tile_properties(warm)
 
-        # PostGIS: install, load, restart (cold), then the warm passes.
+        # PostGIS: install, load, restart; its cold pass on a new connection.
         bindir = ensure_postgis()
         pg = Postgres(bindir)
+        running.callback(pg.cleanup)
         pg.initdb()
         pg.start()
         loaded: dict[str, int] = {}
@@ -538,12 +538,25 @@ def main(argv: list[str] | None = None) -> int:
             }
         pg.stop()
         pg.start()
-        with pg.connect() as conn:
-            pg_cold, _ = postgis_pass(conn, queries, tiles, left)
-            pg_warm, pg_warm_cpu = warm_passes(
-                lambda: postgis_pass(conn, queries, tiles, left), args.warm_passes
-            )
-        pg.cleanup()
+        conn = running.enter_context(pg.connect())
+        pg_cold, _ = postgis_pass(conn, queries, tiles, left)
+
+        # fedmin: a fresh process per series and its cold pass.
+        servers = {label: running.enter_context(c.fedmin_server(**env)) for label, env in series}
+        fedmin: dict[str, dict[str, Any]] = {
+            label: {"cold": fedmin_pass(server, collections, tiles, left)[0]}
+            for label, server in servers.items()
+        }
+
+        # Warm: the passes alternate between the servers, so a neighbour's burst on a
+        # shared machine hits every series alike.
+        runs = {"PostGIS": lambda: postgis_pass(conn, queries, tiles, left)}
+        for label, server in servers.items():
+            runs[label] = partial(fedmin_pass, server, collections, tiles, left)
+        warm = warm_passes(runs, args.warm_passes)
+        pg_warm, pg_warm_cpu = warm.pop("PostGIS")
+        for label, (results, cpu) in warm.items():
+            fedmin[label] |= {"warm": results, "warm_cpu": cpu, "rss": servers[label].rss_mib()}
         budget_left = left()
 
     print(f"PostGIS: {version[0]} on {version[1].split(',')[0]}; loaded in {load_seconds:.1f} s")
