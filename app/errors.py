@@ -69,6 +69,15 @@ def error_response(
     return OrjsonResponse(body, status_code=status, headers=headers)
 
 
+def internal_error(path: str, exc: BaseException) -> OrjsonResponse:
+    """The 500 for an exception nothing else handled: its traceback goes to the log, the
+    client gets the usual JSON body and nothing of the internals. Sent by the middleware
+    (``FedminMiddleware``), inside the layer that adds the security headers and request id;
+    Starlette's handler for ``Exception`` would answer outside every middleware."""
+    log.exception("unhandled error on %s", path, exc_info=exc)
+    return error_response(500, "InternalError", "internal error; see the server log")
+
+
 def _document_errors(schema: dict[str, Any]) -> None:
     """Give every operation its error statuses with the ``ErrorBody`` schema.
 
@@ -124,8 +133,3 @@ def install(app: FastAPI) -> None:
         return error_response(
             exc.status_code, "HTTPError", exc.detail, getattr(exc, "headers", None)
         )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> OrjsonResponse:
-        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-        return error_response(500, "InternalError", "internal error; see the server log")

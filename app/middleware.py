@@ -1,8 +1,8 @@
 """ASGI middleware: request logging, security headers, the body-size limit, snapshots.
 
 One pure ASGI layer (``FedminMiddleware``) rather than ``BaseHTTPMiddleware`` or a stack
-of layers, so streamed and file responses pass through untouched and a request costs one
-``send`` wrapper and one scan of its headers. In order, outermost first:
+of layers, so streamed and file responses pass through untouched and a request costs two
+``send`` wrappers and one scan of its headers. In order, outermost first:
 
 1. the request log: a request id (``X-Request-ID`` echoed when it is a plain token, else
    generated) and one JSON log line per request with its timing and size;
@@ -11,7 +11,9 @@ of layers, so streamed and file responses pass through untouched and a request c
 3. CORS (Starlette's), only when ``FEDMIN_CORS_ORIGINS`` names origins: closed by default;
 4. the body limit: 413 for a body over ``FEDMIN_MAX_REQUEST_BODY_BYTES``, by its
    Content-Length or, for a chunked body, by what arrives;
-5. the store snapshot the request is served from (``app.state``).
+5. the store snapshot the request is served from (``app.state``), and the JSON 500 for
+   an exception no handler took (``app.errors.internal_error``), so that it too carries
+   the headers above.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_response
+from app.errors import error_response, internal_error
 from app.map.page import OSM_TILES
 from app.settings import Settings
 from app.state import SNAPSHOT_KEY, ServingState, Snapshot
@@ -180,7 +182,7 @@ class FedminMiddleware:
         request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500  # unless a response starts: an exception escaped every handler
+        status = 500  # unless a response starts
         sent = 0
         pinned: list[Snapshot] = []  # without CORS, the build header is set here too
 
@@ -280,27 +282,45 @@ class FedminMiddleware:
     ) -> None:
         """Pin the request to the store snapshot current at its start, until it is
         answered; its build id goes out in ``Fedmin-Build`` (set by the caller's ``send``
-        wrapper when ``pinned`` is a list, else by a wrapper here)."""
+        wrapper when ``pinned`` is a list, else here)."""
         serving: ServingState | None = getattr(scope["app"].state, "serving", None)
         if serving is None:
-            await self.app(scope, receive, send)
+            await self._answered(scope, receive, send, None)
             return
         snapshot = serving.acquire()
         scope["state"] = {**scope.get("state", {}), SNAPSHOT_KEY: snapshot}
         try:
             if pinned is not None:
                 pinned.append(snapshot)
-                await self.app(scope, receive, send)
+                await self._answered(scope, receive, send, None)
             else:
-
-                async def send_with_build(message: Message) -> None:
-                    if message["type"] == "http.response.start":
-                        MutableHeaders(scope=message)[BUILD_HEADER] = snapshot.build_id
-                    await send(message)
-
-                await self.app(scope, receive, send_with_build)
+                await self._answered(scope, receive, send, snapshot.build_id)
         finally:
             serving.release(snapshot)
+
+    async def _answered(
+        self, scope: Scope, receive: Receive, send: Send, build: str | None
+    ) -> None:
+        """The app's response, with ``build`` in ``Fedmin-Build`` when given. An exception
+        no handler took (a bug) is answered here with the JSON 500 of
+        ``app.errors.internal_error``, inside the layers that add the security headers,
+        request id and CORS headers (Starlette's own 500 is sent outside all of them)."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if build is not None:
+                    MutableHeaders(scope=message)[BUILD_HEADER] = build
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:  # too late for a status: the server closes the connection
+                raise
+            await internal_error(scope["path"], exc)(scope, receive, tracked)
 
 
 def _log_access(scope: Scope, request_id: str, status: int, started: float, sent: int) -> None:

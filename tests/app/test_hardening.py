@@ -478,3 +478,34 @@ def test_log_level_is_configurable(tight: Settings) -> None:
         assert logging.getLogger("fedmin.access").isEnabledFor(logging.INFO)
     finally:
         logger.setLevel(before)
+
+
+@pytest.mark.parametrize("cors", [False, True])
+def test_an_unhandled_error_is_a_json_500_with_the_headers(
+    app_settings: Settings, cors: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug (an exception no handler takes) answers the usual JSON error body, with the
+    security headers and request id, and its traceback goes to the log, not the client."""
+    settings = app_settings.model_copy(update={"cors_origins": [ORIGIN] if cors else []})
+    app = create_app(settings)
+
+    @app.get("/boom", include_in_schema=False)
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app) as test, caplog.at_level(logging.INFO, logger="fedmin"):
+        response = test.get("/boom", headers={"X-Request-ID": "bug-1"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "status": 500,
+        "error": "InternalError",
+        "detail": "internal error; see the server log",
+    }
+    assert "secret" not in response.text
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Request-ID"] == "bug-1"
+    assert response.headers["Fedmin-Build"]
+    logged = [r for r in caplog.records if r.name == "fedmin.errors"]
+    assert logged and "secret internals" in str(logged[0].exc_info[1])
+    access = [r for r in caplog.records if r.name == "fedmin.access"]
+    assert access[-1].fields["status"] == 500 and access[-1].fields["path"] == "/boom"
