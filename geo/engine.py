@@ -560,8 +560,8 @@ def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Same dtypes whether computed or read back from parquet (lists, None for null)."""
     frame = frame.copy()
     for column in ("land_unit_ids", "land_unit_names"):
-        frame[column] = pd.Series(
-            [[None if pd.isna(v) else v for v in x] for x in frame[column]],
+        frame[column] = pd.Series(  # v != v: NaN (pd.isna per value took 4 s at 10^6)
+            [[None if v is None or v != v else v for v in x] for x in frame[column]],
             index=frame.index,
             dtype=object,
         )

@@ -134,16 +134,21 @@ def overlay_land_status(deposits: gpd.GeoDataFrame, lands: gpd.GeoDataFrame) -> 
     pairs["status_rank"] = _rank(pairs["mineral_entry"], STATUS_PRECEDENCE)
     pairs["designation_rank"] = _rank(pairs["designation"], DESIGNATION_PRECEDENCE)
     pairs = pairs.sort_values(["pos", "status_rank", "designation_rank", "id"], kind="stable")
-    grouped = pairs.groupby("pos", sort=True)
-    ids = grouped["id"].agg(list)
-    unit_names = grouped["name"].agg(list)
-    first = grouped.head(1).set_index("pos")
-
-    index = deposits.index[ids.index.to_numpy()]
-    out.loc[index, "land_unit_ids"] = pd.Series(ids.to_numpy(), index=index)
-    out.loc[index, "land_unit_names"] = pd.Series(unit_names.to_numpy(), index=index)
+    # Each deposit's pairs are one run of the sorted ``pos``: its lists are slices and its
+    # first pair (the highest precedence) gives its status. A groupby building lists per
+    # group took half of the overlay at 10^5 deposits.
+    pos = pairs["pos"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+    runs = list(zip(starts.tolist(), [*starts[1:].tolist(), len(pos)], strict=True))
+    index = deposits.index[pos[starts]]
+    for column, values in (("land_unit_ids", pairs["id"]), ("land_unit_names", pairs["name"])):
+        listed = values.tolist()
+        out.loc[index, column] = pd.Series(
+            [listed[a:b] for a, b in runs], index=index, dtype=object
+        )
+    first = pairs.iloc[starts]
     for column in ("agency", "designation", "mineral_entry"):
-        out.loc[index, column] = first.loc[ids.index, column].to_numpy()
+        out.loc[index, column] = first[column].to_numpy()
     return out
 
 
