@@ -17,8 +17,9 @@ new connection), and *warm* pools the next passes over the same tiles (``--warm-
 3 by default), which alternate between PostGIS and the fedmin series, so that load from
 elsewhere on a shared machine hits them alike. PostGIS is measured as a query from Python
 (psycopg, no HTTP layer): a lower bound for any tile server on it.
-fedmin is measured over HTTP with the stdlib's ``http.client`` on one kept-alive
-connection (httpx would add about 0.27 ms of client-side Python to every request).
+fedmin is measured over HTTP on one kept-alive connection with a lean client (a socket
+and httptools' C parser, ``_common.LeanClient``): the stdlib's ``http.client`` would add
+about 0.12 ms of client-side Python to every request, httpx about 0.4 ms.
 CPU per tile (the server process's, or the postgres backend's, user + system time over the
 warm passes) is the figure least disturbed by other load on a shared machine.
 
@@ -357,7 +358,7 @@ def postgis_pass(conn, queries: dict, tiles, left) -> tuple[dict[str, list], dic
 
 
 def fedmin_pass(server, collections, tiles, left) -> tuple[dict[str, list], dict[str, float]]:
-    """One pass over HTTP (a lean stdlib client, see ``LeanClient``): per collection,
+    """One pass over HTTP (the lean client, see ``LeanClient``): per collection,
     [(seconds, tile bytes)] per tile, and the CPU seconds the server process spent on it."""
     out: dict[str, list] = {}
     cpu: dict[str, float] = {}
