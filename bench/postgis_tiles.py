@@ -383,6 +383,19 @@ def fedmin_pass(server, collections, tiles, left) -> tuple[dict[str, list], dict
     return out, cpu
 
 
+def noop_round_trip_ms(conn, repeats: int = 500) -> float:
+    """p50 of ``SELECT 1`` on the open connection: what the baseline's client and protocol
+    cost on their own, for reading its tile latencies."""
+    seconds = []
+    with conn.cursor() as cur:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            cur.execute("SELECT 1")
+            cur.fetchone()
+            seconds.append(time.perf_counter() - t0)
+    return 1000 * sorted(seconds)[len(seconds) // 2]
+
+
 def warm_passes(runs: dict[str, Any], passes: int) -> dict[str, tuple[dict, dict]]:
     """``passes`` rounds, each running every server's pass in turn; per server, its results
     pooled over the rounds (per collection, every pass's in turn) and the CPU seconds of
@@ -541,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         pg.start()
         conn = running.enter_context(pg.connect())
         pg_cold, _ = postgis_pass(conn, queries, tiles, left)
+        floor_ms = noop_round_trip_ms(conn)
 
         # fedmin: a fresh process per series and its cold pass.
         servers = {label: running.enter_context(c.fedmin_server(**env)) for label, env in series}
@@ -561,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         budget_left = left()
 
     print(f"PostGIS: {version[0]} on {version[1].split(',')[0]}; loaded in {load_seconds:.1f} s")
+    print(f"  SELECT 1 round trip (the driver and protocol alone): p50 {floor_ms:.3f} ms")
     for name in collections:
         layer_name, props = properties[name]
         print(
