@@ -18,6 +18,7 @@ A fast path does not consult ``app.dependency_overrides``; turn fast paths off t
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -42,6 +43,8 @@ def fast_path(parser: FastParser) -> Callable[[Callable[..., Any]], Callable[...
     """Give an ``async def`` endpoint a hand parser (apply below the route decorator)."""
 
     def attach(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError(f"fast_path needs an async def endpoint, not {endpoint!r}")
         setattr(endpoint, _PARSER_ATTR, parser)
         return endpoint
 

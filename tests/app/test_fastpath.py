@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
-from app.fastpath import NotPlain, PlainQuery, plain_integer
+from app.fastpath import NotPlain, PlainQuery, fast_path, plain_integer
 from app.main import create_app
 from app.settings import Settings
 
@@ -202,3 +202,14 @@ def test_plain_query_reads_as_fastapi() -> None:
         PlainQuery(QueryParams("critical=True")).boolean("critical")
     with pytest.raises(NotPlain):
         PlainQuery(QueryParams("limit=0")).integer("limit", minimum=1)
+
+
+def test_fast_path_takes_only_coroutine_endpoints() -> None:
+    """The route awaits the endpoint on a fast path: a plain ``def`` would fail at the
+    first request rather than here."""
+
+    def endpoint() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="async def"):
+        fast_path(lambda request: {})(endpoint)
