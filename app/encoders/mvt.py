@@ -74,12 +74,16 @@ def to_tile_units(
     dims = shapely.get_dimensions(geoms_3857)
     clipped = shapely.clip_by_rect(geoms_3857, minx - pad, miny - pad, maxx + pad, maxy + pad)
     origin = np.array([minx, miny])
-    local = shapely.transform(clipped, lambda xy: _snap((xy - origin) * scale))
+
+    def to_tile(xy: np.ndarray) -> np.ndarray:
+        return (xy - origin) * scale
+
+    local = shapely.transform(clipped, lambda xy: _snap(to_tile(xy)))
     local = shapely.transform(_simplify(local, dims), _snap)  # its repairs leave the grid
     local = shapely.remove_repeated_points(local)
     invalid = np.flatnonzero(~shapely.is_valid(local))
     if invalid.size:
-        exact = shapely.transform(clipped[invalid], lambda xy: (xy - origin) * scale)
+        exact = shapely.transform(clipped[invalid], to_tile)
         local[invalid] = shapely.set_precision(_simplify(exact, dims[invalid]), GRID_UNITS)
     local = shapely.orient_polygons(local, exterior_cw=False)
     return _keep_dimension(local, dims)
