@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         16,
         ge=0,
         description="A vector tile with at most this many features is encoded on the event "
-        "loop (well under a millisecond; the thread pool hand-off costs about 0.1 ms); "
+        "loop (well under a millisecond; a thread pool hand-off costs 0.1 to 0.4 ms); "
         "larger ones are encoded in the thread pool.",
     )
     min_tile_zoom: int = Field(0, ge=0, le=24)

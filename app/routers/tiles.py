@@ -136,7 +136,7 @@ async def _render_vector(
     coll: Collection, tile: TileAddress, flt: Any, settings: Settings
 ) -> TileBlob:
     """Select on the event loop (a box query), encode there too when the tile has few
-    features (well under a millisecond; the thread-pool hand-off costs about 0.1 ms),
+    features (well under a millisecond; a thread-pool hand-off costs 0.1 to 0.4 ms),
     else in the pool. A filter's first mask (pandas) is computed in the pool."""
     bounds, padded = _tile_bounds(tile, settings)
     if not coll.has_mask(flt):
