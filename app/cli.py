@@ -173,7 +173,12 @@ def rank(
         opened = store.open_store(settings.data_dir)
         steps.update()
         steps.set_postfix_str("overlay and distances (cached per store)")
-        with open_engine(opened, engine.value, scheduler or settings.dask_scheduler) as ranker:
+        with open_engine(
+            opened,
+            engine.value,
+            scheduler or settings.dask_scheduler,
+            budgets=settings.engine_budgets(),
+        ) as ranker:
             steps.update()
             steps.set_postfix_str("scoring cells")
             result = ranker.rank(params)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from geo.caches import MIB, EngineBudgets
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -87,6 +89,41 @@ class Settings(BaseSettings):
     prospectivity_min_value: float = Field(
         0.02, ge=0, le=1, description="Surface values below this render transparent."
     )
+
+    # Engine memory budgets (bytes), passed to geo.caches.EngineBudgets.
+    engine_components_cache_bytes: int = Field(
+        512 * MIB,
+        ge=0,
+        description="Weight-independent ranking components kept per (filter, grid): a "
+        "weights-only change reuses them.",
+    )
+    engine_grids_cache_bytes: int = Field(
+        512 * MIB,
+        ge=0,
+        description="Store-wide base grids per (cell size, shape, bandwidth), with their "
+        "per-cell land shares, distances and development.",
+    )
+    engine_evidence_cache_bytes: int = Field(
+        64 * MIB, ge=0, description="Evidence weights per filter (rankings and surfaces)."
+    )
+    engine_rankings_cache_bytes: int = Field(
+        256 * MIB, ge=0, description="Finished rankings (scores, order, explanations)."
+    )
+    engine_base_grid_max_cells: int = Field(
+        400_000,
+        ge=0,
+        description="A store-wide base grid with more cells is not built; each filter then "
+        "builds its own grid (small cells over national data).",
+    )
+
+    def engine_budgets(self) -> EngineBudgets:
+        return EngineBudgets(
+            components_bytes=self.engine_components_cache_bytes,
+            grids_bytes=self.engine_grids_cache_bytes,
+            evidence_bytes=self.engine_evidence_cache_bytes,
+            rankings_bytes=self.engine_rankings_cache_bytes,
+            base_grid_max_cells=self.engine_base_grid_max_cells,
+        )
 
     @property
     def raw_dir(self) -> Path:

@@ -68,7 +68,9 @@ def load_snapshot(store: Store, settings: Settings) -> Snapshot:
     """Open the engine and registries over ``store`` (the slow part: seconds)."""
     lease = store.lease()  # first: the build must not be pruned while it is loaded
     try:
-        engine = open_engine(store, settings.engine, settings.dask_scheduler)
+        engine = open_engine(
+            store, settings.engine, settings.dask_scheduler, budgets=settings.engine_budgets()
+        )
         try:
             return Snapshot(
                 store=store,

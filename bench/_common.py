@@ -81,15 +81,20 @@ def code_version() -> str:
     label = os.environ.get("FEDMIN_BENCH_CODE")
     if label:
         return label
+    return code_version_of(REPO)
+
+
+def code_version_of(repo: Path) -> str:
+    """As ``code_version`` for the checkout at ``repo``."""
     try:
         head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "app", "geo", "layers"],
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "app", "geo", "layers"],
             capture_output=True,
             text=True,
             check=True,
@@ -329,10 +334,10 @@ class Server:
             cmd.append("--factory")
         handle, name = tempfile.mkstemp(prefix="fedmin-bench-", suffix=".log")
         self.log = Path(name)
-        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(self.app_dir)}
         self.proc = subprocess.Popen(
             cmd,
-            cwd=REPO,
+            cwd=self.app_dir,
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,

@@ -57,6 +57,7 @@ import shapely
 from distributed import Client, Future, LocalCluster
 
 from geo.access import InfrastructureIndex
+from geo.caches import EngineBudgets
 from geo.engine import ENRICHED_COLUMNS, MemoryEngine
 from geo.grid import Grid
 from layers.errors import FedminError
@@ -185,8 +186,9 @@ class DaskEngine(MemoryEngine):
         threads_per_worker: int | None = None,
         npartitions: int | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
+        budgets: EngineBudgets | None = None,
     ):
-        super().__init__(store, cache=cache)
+        super().__init__(store, cache=cache, budgets=budgets)
         self.npartitions = npartitions
         self.connect_timeout = connect_timeout
         self._cluster: LocalCluster | None = None

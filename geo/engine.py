@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import logging
 import os
 import threading
-from collections import OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -38,11 +37,20 @@ from geo.access import (
     metric_epsg_for_lonlat,
     project_lonlat,
 )
+from geo.caches import ByteLRU, EngineBudgets, nbytes
+from geo.components import (
+    CELL_STATIC_COLUMNS,
+    RankComponents,
+    commodity_counts,
+    empty_cells,
+    top_contributors,
+    weighted_ranking,
+)
 from geo.grid import Grid, GridSpec, build_grid, parse_cell_id
 from geo.landstatus import LAND_STATUS_COLUMNS, available_land_area, overlay_land_status
-from geo.scoring import COMPONENTS, RankParams, RankResult
+from geo.scoring import RankParams, RankResult
 from geo.validation import holdout_validation
-from layers.errors import InvalidParameterError, NotFoundError
+from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind
 
 log = logging.getLogger(__name__)
@@ -50,23 +58,72 @@ log = logging.getLogger(__name__)
 #: Bump when the enrichment changes, so caches written by older code are ignored.
 ENRICH_VERSION = 1
 CACHE_DIR = "cache"
-RANK_CACHE_SIZE = 8
 ENGINE_KINDS = ("memory", "dask")
 
 #: Columns ``enrich`` adds to the canonical deposit columns.
 ENRICHED_COLUMNS = (*LAND_STATUS_COLUMNS, *DISTANCE_COLUMNS.values(), "metric_epsg", "x_m", "y_m")
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The deposits a filter keeps (row positions in ``deposits``) and their weights w_i."""
+
+    positions: np.ndarray
+    weights: np.ndarray
+
+
 @dataclass
 class _Scored:
-    """A ranking plus what ``cell`` needs to list a cell's contributing deposits."""
+    """A ranking plus the components it was weighted from (``cell`` lists contributors)."""
 
     result: RankResult
-    evidence: gpd.GeoDataFrame
-    pair_cell: np.ndarray
-    pair_deposit: np.ndarray
-    pair_contribution: np.ndarray
-    cell_index: pd.Index
+    components: RankComponents
+
+
+class _BaseGrid:
+    """The grid of one (cell spec, kernel) over every deposit of the store, built once.
+
+    A filter's grid is the subset of its cells that hold or lie within the kernel's reach
+    of the filter's evidence: exactly the cells ``build_grid`` keeps for that evidence, as
+    the rule is per cell. The filter-independent per-cell inputs (``CELL_STATIC_COLUMNS``)
+    are computed on first use of each cell and kept for every later filter.
+    """
+
+    def __init__(self, grid: Grid):
+        self.grid = grid
+        n = len(grid)
+        #: Per cell, the ``CELL_STATIC_COLUMNS`` (valid where ``done``).
+        self.statics: dict[str, np.ndarray] = {c: np.zeros(n) for c in CELL_STATIC_COLUMNS}
+        self.done = np.zeros(n, dtype=bool)
+        self.lock = threading.Lock()
+        self.xy = grid.cells[["x_m", "y_m"]].to_numpy(float)
+        self._trees = {
+            epsg: (shapely.STRtree(shapely.points(self.xy[pos])), pos)
+            for epsg, pos in grid.positions_by_epsg().items()
+        }
+
+    def pairs(
+        self, xy: np.ndarray, epsg: np.ndarray, reach_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(base cell position, point position, distance) of every cell centre within
+        ``reach_m`` of a point, one STRtree query per CRS."""
+        pc, pp, dist = [], [], []
+        for code, (tree, cpos) in self._trees.items():
+            ppos = np.flatnonzero(epsg == code)
+            if len(ppos) == 0:
+                continue
+            points, cells = tree.query(
+                shapely.points(xy[ppos]), predicate="dwithin", distance=reach_m
+            )
+            centre = self.xy[cpos[cells]]
+            pc.append(cpos[cells])
+            pp.append(ppos[points])
+            dist.append(np.hypot(centre[:, 0] - xy[ppos[points], 0],
+                                 centre[:, 1] - xy[ppos[points], 1]))  # fmt: skip
+        if not pc:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        return np.concatenate(pc), np.concatenate(pp), np.concatenate(dist)
 
 
 class MemoryEngine:
@@ -74,9 +131,13 @@ class MemoryEngine:
 
     kind = "memory"
 
-    def __init__(self, store: Any, cache: bool = True):
+    def __init__(self, store: Any, cache: bool = True, budgets: EngineBudgets | None = None):
         self.store = store
         self.cache = cache
+        self.budgets = budgets or EngineBudgets()
+        #: What the engine computed and reused, by step (``grid.build``, ``kernel_pairs``,
+        #: ``components.miss``, ``weighted``, ...): reuse is observable, not inferred.
+        self.stats: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._lands = store.kind_frame(LayerKind.FEDERAL_LANDS)
         self._lands.sindex  # noqa: B018 - build the STRtree once, here
@@ -100,8 +161,16 @@ class MemoryEngine:
             store.kind_frame(LayerKind.INFRASTRUCTURE), coverage
         )
         self._deposits: gpd.GeoDataFrame | None = None
-        self._land_area_cache: dict[tuple[int, str], dict[str, float]] = {}
-        self._rank_cache: OrderedDict[str, _Scored] = OrderedDict()
+        budgets = self.budgets
+        self._evidence: ByteLRU[Evidence] = ByteLRU("evidence", budgets.evidence_bytes, self.stats)
+        self._components: ByteLRU[RankComponents] = ByteLRU(
+            "components", budgets.components_bytes, self.stats
+        )
+        self._grids: ByteLRU[_BaseGrid] = ByteLRU("grids", budgets.grids_bytes, self.stats)
+        self._no_base_grid: set[tuple[float, str, float]] = set()
+        self._rankings: ByteLRU[_Scored] = ByteLRU(
+            "rankings", budgets.rankings_bytes, self.stats, sizer=lambda s: nbytes(s.result)
+        )
 
     @classmethod
     def from_store(cls, store: Any, cache: bool = True, **kwargs: Any) -> Self:
@@ -255,25 +324,52 @@ class MemoryEngine:
             )
         row = cells.loc[cell_id].copy()
         row["explanation"] = scoring.explain(row, scored.result.params["weights"])
-        pos = scored.cell_index.get_loc(cell_id)
-        hit = scored.pair_cell == pos
-        contributors = scored.evidence.iloc[scored.pair_deposit[hit]].copy()
-        contributors["contribution"] = scored.pair_contribution[hit]
-        contributors = contributors.sort_values("contribution", ascending=False)
+        comps = scored.components
+        hit = np.flatnonzero(comps.pair_cell == comps.cell_index.get_loc(cell_id))
+        dep, contribution = comps.pair_deposit[hit], comps.pair_contribution[hit]
+        order = np.lexsort((dep, -contribution))  # as ``top_contributors``: ties by position
+        contributors = comps.evidence.iloc[dep[order]].copy()
+        contributors["contribution"] = contribution[order]
         return row, contributors
 
+    def evidence(self, params: RankParams) -> Evidence:
+        """The filter's deposits and their evidence weights, memoized per filter and
+        evidence-weight scheme (rankings and prospectivity surfaces share it)."""
+
+        def compute() -> Evidence:
+            self.stats["evidence"] += 1
+            deposits = self.deposits
+            positions = np.flatnonzero(params.filter.mask(deposits))
+            weights = scoring.evidence_weights(deposits.iloc[positions], params)
+            return Evidence(positions, weights)
+
+        return self._evidence.get_or_compute(params.evidence_key(), compute)
+
+    def components(self, params: RankParams) -> RankComponents:
+        """The weight-independent stage of a ranking, cached per (filter, grid)."""
+        return self._components.get_or_compute(
+            params.component_key(), lambda: self._compute_components(params)
+        )
+
     def _scored(self, params: RankParams) -> _Scored:
-        key = params.key()
-        with self._lock:
-            if key in self._rank_cache:
-                self._rank_cache.move_to_end(key)
-                return self._rank_cache[key]
-        scored = self._score(params)
-        with self._lock:
-            self._rank_cache[key] = scored
-            while len(self._rank_cache) > RANK_CACHE_SIZE:
-                self._rank_cache.popitem(last=False)
-        return scored
+        def compute() -> _Scored:
+            comps = self.components(params)
+            self.stats["weighted"] += 1
+            if len(comps.evidence) == 0:
+                empty = empty_cells()
+                result = RankResult(
+                    cells=empty,
+                    all_cells=empty,
+                    params=params.to_dict(),
+                    manifest=self._manifest(),
+                    validation=comps.validation,
+                    notes=list(comps.notes),
+                )
+            else:
+                result = weighted_ranking(comps, params, self._manifest())
+            return _Scored(result, comps)
+
+        return self._rankings.get_or_compute(params.key(), compute)
 
     def _manifest(self) -> dict[str, Any]:
         return {
@@ -283,12 +379,110 @@ class MemoryEngine:
             "absent": self.store.manifest.get("absent", {}),
         }
 
-    def _score(self, params: RankParams) -> _Scored:
+    def _base_grid(self, params: RankParams) -> _BaseGrid | None:
+        """The store-wide grid of ``params``' spec and kernel; None when it would exceed
+        ``budgets.base_grid_max_cells`` (each filter then builds its own grid)."""
+        key = (params.spec.cell_km, params.spec.shape, params.bandwidth_m)
+        if key in self._no_base_grid or self.budgets.base_grid_max_cells <= 0:
+            return None
+
+        def build() -> _BaseGrid:
+            self.stats["grid.build"] += 1
+            deposits = self.deposits
+            return _BaseGrid(
+                build_grid(
+                    deposits.geometry.x.to_numpy(),
+                    deposits.geometry.y.to_numpy(),
+                    self._states,
+                    params.spec,
+                    reach_m=params.reach_m,
+                    max_cells=self.budgets.base_grid_max_cells,
+                )
+            )
+
+        try:
+            return self._grids.get_or_compute(key, build)
+        except LimitExceededError:
+            with self._lock:
+                self._no_base_grid.add(key)
+            return None
+
+    def _grid_and_pairs(
+        self, evidence: gpd.GeoDataFrame, params: RankParams
+    ) -> tuple[Grid, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        """The filter's grid, its cell statics, and the kernel pairs (cell position in
+        the grid, evidence position, distance)."""
+        ev_epsg = evidence["metric_epsg"].to_numpy()
+        ev_xy = evidence[["x_m", "y_m"]].to_numpy(float)
+        base = self._base_grid(params)
+        self.stats["kernel_pairs"] += 1
+        if base is None:
+            grid = self.make_grid(evidence, params)
+            pc, pd_, dist = [], [], []
+            cell_xy = grid.cells[["x_m", "y_m"]].to_numpy(float)
+            for epsg, cpos in grid.positions_by_epsg().items():
+                dpos = np.flatnonzero(ev_epsg == epsg)
+                a, b, d = scoring.kernel_pairs(cell_xy[cpos], ev_xy[dpos], params.reach_m)
+                pc.append(cpos[a])
+                pd_.append(dpos[b])
+                dist.append(d)
+            pair_cell = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
+            pair_dep = np.concatenate(pd_) if pd_ else np.zeros(0, dtype=np.int64)
+            pair_dist = np.concatenate(dist) if dist else np.zeros(0)
+            return grid, self.cell_statics(grid, params), pair_cell, pair_dep, pair_dist
+        self.stats["grid.subset"] += 1
+        base_cell, pair_dep, pair_dist = base.pairs(ev_xy, ev_epsg, params.reach_m)
+        located = base.grid.locate(ev_xy[:, 0], ev_xy[:, 1], ev_epsg)
+        used = np.unique(np.concatenate([base_cell, located[located >= 0]]))
+        if len(used) > params.max_cells:
+            raise LimitExceededError(
+                f"the grid would have more than {params.max_cells} cells of "
+                f"{params.cell_km} km (narrow the filter or the bbox, or use larger cells)"
+            )
+        grid = base.grid.subset(used)
+        with base.lock:
+            missing = used[~base.done[used]]
+            if len(missing):
+                fresh = self.cell_statics(base.grid.subset(missing), params)
+                for column in CELL_STATIC_COLUMNS:
+                    values = fresh[column].to_numpy()
+                    if base.statics[column].dtype != values.dtype:
+                        base.statics[column] = base.statics[column].astype(values.dtype)
+                    base.statics[column][missing] = values
+                base.done[missing] = True
+            statics = pd.DataFrame(
+                {c: base.statics[c][used] for c in CELL_STATIC_COLUMNS}, index=grid.cells.index
+            )
+        return grid, statics, np.searchsorted(used, base_cell), pair_dep, pair_dist
+
+    def cell_statics(self, grid: Grid, params: RankParams) -> pd.DataFrame:
+        """Seam: the filter-independent inputs of each cell (``CELL_STATIC_COLUMNS``):
+        open unclaimed federal area, claims coverage, kernel-weighted development and
+        active claims, distances to infrastructure."""
+        cells = grid.cells
+        lon, lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
+        self.stats["statics.cells"] += len(cells)
+        development_raw, active_claims = self._development(grid, params)
+        distances = self.infrastructure.distances_lonlat(lon, lat, index=cells.index)
+        out = pd.DataFrame(
+            {
+                "land_area_m2": self._available_area(grid),
+                "claims_covered": self._claims_covered(lon, lat),
+                "development_raw": development_raw,
+                "active_claims": active_claims,
+            },
+            index=cells.index,
+        )
+        for column in DISTANCE_COLUMNS.values():
+            out[column] = distances[column].to_numpy()
+        return out[list(CELL_STATIC_COLUMNS)]
+
+    def _compute_components(self, params: RankParams) -> RankComponents:
+        self.stats["components.compute"] += 1
         deposits = self.deposits
-        selected = deposits.loc[params.filter.mask(deposits)]
-        weights = scoring.evidence_weights(selected, params)
-        selected = selected.assign(evidence_weight=weights)
-        evidence = selected.loc[weights > 0]
+        found = self.evidence(params)
+        selected = deposits.iloc[found.positions].assign(evidence_weight=found.weights)
+        evidence = selected.loc[found.weights > 0]
         notes = list(self._notes_always)
         notes += [
             f"optional layer {k!r} is absent ({v}); it is not used"
@@ -296,81 +490,41 @@ class MemoryEngine:
         ]
         if evidence.empty:
             notes.append("no deposit with mineral evidence matches the filter: nothing to rank")
-            empty = _empty_cells()
-            result = RankResult(
-                cells=empty,
-                all_cells=empty,
-                params=params.to_dict(),
-                manifest=self._manifest(),
+            empty = np.zeros(0, dtype=np.int64)
+            return RankComponents(
+                table=empty_cells(),
+                evidence=evidence.reset_index(drop=True),
+                pair_cell=empty,
+                pair_deposit=empty,
+                pair_contribution=np.zeros(0),
                 validation={"available": False, "auc": None, "reason": "no evidence"},
                 notes=notes,
             )
-            return _Scored(
-                result, evidence, *(np.zeros(0, dtype=np.int64),) * 2, np.zeros(0), pd.Index([])
-            )
 
-        grid = self.make_grid(evidence, params)
+        grid, statics, pair_cell, pair_dep, pair_dist = self._grid_and_pairs(evidence, params)
         cells = grid.cells
         n = len(cells)
+        self.stats["aggregate"] += 1
         agg = self.aggregate_cells(selected, grid)
 
-        # Potential: kernel pairs between cell centres and evidence points, per CRS.
-        ev_epsg = evidence["metric_epsg"].to_numpy()
-        ev_xy = evidence[["x_m", "y_m"]].to_numpy(float)
-        cell_xy = cells[["x_m", "y_m"]].to_numpy(float)
-        pc, pd_, dist = [], [], []
-        for epsg, cpos in grid.positions_by_epsg().items():
-            dpos = np.flatnonzero(ev_epsg == epsg)
-            a, b, d = scoring.kernel_pairs(cell_xy[cpos], ev_xy[dpos], params.reach_m)
-            pc.append(cpos[a])
-            pd_.append(dpos[b])
-            dist.append(d)
-        pair_cell = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
-        pair_dep = np.concatenate(pd_) if pd_ else np.zeros(0, dtype=np.int64)
-        pair_dist = np.concatenate(dist) if dist else np.zeros(0)
+        # Potential: evidence weights times the kernel over the pairs.
         ev_w = evidence["evidence_weight"].to_numpy(float)
         contribution = ev_w[pair_dep] * scoring.kernel(pair_dist, params.bandwidth_m)
         potential_raw = np.bincount(pair_cell, weights=contribution, minlength=n)
         potential = scoring.normalize_potential(potential_raw)
-
-        # Development: producers and past producers (any commodity) and active claims.
-        claims_covered = self._claims_covered(cells["lon"].to_numpy(), cells["lat"].to_numpy())
-        development_raw, active_claims = self._development(grid, params)
+        development_raw = statics["development_raw"].to_numpy(float)
         developed = evidence["dev_status"].isin(scoring.DEVELOPMENT_STATUSES).to_numpy()
         undeveloped_raw = np.bincount(
             pair_cell, weights=np.where(developed[pair_dep], 0.0, contribution), minlength=n
         )
         underdevelopment = scoring.underdevelopment(potential, undeveloped_raw, development_raw)
-
-        distances = self.infrastructure.distances_lonlat(
-            cells["lon"].to_numpy(), cells["lat"].to_numpy(), index=cells.index
+        access, _ = scoring.access_component(statics)
+        land = np.clip(
+            statics["land_area_m2"].to_numpy(float) / cells["area_m2"].to_numpy(float), 0.0, 1.0
         )
-        access, _ = scoring.access_component(distances)
 
-        land_area = self._available_area(grid)
-        land = np.clip(land_area / cells["area_m2"].to_numpy(float), 0.0, 1.0)
-
-        table = pd.DataFrame(
-            {
-                "potential": potential,
-                "underdevelopment": underdevelopment,
-                "access": access,
-                "land": land,
-            },
-            index=cells.index,
-        )
-        weights_used = params.weights or scoring.DEFAULT_WEIGHTS
-        table["score"] = scoring.combine(table, weights_used)
-        front_on = [c for c in COMPONENTS if weights_used[c] > 0]
-        table["pareto"] = scoring.pareto_front(table[front_on].to_numpy(float))
-        table["potential_raw"] = potential_raw
-        table["undeveloped_raw"] = undeveloped_raw
-        table["development_raw"] = development_raw
-        table["claims_covered"] = claims_covered
-        table["active_claims"] = active_claims
-        for column in DISTANCE_COLUMNS.values():
-            table[column] = distances[column].to_numpy()
-        top_ids, top_contrib = _top_contributors(
+        self.stats["top_contributors"] += 1
+        top_ids, top_contrib = top_contributors(
             pair_cell,
             pair_dep,
             contribution,
@@ -378,32 +532,27 @@ class MemoryEngine:
             n,
             params.top_deposits,
         )
-        table["top_deposit_ids"] = top_ids
-        table["top_deposit_contributions"] = top_contrib
+        base, commodities = commodity_counts(agg)
+        table = cells.drop(columns=["col", "row"]).join(base)
+        columns = {
+            "potential": potential,
+            "underdevelopment": underdevelopment,
+            "access": access,
+            "land": land,
+            "potential_raw": potential_raw,
+            "undeveloped_raw": undeveloped_raw,
+            "development_raw": development_raw,
+            "claims_covered": statics["claims_covered"].to_numpy(bool),
+            "active_claims": statics["active_claims"].to_numpy(np.int64),
+            **{c: statics[c].to_numpy(float) for c in DISTANCE_COLUMNS.values()},
+            "top_deposit_ids": top_ids,
+            "top_deposit_contributions": top_contrib,
+            "commodity_counts": commodities,
+        }
+        table = pd.concat([table, pd.DataFrame(columns, index=cells.index)], axis=1)
 
-        commodity_cols = [c for c in agg.columns if c.startswith("c_")]
-        base = agg.drop(columns=commodity_cols)
-        counts = agg[commodity_cols].to_numpy()
-        names = [c[2:] for c in commodity_cols]
-        table["commodity_counts"] = (
-            [{names[j]: int(row[j]) for j in np.flatnonzero(row)} for row in counts]
-            if commodity_cols
-            else [{} for _ in range(n)]
-        )
-
-        all_cells = cells.drop(columns=["col", "row"]).join(base).join(table)
-        all_cells["_nan_last"] = all_cells["score"].isna()
-        all_cells = all_cells.sort_values(
-            ["_nan_last", "score", "potential", "cell_id"],
-            ascending=[True, False, False, True],
-            kind="stable",
-        ).drop(columns="_nan_last")
-        all_cells.insert(0, "rank", np.arange(1, n + 1))
-        top = all_cells.head(params.top) if params.top else all_cells
-        top = top.copy()
-        top["explanation"] = [scoring.explain(r, weights_used) for r in top.to_dict("records")]
-
-        point_cells = grid.locate(ev_xy[:, 0], ev_xy[:, 1], ev_epsg)
+        point_cells = grid.locate(evidence["x_m"].to_numpy(), evidence["y_m"].to_numpy(),
+                                  evidence["metric_epsg"].to_numpy())  # fmt: skip
         validation = holdout_validation(
             pair_cell,
             pair_dep,
@@ -413,18 +562,15 @@ class MemoryEngine:
             cells["area_m2"].to_numpy(float),
             n,
         )
-        notes += self._notes(all_cells, evidence, point_cells)
-
-        result = RankResult(
-            cells=gpd.GeoDataFrame(top, geometry="geometry", crs=4326),
-            all_cells=gpd.GeoDataFrame(all_cells, geometry="geometry", crs=4326),
-            params=params.to_dict(),
-            manifest=self._manifest(),
+        notes += self._notes(table, evidence, point_cells)
+        return RankComponents(
+            table=gpd.GeoDataFrame(table, geometry="geometry", crs=4326),
+            evidence=evidence.reset_index(drop=True),
+            pair_cell=pair_cell,
+            pair_deposit=pair_dep,
+            pair_contribution=contribution,
             validation=validation,
             notes=notes,
-        )
-        return _Scored(
-            result, evidence.reset_index(drop=True), pair_cell, pair_dep, contribution, cells.index
         )
 
     # --- helpers ------------------------------------------------------------------------
@@ -449,6 +595,7 @@ class MemoryEngine:
 
     def _development(self, grid: Grid, params: RankParams) -> tuple[np.ndarray, np.ndarray]:
         """Kernel-weighted development D per cell, and active claims per cell."""
+        self.stats["development"] += 1
         deposits = self.deposits
         worked = deposits["dev_status"].isin(scoring.DEVELOPMENT_STATUSES).to_numpy()
         reps = shapely.point_on_surface(self._active_claims.geometry.values)
@@ -480,40 +627,33 @@ class MemoryEngine:
         return development, claim_counts
 
     def _available_area(self, grid: Grid) -> np.ndarray:
-        """Open, unclaimed federal area per cell (m2), cached per cell across rankings."""
-        key = (grid.spec.size_m, grid.spec.shape)
-        with self._lock:
-            known = self._land_area_cache.setdefault(key, {})
-            ids = grid.cells.index
-            missing = np.array([i not in known for i in ids], dtype=bool)
-        if missing.any():
-            out = np.zeros(int(missing.sum()))
-            miss_pos = np.flatnonzero(missing)
-            epsg = grid.cells["epsg"].to_numpy()[miss_pos]
-            lon = grid.cells["lon"].to_numpy()[miss_pos]
-            lat = grid.cells["lat"].to_numpy()[miss_pos]
-            pad = 1.5 * grid.spec.size_m / 50_000  # degrees: a cell's half-diagonal, generously
-            for code in METRIC_EPSGS:
-                sel = epsg == code
-                if not sel.any():
-                    continue
-                box = (
-                    lon[sel].min() - pad,
-                    lat[sel].min() - pad,
-                    lon[sel].max() + pad,
-                    lat[sel].max() + pad,
-                )
-                out[sel] = available_land_area(
-                    grid.metric_geometry[miss_pos[sel]],
-                    code,
-                    self._lands,
-                    self._active_claims,
-                    box,
-                    scoring.AVAILABLE_ENTRY,
-                )
-            with self._lock:
-                known.update(zip(ids[miss_pos], out.tolist(), strict=True))
-        return np.array([known[i] for i in grid.cells.index], dtype=float)
+        """Open, unclaimed federal area per cell (m2); base grids keep it per cell."""
+        self.stats["land"] += 1
+        cells = grid.cells
+        out = np.zeros(len(cells))
+        epsg = cells["epsg"].to_numpy()
+        lon = cells["lon"].to_numpy()
+        lat = cells["lat"].to_numpy()
+        pad = 1.5 * grid.spec.size_m / 50_000  # degrees: a cell's half-diagonal, generously
+        for code in METRIC_EPSGS:
+            sel = epsg == code
+            if not sel.any():
+                continue
+            box = (
+                lon[sel].min() - pad,
+                lat[sel].min() - pad,
+                lon[sel].max() + pad,
+                lat[sel].max() + pad,
+            )
+            out[sel] = available_land_area(
+                grid.metric_geometry[sel],
+                code,
+                self._lands,
+                self._active_claims,
+                box,
+                scoring.AVAILABLE_ENTRY,
+            )
+        return out
 
     def _notes(
         self, cells: pd.DataFrame, evidence: pd.DataFrame, point_cells: np.ndarray
@@ -573,54 +713,26 @@ def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def _top_contributors(
-    cell: np.ndarray,
-    dep: np.ndarray,
-    contribution: np.ndarray,
-    ids: np.ndarray,
-    n_cells: int,
-    k: int,
-) -> tuple[list, list]:
-    """Per cell, the ids and contributions of its ``k`` largest contributors."""
-    if k == 0 or len(cell) == 0:
-        return [[] for _ in range(n_cells)], [[] for _ in range(n_cells)]
-    order = np.lexsort((-contribution, cell))
-    cell_sorted = cell[order]
-    starts = np.searchsorted(cell_sorted, cell_sorted, side="left")
-    keep = order[(np.arange(len(order)) - starts) < k]
-    bounds = np.searchsorted(cell[keep], np.arange(n_cells + 1))
-    id_values = ids[dep[keep]].tolist()
-    contrib_values = np.round(contribution[keep], 4).tolist()
-    return (
-        [id_values[a:b] for a, b in itertools.pairwise(bounds)],
-        [contrib_values[a:b] for a, b in itertools.pairwise(bounds)],
-    )
-
-
-def _empty_cells() -> gpd.GeoDataFrame:
-    columns = ["rank", "cell_id", "score", *COMPONENTS, "pareto", "top_deposit_ids", "explanation"]
-    return gpd.GeoDataFrame(
-        {c: pd.Series(dtype=object) for c in columns},
-        geometry=gpd.GeoSeries([], crs=4326),
-        crs=4326,
-    )
-
-
 def open_engine(
-    store: Any, kind: str = "memory", scheduler: Any = None, cache: bool = True
+    store: Any,
+    kind: str = "memory",
+    scheduler: Any = None,
+    cache: bool = True,
+    budgets: EngineBudgets | None = None,
 ) -> MemoryEngine:
     """The engine named by ``kind``; the dask engine is imported only when asked for."""
     if kind == "memory":
-        return MemoryEngine.from_store(store, cache=cache)
+        return MemoryEngine.from_store(store, cache=cache, budgets=budgets)
     if kind == "dask":
         from geo.dask_engine import DaskEngine
 
-        return DaskEngine.from_store(store, cache=cache, scheduler=scheduler)
+        return DaskEngine.from_store(store, cache=cache, scheduler=scheduler, budgets=budgets)
     raise InvalidParameterError(f"engine kind: one of {list(ENGINE_KINDS)}, got {kind!r}")
 
 
 __all__ = [
     "ENRICHED_COLUMNS",
+    "EngineBudgets",
     "GridSpec",
     "MemoryEngine",
     "RankParams",

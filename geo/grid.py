@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -245,13 +246,27 @@ class Grid:
     def locate(self, x_m: np.ndarray, y_m: np.ndarray, epsg: np.ndarray) -> np.ndarray:
         """Row position in ``cells`` of the cell holding each metric point; -1 if none."""
         col, row = cell_index(x_m, y_m, self.spec)
-        keys = cell_keys(epsg, col, row)
-        own = cell_keys(
-            self.cells["epsg"].to_numpy(),
-            self.cells["col"].to_numpy(),
-            self.cells["row"].to_numpy(),
+        return self.key_index.get_indexer(cell_keys(epsg, col, row))
+
+    @cached_property
+    def key_index(self) -> pd.Index:
+        """The cells' ``cell_keys`` as an index (built once per grid)."""
+        return pd.Index(
+            cell_keys(
+                self.cells["epsg"].to_numpy(),
+                self.cells["col"].to_numpy(),
+                self.cells["row"].to_numpy(),
+            )
         )
-        return pd.Index(own).get_indexer(keys)
+
+    def subset(self, positions: np.ndarray) -> Grid:
+        """The grid of the cells at ``positions`` (ascending), in the same order."""
+        return Grid(
+            spec=self.spec,
+            cells=self.cells.iloc[positions],
+            metric_geometry=self.metric_geometry[positions],
+            reach_m=self.reach_m,
+        )
 
     def positions_by_epsg(self) -> dict[int, np.ndarray]:
         epsg = self.cells["epsg"].to_numpy()

@@ -255,6 +255,25 @@ class RankParams:
         """Stable cache key."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def component_key(self) -> str:
+        """Cache key of what does not depend on the component weights (nor on ``top``):
+        the filter, evidence weights, grid and kernel (``geo.components``)."""
+        echo = self.to_dict()
+        del echo["weights"], echo["top"]
+        return json.dumps(echo, sort_keys=True)
+
+    def evidence_key(self) -> str:
+        """Cache key of the evidence weights: the filter and the evidence-weight scheme."""
+        return json.dumps(
+            {
+                "filter": self.filter.to_dict(),
+                "commodity_weights": dict(sorted((self.commodity_weights or {}).items())),
+                "status_weights": dict(self.status_weights or {}),
+                "critical_boost": self.critical_boost,
+            },
+            sort_keys=True,
+        )
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RankParams) and self.key() == other.key()
 

@@ -1,0 +1,122 @@
+"""Cached ranking components: a weights-only change reuses them and changes nothing else.
+
+Reuse is observed through the engine's own counters (``MemoryEngine.stats``), never
+through timing; results are compared with a fresh engine on the same real store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+
+from geo.caches import ByteLRU, EngineBudgets, nbytes
+from geo.engine import MemoryEngine
+from geo.filters import DepositFilter
+from geo.scoring import RankParams
+
+GOLD = RankParams(filter=DepositFilter(commodities=("gold",)))
+REWEIGHTED = dataclasses.replace(
+    GOLD, weights={"potential": 1.0, "underdevelopment": 0.0, "access": 0.5, "land": 0.1}
+)
+#: Steps that depend only on the filter and the grid: a weights-only change runs none.
+WEIGHT_INDEPENDENT_STEPS = (
+    "grid.build",
+    "grid.subset",
+    "kernel_pairs",
+    "evidence",
+    "aggregate",
+    "statics.cells",
+    "land",
+    "development",
+    "top_contributors",
+    "components.compute",
+)
+
+
+def _delta(engine: MemoryEngine, before: Counter[str]) -> Counter[str]:
+    return Counter({k: v - before.get(k, 0) for k, v in engine.stats.items()})
+
+
+def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
+    geo_store: Any,
+) -> None:
+    engine = MemoryEngine.from_store(geo_store)
+    first = engine.rank(GOLD)
+    assert engine.stats["grid.build"] == 1 and engine.stats["kernel_pairs"] == 1
+    before = Counter(engine.stats)
+    result = engine.rank(REWEIGHTED)
+    delta = _delta(engine, before)
+    assert delta["components.hit"] == 1 and delta["weighted"] == 1
+    assert {step: delta[step] for step in WEIGHT_INDEPENDENT_STEPS} == dict.fromkeys(
+        WEIGHT_INDEPENDENT_STEPS, 0
+    )
+    # The weights did change the answer...
+    scores = first.all_cells["score"].reindex(result.all_cells.index).to_numpy()
+    assert not np.allclose(scores, result.all_cells["score"].to_numpy())
+    assert result.params["weights"]["potential"] == 1.0
+    # ...and exactly as a fresh computation of the re-weighted ranking.
+    fresh_engine = MemoryEngine.from_store(geo_store)
+    fresh = fresh_engine.rank(REWEIGHTED)
+    assert fresh_engine.stats["components.compute"] == 1
+    assert_geodataframe_equal(result.all_cells, fresh.all_cells)
+    assert_geodataframe_equal(result.cells, fresh.cells)
+    assert result.validation == fresh.validation and result.notes == fresh.notes
+    # Hand check of one cell: the weighted mean of its four components.
+    best = result.cells.iloc[0]
+    w = REWEIGHTED.weights
+    expected = sum(w[c] * best[c] for c in w) / sum(w.values())
+    assert best["score"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: Any) -> None:
+    engine = MemoryEngine.from_store(geo_store)
+    whole = engine.rank(RankParams(top=None))
+    computed = engine.stats["statics.cells"]
+    assert computed == whole.total_cells
+    before = Counter(engine.stats)
+    gold = engine.rank(GOLD)
+    delta = _delta(engine, before)
+    # Gold's cells are a subset of the whole store's: no new grid, no new land overlay.
+    assert set(gold.all_cells.index) <= set(whole.all_cells.index)
+    assert delta["grid.build"] == 0 and delta["statics.cells"] == 0 and delta["land"] == 0
+    assert delta["components.compute"] == 1 and delta["kernel_pairs"] == 1
+    cols = ["land", "access", "development_raw", "dist_rail_m"]
+    pd.testing.assert_frame_equal(
+        gold.all_cells[cols], whole.all_cells.loc[gold.all_cells.index, cols]
+    )
+
+
+def test_base_grid_gives_the_cells_of_a_per_filter_grid(geo_store: Any) -> None:
+    shared = MemoryEngine.from_store(geo_store)
+    alone = MemoryEngine.from_store(geo_store, budgets=EngineBudgets(base_grid_max_cells=0))
+    a, b = shared.rank(GOLD), alone.rank(GOLD)
+    assert alone.stats["grid.build"] == 0 and shared.stats["grid.build"] == 1
+    assert list(a.all_cells.index) == list(b.all_cells.index)
+    for column in ("score", "potential", "underdevelopment", "access", "land", "n_deposits"):
+        np.testing.assert_allclose(
+            a.all_cells[column].to_numpy(float), b.all_cells[column].to_numpy(float), rtol=1e-9
+        )
+
+
+def test_caches_are_bounded_by_bytes(geo_store: Any) -> None:
+    lru: ByteLRU[np.ndarray] = ByteLRU("t", budget_bytes=3000)
+    for i in range(5):
+        lru.put(i, np.zeros(100))  # 800 bytes each
+    assert len(lru) == 3 and lru.bytes == 2400 and lru.stats["t.evicted"] == 2
+    assert lru.get(0) is None and lru.get(4) is not None
+    lru.put("big", np.zeros(1000))  # larger than the whole budget: not kept
+    assert "big" not in lru and lru.stats["t.too_large"] == 1
+
+    engine = MemoryEngine.from_store(geo_store, budgets=EngineBudgets(components_bytes=1))
+    engine.rank(GOLD)
+    engine.rank(REWEIGHTED)
+    assert engine.stats["components.compute"] == 2  # nothing fits in one byte: recomputed
+    assert engine.stats["grid.build"] == 1  # the base grid has its own budget
+    comps = MemoryEngine.from_store(geo_store).components(GOLD)
+    assert nbytes(comps) > comps.table["potential"].to_numpy().nbytes
