@@ -85,6 +85,49 @@ def _us_atlas_layer(layer_id: str, level: str, sha256: str) -> Layer:
     )
 
 
+#: Lon/lat boxes around the lower 48, Alaska (east of the antimeridian) and Hawaii: world
+#: base-map layers are clipped to them.
+US_EXTENT_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (-125.0, 24.0, -66.0, 50.0),
+    (-180.0, 51.0, -129.0, 72.0),
+    (-161.0, 18.5, -154.5, 22.5),
+)
+
+
+def _natural_earth_basemap_layer(
+    layer_id: str,
+    title: str,
+    name: str,
+    sha256: str,
+    *,
+    caveats: str,
+    columns: dict[str, str],
+    options: dict[str, object],
+) -> Layer:
+    """A Natural Earth 1:10m layer of the offline base map: mirror GeoJSON, official zip."""
+    basename = name.split("/")[1]
+    return Layer(
+        id=layer_id,
+        title=title,
+        kind=LayerKind.BASEMAP,
+        sources=(
+            Source(
+                f"basemap/{basename}.json",
+                f"https://naciscdn.org/naturalearth/10m/{name}.zip",
+                sha256,
+                archive_member=f"{basename}.shp",
+            ),
+        ),
+        reader="vector",
+        normalizer="basemap",
+        publisher="Natural Earth (1:10m)",
+        license="public domain",
+        caveats=caveats,
+        columns=columns,
+        options=options,
+    )
+
+
 LAYERS: tuple[Layer, ...] = (
     # --- deposits -------------------------------------------------------------------------
     Layer(
@@ -627,6 +670,52 @@ LAYERS: tuple[Layer, ...] = (
     ),
     _us_atlas_layer(
         "counties", "county", "145aaf5d1433352a6a1d8e86b5f149c7c653f9171baf14aaf75ee66575def1b0"
+    ),
+    # --- basemap: the offline base map's places and water (map stream) -------------------
+    _natural_earth_basemap_layer(
+        "populated_places",
+        "Populated places of the United States (Natural Earth)",
+        "cultural/ne_10m_populated_places_simple",
+        "7aa9f790f790c68cfaf2db25ffe1b0c51be484a5ce225453e7d777e0ff06e7cf",
+        caveats=(
+            "Small-scale selection: the larger towns only (769 in the US, 7,343 worldwide); "
+            "only rows with adm0_a3 = USA are kept. Population is pop_max (the urban area); "
+            "state is the postal code of adm1name."
+        ),
+        columns={
+            "name": "name",
+            "category": "featurecla",
+            "state": "adm1name",
+            "population": "pop_max",
+            "min_zoom": "min_zoom",
+        },
+        options={"feature": "place", "country_column": "adm0_a3", "country": "USA"},
+    ),
+    _natural_earth_basemap_layer(
+        "rivers",
+        "Rivers and lake centerlines of the United States (Natural Earth)",
+        "physical/ne_10m_rivers_lake_centerlines",
+        "784acb3c691109ed2f32b6efbc51d7082eb4b16ea8c12f4d83f76bb625845a3e",
+        caveats=(
+            "Major rivers only (1:10m). The world file is clipped to boxes around the lower "
+            "48, Alaska and Hawaii, so rivers of Canada and Mexico near the border remain."
+        ),
+        columns={"name": "name", "category": "featurecla", "min_zoom": "min_zoom"},
+        options={"feature": "river", "clip_boxes": US_EXTENT_BOXES},
+    ),
+    _natural_earth_basemap_layer(
+        "lakes",
+        "Lakes of the United States (Natural Earth, North America supplement)",
+        "physical/ne_10m_lakes_north_america",
+        "95ed1ed4acb51a6e5d26be560a68dd5c193e380a63354c926aba74df2e130be8",
+        caveats=(
+            "Smaller lakes and reservoirs (1:10m North America supplement): the largest "
+            "(Great Lakes, Great Salt Lake, Lake Tahoe) are in Natural Earth's main lakes "
+            "file, which is not mirrored. Clipped to boxes around the lower 48, Alaska and "
+            "Hawaii."
+        ),
+        columns={"name": "name", "category": "featurecla", "min_zoom": "min_zoom"},
+        options={"feature": "lake", "clip_boxes": US_EXTENT_BOXES},
     ),
     # --- rasters --------------------------------------------------------------------------
     Layer(

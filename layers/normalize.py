@@ -445,6 +445,78 @@ def normalize_boundaries(frames, layer, report):
     )
 
 
+def _clip_to_boxes(
+    geometry: np.ndarray, boxes: Iterable[tuple[float, float, float, float]]
+) -> np.ndarray:
+    """Each geometry cut to the first (disjoint) lon/lat box it meets; empty outside all."""
+    out = np.full(len(geometry), shapely.Point(), dtype=object)
+    todo = np.ones(len(geometry), dtype=bool)
+    for box in boxes:
+        hit = todo & shapely.intersects(geometry, shapely.box(*box))
+        out[hit] = shapely.clip_by_rect(geometry[hit], *box)
+        todo &= ~hit
+    return out
+
+
+def _lines_only(values: np.ndarray) -> np.ndarray:
+    """The linear parts of clipped lines (a clip can leave points where a line touches)."""
+    out = values.copy()
+    for i in np.flatnonzero(shapely.get_type_id(values) == 7):  # GeometryCollection
+        lines = [p for p in shapely.get_parts(values[i]) if p.geom_type == "LineString"]
+        out[i] = shapely.multilinestrings(lines) if lines else shapely.LineString()
+    return out
+
+
+def normalize_basemap(frames, layer, report):
+    """Natural Earth places, rivers and lakes: US rows (by country or clipped to the US
+    boxes), the publisher's class and suggested ``min_zoom`` kept for the map."""
+    (raw,) = frames
+    columns, options = layer.columns, layer.options
+    _require(raw, columns.values(), layer)
+    if "country_column" in options:
+        inside = raw[options["country_column"]].eq(options["country"])
+        report.drop(f"outside {options['country']}", (~inside).sum())
+        raw = raw.loc[inside]
+    raw = raw.reset_index(drop=True)
+    geometry = raw.geometry.to_numpy()
+    if "clip_boxes" in options:
+        geometry = _clip_to_boxes(geometry, options["clip_boxes"])
+        if options["feature"] == "lake":
+            geometry = _polygonal(gpd.GeoSeries(geometry, crs=4326), report).to_numpy()
+        else:
+            geometry = _lines_only(geometry)
+        outside = shapely.is_empty(geometry)
+        report.drop("outside the US boxes", outside.sum())
+        raw, geometry = raw.loc[~outside].reset_index(drop=True), geometry[~outside]
+    names = raw[columns["name"]].replace("", None)
+    if "state" in columns:
+        postal = reference.state_postal_by_name()
+        state = raw[columns["state"]].str.lower().map(postal)
+        ids = _unique_ids(layer.id, state.fillna("") + ":" + names.fillna(""))
+    else:
+        state = pd.Series(None, index=raw.index, dtype=object)
+        ids = [f"{layer.id}:{i}" for i in range(len(raw))]
+    population = (
+        pd.to_numeric(raw[columns["population"]], errors="coerce")
+        if "population" in columns
+        else pd.Series(np.nan, index=raw.index)
+    )
+    return gpd.GeoDataFrame(
+        {
+            "id": ids,
+            "name": names.to_numpy(),
+            "source": layer.id,
+            "feature": options["feature"],
+            "category": raw[columns["category"]].to_numpy(),
+            "state": state.to_numpy(),
+            "population": population.to_numpy(dtype=float),
+            "min_zoom": pd.to_numeric(raw[columns["min_zoom"]], errors="coerce").to_numpy(),
+        },
+        geometry=geometry,
+        crs=4326,
+    )
+
+
 NORMALIZERS: dict[str, Normalizer] = {
     "mrds": normalize_mrds,
     "usmin_features": normalize_usmin_features,
@@ -455,4 +527,5 @@ NORMALIZERS: dict[str, Normalizer] = {
     "claims": normalize_claims,
     "infrastructure": normalize_infrastructure,
     "boundaries": normalize_boundaries,
+    "basemap": normalize_basemap,
 }

@@ -22,6 +22,7 @@ class LayerKind(StrEnum):
     CLAIMS = "claims"
     INFRASTRUCTURE = "infrastructure"
     BOUNDARIES = "boundaries"
+    BASEMAP = "basemap"
     RASTER = "raster"
 
 
@@ -31,6 +32,8 @@ MINERAL_ENTRY = ("open", "restricted", "closed", "unknown")
 INFRASTRUCTURE_KINDS = ("road", "rail", "power")
 CLAIM_TYPES = ("lode", "placer", "mill_site", "tunnel_site", "unknown")
 CLAIM_STATUSES = ("active", "closed")
+#: What a base-map feature is: a named place (a point), a river (a line), a lake (an area).
+BASEMAP_FEATURES = ("place", "river", "lake")
 
 #: Lon/lat box that every canonical geometry must fall in: the US with its territories
 #: (American Samoa reaches 14.4 S, the Aleutians cross the antimeridian). Swapped lon/lat
@@ -99,6 +102,30 @@ SCHEMAS: dict[LayerKind, Schema] = {
         columns={"id": "str", "name": "str", "level": "str", "state": "str"},
         geometry_types=("Polygon", "MultiPolygon"),
         enums={"level": ("state", "county")},
+    ),
+    # Reference features of the offline base map (place labels, water). ``min_zoom`` is the
+    # publisher's suggested web-map zoom from which to draw the feature; ``population`` and
+    # ``state`` (postal code) are set for places only; ``category`` keeps the publisher's
+    # class (e.g. "Admin-1 capital", "Lake Centerline").
+    LayerKind.BASEMAP: Schema(
+        columns={
+            "id": "str",
+            "name": "str",
+            "source": "str",
+            "feature": "str",
+            "category": "str",
+            "state": "str",
+            "population": "float",
+            "min_zoom": "float",
+        },
+        geometry_types=(
+            "Point",
+            "LineString",
+            "MultiLineString",
+            "Polygon",
+            "MultiPolygon",
+        ),
+        enums={"feature": BASEMAP_FEATURES},
     ),
 }
 

@@ -33,6 +33,9 @@ EXPECTED_ROWS = {
     "railroads": 752,  # USA rows of 1,127
     "states": 56,
     "counties": 3230,  # 3,231 less Falls Church, VA, whose geometry is empty upstream
+    "populated_places": 769,  # adm0_a3 = USA rows of 7,343
+    "rivers": 239,  # of 1,455 worldwide, clipped to the US boxes
+    "lakes": 418,  # of 1,200 in North America, clipped to the US boxes
 }
 
 
@@ -103,6 +106,25 @@ def test_boundaries_read_back_without_empty_parts(real_store: store.Store) -> No
     assert real_store.manifest["layers"]["counties"]["dropped_rows"] == {"empty geometry": 1}
     shasta = boundaries[boundaries["id"].eq("06089")]
     assert shasta[["name", "level", "state"]].values.tolist() == [["Shasta", "county", "CA"]]
+
+
+def test_basemap_places_and_water_are_us_and_labelled(real_store: store.Store) -> None:
+    places = real_store.frame("populated_places").set_index("id")
+    redding = places.loc["populated_places:CA:Redding"]
+    assert redding["name"] == "Redding" and redding["feature"] == "place"
+    assert redding["geometry"].x == pytest.approx(-122.39, abs=0.02)
+    assert redding["geometry"].y == pytest.approx(40.58, abs=0.02)
+    assert redding["population"] > 80_000 and 4 <= redding["min_zoom"] <= 8
+    capitals = places.loc[places["category"].eq("Admin-1 capital")]
+    assert "Sacramento" in set(capitals["name"]) and len(capitals) == 50
+    assert places["state"].notna().all() and places["min_zoom"].notna().all()
+    rivers = real_store.frame("rivers")
+    assert {"Mississippi", "Sacramento", "Columbia"} <= set(rivers["name"])
+    assert set(rivers.geom_type) <= {"LineString", "MultiLineString"}
+    lakes = real_store.frame("lakes")
+    assert {"Lake Abert", "Eagle Lake", "Priest Lake"} <= set(lakes["name"])
+    for frame in (rivers, lakes):  # clipped to the US boxes: nothing north of 72 N
+        assert frame.total_bounds[3] <= 72 and frame.total_bounds[0] >= -180
 
 
 def test_claims_are_typed_and_have_a_status(real_store: store.Store) -> None:
