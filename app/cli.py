@@ -15,7 +15,7 @@ from tqdm import tqdm
 from app.settings import get_settings
 from geo.engine import MemoryEngine, open_engine
 from geo.filters import DepositFilter
-from geo.scoring import RankParams, RankResult
+from geo.scoring import DEFAULT_MIN_OPEN_LAND, RankParams, RankResult
 from layers import catalog, provision, store
 from layers.errors import FedminError
 
@@ -140,8 +140,19 @@ def rank(
     top: Annotated[int, typer.Option(help="How many cells to print and export.")] = 20,
     state: Annotated[list[str] | None, typer.Option(help="State postal code (repeatable).")] = None,
     bbox: Annotated[
-        str | None, typer.Option(help="minx,miny,maxx,maxy in lon/lat, e.g. -124.4,40,-122.3,41.8")
+        str | None,
+        typer.Option(
+            help="minx,miny,maxx,maxy in lon/lat, e.g. -124.4,40,-122.3,41.8; minx > maxx "
+            "crosses the antimeridian (170,50,-170,60: the Aleutians)"
+        ),
     ] = None,
+    min_open_land: Annotated[
+        float,
+        typer.Option(
+            help="Open-land gate: leave out cells whose open or unknown-status land is below "
+            "this share of their land (0 keeps every cell)."
+        ),
+    ] = DEFAULT_MIN_OPEN_LAND,
     engine: Annotated[
         EngineKind,
         typer.Option(
@@ -168,6 +179,7 @@ def rank(
             weights=_parse_weights(weights),
             cell_km=cell_km,
             top=top,
+            min_open_land=min_open_land,
         )
         steps.set_postfix_str("opening the store")
         opened = store.open_store(settings.data_dir)

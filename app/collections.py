@@ -33,6 +33,7 @@ from geo.engine import CACHE_DIR, MemoryEngine
 from geo.filters import DepositFilter
 from geo.rasters import prospectivity_cache_path, prospectivity_surface
 from geo.scoring import RankParams, evidence_weights
+from layers.antimeridian import bbox_parts
 from layers.catalog import layer as catalog_layer
 from layers.errors import NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind
@@ -124,6 +125,10 @@ def _ranked_cells(store: Store, engine: MemoryEngine, settings: Settings) -> Loa
     return Loaded(frame, layers, version=default_rank_params(settings).key())
 
 
+def _land_coverage(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    return Loaded(engine.land_coverage.zones(), store.layer_ids(LayerKind.FEDERAL_LANDS))
+
+
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "deposits",
@@ -152,6 +157,16 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         _kind(LayerKind.FEDERAL_LANDS),
         filters=("agency", "mineral_entry"),
         tile_properties=("name", "agency", "designation", "mineral_entry"),
+    ),
+    CollectionSpec(
+        "land_coverage",
+        "Land-status coverage",
+        "Where land status is known: 'complete' where a layer maps all federal land (a point "
+        "on no unit there is non-federal), 'units_only' where only the mapped units are known "
+        "(elsewhere a point's status is unknown, never guessed). Built from the coverage each "
+        "land layer declares in the catalog.",
+        _land_coverage,
+        tile_properties=("name", "coverage", "off_unit_status"),
     ),
     CollectionSpec(
         "claims",
@@ -367,7 +382,8 @@ class Collection:
         """Positions, in collection order, of rows matching the filter and the lon/lat box."""
         if bbox is None:
             return self._all_positions if flt.is_empty else np.flatnonzero(self.mask(flt))
-        hits = _box_hits(self.tree, self._xy, bbox)
+        parts = [_box_hits(self.tree, self._xy, box) for box in bbox_parts(bbox)]
+        hits = parts[0] if len(parts) == 1 else np.union1d(*parts)  # across the antimeridian
         return hits[self.mask(flt)[hits]]
 
     def tile_positions(

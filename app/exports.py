@@ -80,6 +80,21 @@ SHAPEFILE_FIELDS: dict[str, str] = {
     "dist_rail_m": "dist_rail",
     "dist_power_m": "dist_power",
     "feature_type": "feat_type",
+    # land status and place names (cells; the reason also on deposits)
+    "land_closed_share": "land_closd",
+    "land_restricted_share": "land_restr",
+    "land_unknown_share": "land_unkn",
+    "land_claimed_share": "land_claim",
+    "land_open_share": "land_open",
+    "land_unit_share": "unit_share",
+    "land_non_federal_share": "land_nonfd",
+    "nearest_place": "near_place",
+    "nearest_place_km": "near_km",
+    "nearest_place_bearing": "near_dir",
+    "place_label": "place",
+    "best_deposit_id": "best_dep",
+    "best_deposit_name": "best_name",
+    "mineral_entry_reason": "entry_why",
 }
 
 
@@ -142,6 +157,8 @@ def _is_listlike(value: Any) -> bool:
 
 
 def _to_text(value: Any) -> Any:
+    if _is_listlike(value) and any(isinstance(v, Mapping) for v in value):
+        return dumps(list(value)).decode()  # e.g. a cell's land units: JSON, not reprs
     if _is_listlike(value):
         return LIST_SEPARATOR.join(str(v) for v in value)
     if isinstance(value, Mapping):

@@ -15,6 +15,7 @@ from app.routers import features, rankings, shortlist, tiles
 from app.routers import map as map_routes
 from app.settings import Settings, get_settings
 from app.state import ServingState, freeze_heap
+from geo.landcoverage import coverage_summary, declared_coverage
 from layers.store import Store
 
 #: The sections of /docs, in this order.
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for layer_id, record in manifest["layers"].items()
             },
             "absent": manifest["absent"],
+            "land_coverage": coverage_summary(declared_coverage(manifest)),
         }
 
     # The routers' routes join the app's own list rather than being included: FastAPI

@@ -20,6 +20,7 @@ from app.deps import settings_dep
 from app.fastpath import PlainQuery, plain_integer
 from app.settings import Settings
 from geo.filters import FIELD_DESCRIPTIONS, DepositFilter, parse_bbox
+from layers.antimeridian import bbox_width
 from layers.catalog import layers_of_kind
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 from layers.schema import LayerKind
@@ -181,7 +182,7 @@ BBoxParam = Annotated[
     str | None,
     Query(
         description=FIELD_DESCRIPTIONS["bbox"]
-        + " Longitudes in [-180, 180], latitudes in [-90, 90], min <= max; "
+        + " Longitudes in [-180, 180], latitudes in [-90, 90], miny <= maxy; "
         "a feature is returned when its geometry intersects the box.",
         examples=["-123.5,40.5,-122.5,41.5"],
     ),
@@ -213,7 +214,7 @@ async def unpaged_bbox_query(
     """``bbox`` of a request that is not paged (a ranking, a shortlist): a 400 when its
     area exceeds ``FEDMIN_MAX_UNPAGED_BBOX_DEG2``, as a page limit bounds the others."""
     if bbox is not None:
-        area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])
+        area = bbox_width(bbox) * (bbox[3] - bbox[1])
         if area > settings.max_unpaged_bbox_deg2:
             raise LimitExceededError(
                 f"bbox: {area:g} square degrees exceeds the {settings.max_unpaged_bbox_deg2:g} "

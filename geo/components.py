@@ -14,7 +14,7 @@ explanations of the top cells. It is pure numpy/pandas over the cached record.
 Per-cell inputs that depend only on the cell (and the kernel), never on the filter, are
 the *cell statics* (``CELL_STATIC_COLUMNS``): the engine computes them once per cell of a
 base grid and reuses them for every filter. A stream adding such a per-cell input (place
-names, an unknown land share) adds a column here and fills it in
+names and land shares do) adds a column here and fills it in
 ``MemoryEngine.cell_statics``; one adding a per-filter input adds a column to
 ``RankComponents.table``.
 """
@@ -31,11 +31,17 @@ import pandas as pd
 
 from geo import scoring
 from geo.access import DISTANCE_COLUMNS
+from geo.landcoverage import REASON_UNKNOWN
+from geo.landstatus import LAND_SHARE_COLUMNS
+from geo.places import PLACE_COLUMNS
 from geo.scoring import COMPONENTS, RankParams, RankResult
+from geo.validation import holdout_validation
 
-#: Per-cell inputs computed once per base-grid cell (filter-independent).
+#: Per-cell inputs computed once per base-grid cell (filter-independent): the land
+#: shares by status and the place names (``geo.landstatus``, ``geo.places``) among them.
 CELL_STATIC_COLUMNS: tuple[str, ...] = (
-    "land_area_m2",
+    *LAND_SHARE_COLUMNS,
+    *PLACE_COLUMNS,
     "claims_covered",
     "development_raw",
     "active_claims",
@@ -62,6 +68,10 @@ class RankComponents:
     pair_contribution: np.ndarray
     validation: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: Per evidence deposit: its cell position (-1 off the grid) and whether it is a
+    #: producer (held out); the open-land gate re-runs the validation on its cells.
+    point_cells: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    developed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def cell_index(self) -> pd.Index:
@@ -71,8 +81,13 @@ class RankComponents:
 def weighted_ranking(
     components: RankComponents, params: RankParams, manifest: dict[str, Any]
 ) -> RankResult:
-    """Score, Pareto flags, order, ranks and explanations: the weight-dependent stage."""
-    table = components.table
+    """Score, Pareto flags, order, ranks and explanations: the weight-dependent stage.
+
+    The open-land gate (``scoring.open_land_gate``) is applied here, after scoring: the
+    Pareto front, the ranks and the validation see only the cells it keeps."""
+    kept = scoring.open_land_gate(components.table, params.min_open_land)
+    table = components.table.loc[kept]
+    gated = components.table.loc[~kept]
     weights = params.weights or scoring.DEFAULT_WEIGHTS
     n = len(table)
     score = scoring.combine(table, weights)
@@ -95,9 +110,57 @@ def weighted_ranking(
         all_cells=gpd.GeoDataFrame(all_cells, geometry="geometry", crs=4326),
         params=params.to_dict(),
         manifest=manifest,
-        validation=components.validation,
-        notes=list(components.notes),
+        validation=gated_validation(components, kept) if len(gated) else components.validation,
+        notes=[*components.notes, *land_notes(table, gated, params.min_open_land)],
     )
+
+
+def gated_validation(components: RankComponents, kept: np.ndarray) -> dict[str, Any]:
+    """The validation on the cells the open-land gate keeps: a held-out site in a cell
+    left out counts as off the grid, and left-out cells have no area."""
+    cells = components.point_cells
+    on_kept = np.where(cells >= 0, kept[np.maximum(cells, 0)], False)
+    return holdout_validation(
+        components.pair_cell,
+        components.pair_deposit,
+        components.pair_contribution,
+        components.developed,
+        np.where(on_kept, cells, -1),
+        np.where(kept, components.table["area_m2"].to_numpy(float), 0.0),
+        len(kept),
+    )
+
+
+def land_notes(kept: pd.DataFrame, gated: pd.DataFrame, min_open_land: float) -> list[str]:
+    """What the open-land gate left out (or, when it is off, would have), and which kept
+    cells lie on land of unknown status."""
+    notes: list[str] = []
+    if len(gated):
+        blocking = [
+            f"land_{part}_share" for part in ("closed", "restricted", "claimed", "non_federal")
+        ]
+        counts = gated[blocking].idxmax(axis=1).str[len("land_") : -len("_share")].value_counts()
+        parts = ", ".join(f"{k} {counts[k]}" for k in sorted(counts.index))
+        notes.append(
+            f"the open-land gate left out {len(gated)} cells with less than "
+            f"{100 * min_open_land:g} % of their land open or of unknown status (mostly "
+            f"{parts}); min_open_land=0 shows every cell"
+        )
+    if min_open_land <= 0 and len(kept) and "land_open_share" in kept:
+        blocked = int((~scoring.open_land_gate(kept, scoring.DEFAULT_MIN_OPEN_LAND)).sum())
+        notes.append(
+            f"the open-land gate is off (min_open_land=0): {blocked} cells known to offer no "
+            f"open land are included (the default {scoring.DEFAULT_MIN_OPEN_LAND:g} would "
+            "leave them out)"
+        )
+    flagged = int(kept["land_flag"].notna().sum()) if "land_flag" in kept else 0
+    if flagged:
+        notes.append(
+            f"{flagged} of {len(kept)} cells lie partly or wholly on land of unknown status "
+            f"(flagged in land_flag; {REASON_UNKNOWN}); their land component is the open "
+            "share of the known part"
+        )
+    return notes
 
 
 def top_contributors(

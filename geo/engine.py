@@ -47,7 +47,16 @@ from geo.components import (
     weighted_ranking,
 )
 from geo.grid import Grid, GridSpec, build_grid, parse_cell_id
-from geo.landstatus import LAND_STATUS_COLUMNS, available_land_area, overlay_land_status
+from geo.landcoverage import LandCoverage, land_coverage_for_store
+from geo.landstatus import (
+    LAND_SHARE_COLUMNS,
+    LAND_SHARE_PARTS,
+    LAND_STATUS_COLUMNS,
+    complete_fraction,
+    land_share_areas,
+    overlay_land_status,
+)
+from geo.places import PLACE_COLUMNS, PlaceIndex, governed_units, place_labels
 from geo.scoring import RankParams, RankResult
 from geo.validation import holdout_validation
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
@@ -56,7 +65,7 @@ from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind
 log = logging.getLogger(__name__)
 
 #: Bump when the enrichment changes, so caches written by older code are ignored.
-ENRICH_VERSION = 1
+ENRICH_VERSION = 2
 CACHE_DIR = "cache"
 ENGINE_KINDS = ("memory", "dask")
 
@@ -147,6 +156,9 @@ class MemoryEngine:
         self._active_claims.sindex  # noqa: B018
         self._claims_coverage = self._claims_coverage_area()
         self._states = store.frame("states") if "states" in store.layer_ids() else None
+        self.land_coverage: LandCoverage = land_coverage_for_store(store)
+        self._complete_metric: dict[int, BaseGeometry] = {}
+        self.places = PlaceIndex.for_store(store)
         self._notes_always: list[str] = []
         try:
             coverage = coverage_for_store(store)
@@ -230,7 +242,7 @@ class MemoryEngine:
 
     def enrich(self, deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Seam: add land status, infrastructure distances and metric coordinates."""
-        status = overlay_land_status(deposits, self._lands)
+        status = overlay_land_status(deposits, self._lands, self.land_coverage)
         distances = self.infrastructure.distances(deposits)
         lon, lat = deposits.geometry.x.to_numpy(), deposits.geometry.y.to_numpy()
         epsg = metric_epsg_for_lonlat(lon, lat)
@@ -317,6 +329,12 @@ class MemoryEngine:
             params = dataclasses.replace(params, cell_km=spec.cell_km, shape=spec.shape)
         scored = self._scored(params)
         cells = scored.result.all_cells
+        if cell_id not in cells.index and cell_id in scored.components.cell_index:
+            raise NotFoundError(
+                f"cell {cell_id!r} was left out of this ranking by the open-land gate "
+                f"(min_open_land={params.min_open_land:g}): it offers no open land of known "
+                "status; ask with min_open_land=0 to see it"
+            )
         if cell_id not in cells.index:
             raise NotFoundError(
                 f"no cell {cell_id!r} in the ranking for these parameters (a cell exists only "
@@ -466,7 +484,6 @@ class MemoryEngine:
         distances = self.infrastructure.distances_lonlat(lon, lat, index=cells.index)
         out = pd.DataFrame(
             {
-                "land_area_m2": self._available_area(grid),
                 "claims_covered": self._claims_covered(lon, lat),
                 "development_raw": development_raw,
                 "active_claims": active_claims,
@@ -475,6 +492,7 @@ class MemoryEngine:
         )
         for column in DISTANCE_COLUMNS.values():
             out[column] = distances[column].to_numpy()
+        out = out.join(self._land_shares(grid)).join(self._cell_names(grid))
         return out[list(CELL_STATIC_COLUMNS)]
 
     def _compute_components(self, params: RankParams) -> RankComponents:
@@ -519,9 +537,7 @@ class MemoryEngine:
         )
         underdevelopment = scoring.underdevelopment(potential, undeveloped_raw, development_raw)
         access, _ = scoring.access_component(statics)
-        land = np.clip(
-            statics["land_area_m2"].to_numpy(float) / cells["area_m2"].to_numpy(float), 0.0, 1.0
-        )
+        land = scoring.land_component(statics)
 
         self.stats["top_contributors"] += 1
         top_ids, top_contrib = top_contributors(
@@ -548,8 +564,12 @@ class MemoryEngine:
             "top_deposit_ids": top_ids,
             "top_deposit_contributions": top_contrib,
             "commodity_counts": commodities,
+            **{c: statics[c].to_numpy(float) for c in LAND_SHARE_COLUMNS},
+            "land_flag": scoring.land_flag(statics),
+            **{c: statics[c].to_numpy() for c in PLACE_COLUMNS},
         }
         table = pd.concat([table, pd.DataFrame(columns, index=cells.index)], axis=1)
+        table = table.assign(**named_cell_columns(table, evidence))
 
         point_cells = grid.locate(evidence["x_m"].to_numpy(), evidence["y_m"].to_numpy(),
                                   evidence["metric_epsg"].to_numpy())  # fmt: skip
@@ -571,6 +591,8 @@ class MemoryEngine:
             pair_contribution=contribution,
             validation=validation,
             notes=notes,
+            point_cells=point_cells,
+            developed=developed,
         )
 
     # --- helpers ------------------------------------------------------------------------
@@ -626,34 +648,69 @@ class MemoryEngine:
             claim_counts += np.bincount(located, minlength=n)
         return development, claim_counts
 
-    def _available_area(self, grid: Grid) -> np.ndarray:
-        """Open, unclaimed federal area per cell (m2); base grids keep it per cell."""
+    def _complete_in(self, epsg: int) -> BaseGeometry:
+        """The complete land coverage in a metric CRS (projected once per CRS)."""
+        with self._lock:
+            if epsg not in self._complete_metric:
+                area = self.land_coverage.complete_area
+                self._complete_metric[epsg] = (
+                    area
+                    if area.is_empty
+                    else gpd.GeoSeries([area], crs=4326).to_crs(epsg).make_valid().iloc[0]
+                )
+            return self._complete_metric[epsg]
+
+    def _land_shares(self, grid: Grid) -> pd.DataFrame:
+        """Each cell's land by status (``LAND_SHARE_COLUMNS``, shares summing to 1); a
+        cell static, so base grids keep it per cell."""
         self.stats["land"] += 1
         cells = grid.cells
-        out = np.zeros(len(cells))
+        out = np.zeros((len(cells), len(LAND_SHARE_PARTS)))
         epsg = cells["epsg"].to_numpy()
-        lon = cells["lon"].to_numpy()
-        lat = cells["lat"].to_numpy()
+        lon, lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
         pad = 1.5 * grid.spec.size_m / 50_000  # degrees: a cell's half-diagonal, generously
         for code in METRIC_EPSGS:
             sel = epsg == code
             if not sel.any():
                 continue
-            box = (
-                lon[sel].min() - pad,
-                lat[sel].min() - pad,
-                lon[sel].max() + pad,
-                lat[sel].max() + pad,
-            )
-            out[sel] = available_land_area(
-                grid.metric_geometry[sel],
+            metric = grid.metric_geometry[sel]
+            areas = land_share_areas(
+                metric,
                 code,
                 self._lands,
                 self._active_claims,
-                box,
-                scoring.AVAILABLE_ENTRY,
+                cells_lonlat_box(lon[sel], lat[sel], pad),
+                complete_fraction(metric, self._complete_in(code)),
             )
-        return out
+            land = np.maximum(shapely.area(metric), 1e-9)
+            out[sel] = np.column_stack([areas[p] / land for p in LAND_SHARE_PARTS])
+        return pd.DataFrame(out, index=cells.index, columns=list(LAND_SHARE_COLUMNS))
+
+    def _cell_names(self, grid: Grid) -> pd.DataFrame:
+        """State, county, governed land units and nearest place per cell (``geo.places``);
+        a cell static like the land shares."""
+        self.stats["places"] += 1
+        cells = grid.cells
+        lon, lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
+        epsg = cells["epsg"].to_numpy()
+        state, county = self.places.admin(lon, lat)
+        place, km, bearing = self.places.nearest(lon, lat, epsg)
+        units = np.empty(len(cells), dtype=object)
+        units[:] = [[] for _ in range(len(cells))]
+        pad = 1.5 * grid.spec.size_m / 50_000
+        for code in METRIC_EPSGS:
+            sel = np.flatnonzero(epsg == code)
+            if len(sel):
+                found = governed_units(
+                    grid.metric_geometry[sel],
+                    code,
+                    self._lands,
+                    cells_lonlat_box(lon[sel], lat[sel], pad),
+                )
+                for i, value in zip(sel, found, strict=True):
+                    units[i] = value
+        columns = (state, county, units, place, km, bearing)
+        return pd.DataFrame(dict(zip(PLACE_COLUMNS, columns, strict=True)), index=cells.index)
 
     def _notes(
         self, cells: pd.DataFrame, evidence: pd.DataFrame, point_cells: np.ndarray
@@ -694,6 +751,38 @@ class MemoryEngine:
             "(log(1 + E) / log(1 + max E)); compare scores within one ranking"
         )
         return notes
+
+
+def cells_lonlat_box(
+    lon: np.ndarray, lat: np.ndarray, pad: float
+) -> tuple[float, float, float, float]:
+    """Lon/lat box around cell centres, padded (across the antimeridian it spans every
+    longitude, which only widens the candidate units)."""
+    return (
+        max(-180.0, float(lon.min()) - pad),
+        max(-90.0, float(lat.min()) - pad),
+        min(180.0, float(lon.max()) + pad),
+        min(90.0, float(lat.max()) + pad),
+    )
+
+
+def named_cell_columns(table: pd.DataFrame, evidence: pd.DataFrame) -> dict[str, list[Any]]:
+    """The main land unit, the best named deposit and the one-line place label per cell
+    (``geo.places``), from the cell statics and the top contributors."""
+    units = table["land_units"].tolist()
+    names = dict(zip(evidence["id"], evidence["name"], strict=True))
+    best = [
+        next((i for i in ids if isinstance(names.get(i), str) and names[i]), None)
+        for ids in table["top_deposit_ids"]
+    ]
+    out: dict[str, list[Any]] = {
+        "land_unit": [u[0]["name"] if u else None for u in units],
+        "land_unit_share": [u[0]["share"] if u else np.nan for u in units],
+        "best_deposit_id": best,
+        "best_deposit_name": [names[i] if i is not None else None for i in best],
+    }
+    out["place_label"] = place_labels(table.assign(best_deposit_name=out["best_deposit_name"]))
+    return out
 
 
 def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

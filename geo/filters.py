@@ -18,12 +18,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.antimeridian import bbox_contains_lon
 from layers.errors import InvalidParameterError
 from layers.reference import resolve_commodity_filter
-from layers.schema import AGENCIES, DEV_STATUSES, MINERAL_ENTRY
+from layers.schema import AGENCIES, DEV_STATUSES, LAND_MINERAL_ENTRY
 
 #: Values of the enriched ``mineral_entry`` column: the schema's four plus ``non_federal``.
-ENRICHED_MINERAL_ENTRY = (*MINERAL_ENTRY, "non_federal")
+ENRICHED_MINERAL_ENTRY = LAND_MINERAL_ENTRY
 
 #: One short description per field; the API layer reuses them in its OpenAPI docs.
 FIELD_DESCRIPTIONS: dict[str, str] = {
@@ -45,7 +46,10 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
         "true: only deposits with a critical mineral; false: only deposits without one; "
         "unset: both."
     ),
-    "bbox": "Bounding box minx,miny,maxx,maxy in longitude/latitude (EPSG:4326).",
+    "bbox": (
+        "Bounding box minx,miny,maxx,maxy in longitude/latitude (EPSG:4326); minx > maxx "
+        "crosses the antimeridian (170,50,-170,60: the Aleutians)."
+    ),
 }
 
 
@@ -87,10 +91,10 @@ def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
         raise InvalidParameterError(f"bbox: longitudes must lie in [-180, 180], got {value!r}")
     if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
         raise InvalidParameterError(f"bbox: latitudes must lie in [-90, 90], got {value!r}")
-    if minx > maxx or miny > maxy:
-        raise InvalidParameterError(
-            f"bbox: inverted box {value!r} (need minx <= maxx and miny <= maxy)"
-        )
+    if miny > maxy:
+        raise InvalidParameterError(f"bbox: inverted box {value!r} (need miny <= maxy)")
+    # minx > maxx is a box crossing the antimeridian (OGC API - Features), e.g. the
+    # Aleutians: 170,50,-170,60 (``layers.antimeridian``).
     return (minx, miny, maxx, maxy)
 
 
@@ -193,10 +197,10 @@ class DepositFilter:
         if self.critical is not None:
             keep &= deposits["critical"].to_numpy(dtype=bool) == self.critical
         if self.bbox is not None:
-            minx, miny, maxx, maxy = self.bbox
+            _, miny, _, maxy = self.bbox
             geoms = deposits.geometry
             x, y = geoms.x.to_numpy(), geoms.y.to_numpy()
-            keep &= (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+            keep &= bbox_contains_lon(self.bbox, x) & (y >= miny) & (y <= maxy)
         return keep
 
     def apply(self, deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

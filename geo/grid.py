@@ -33,6 +33,7 @@ from geo.access import (
     project_lonlat,
     project_lonlat_inverse,
 )
+from layers.antimeridian import lonlat_from_metric
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 
 #: Lower-left of the index space (metres) in both metric CRSs: south-west of every US
@@ -402,9 +403,7 @@ def build_grid(
             )
         )
         metric_parts.append(polys)
-        geo_parts.append(
-            np.asarray(gpd.GeoSeries(polys, crs=epsg).to_crs(4326).values, dtype=object)
-        )
+        geo_parts.append(lonlat_from_metric(polys, epsg))
     if frames:
         table = pd.concat(frames, ignore_index=True)
         metric = np.concatenate(metric_parts)

@@ -5,7 +5,8 @@ park inside the coarse NPS polygon), so every point gets the list of all units i
 in, and one *governing* unit chosen by precedence: the most restrictive mineral-entry
 status wins, then the most specific designation, then the unit id (for determinism).
 
-Mineral-entry precedence (most restrictive first):
+Mineral-entry precedence (most restrictive first; ``non_federal`` is state land a
+layer maps, which yields to any federal unit over it):
 
 ====  ============
 rank  status
@@ -14,14 +15,15 @@ rank  status
 1     restricted
 2     unknown
 3     open
+4     non_federal
 ====  ============
 
 Designation specificity, used only between units of the same status (most specific
 first; a designation missing here ranks after all listed ones):
 
-====  ==============================
+====  ======================================
 rank  designation
-====  ==============================
+====  ======================================
 0     wilderness
 1     national_park
 2     national_preserve
@@ -31,20 +33,30 @@ rank  designation
 6     national_river
 7     national_conservation_area
 8     national_wildlife_refuge
-9     nps_unit
-10    military_reservation
-11    indian_trust_land
-12    wilderness_study_area
-13    national_recreation_area
-14    reclamation_project
-15    other_federal
-16    national_forest
-17    blm_public_land
-====  ==============================
+9     anilca_wildlife_refuge
+10    nps_unit
+11    national_petroleum_reserve
+12    military_reservation
+13    indian_trust_land
+14    acquired_land
+15    wilderness_study_area
+16    research_natural_area
+17    wild_and_scenic_river
+18    area_of_critical_environmental_concern
+19    national_recreation_area
+20    reclamation_project
+21    state_management_area
+22    other_federal
+23    special_recreation_management_area
+24    national_forest
+25    blm_public_land
+26    state_land
+====  ======================================
 
 So a mine in the Trinity Alps Wilderness inside the Weaverville Ranger District is
-``closed`` (wilderness) and keeps both unit ids. A point on no federal unit is
-``non_federal`` with null agency and designation. ``docs/scoring.md`` repeats the tables.
+``closed`` (wilderness) and keeps both unit ids. A point on no unit is ``non_federal``
+only where a layer mapping all federal land covers it (``geo.landcoverage``), else
+``unknown``; agency and designation are then null. ``docs/scoring.md`` repeats the tables.
 """
 
 from __future__ import annotations
@@ -54,8 +66,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-#: Most restrictive first.
-STATUS_PRECEDENCE: tuple[str, ...] = ("closed", "restricted", "unknown", "open")
+from geo.landcoverage import LandCoverage
+from layers import land_rules
+
+NON_FEDERAL = land_rules.NON_FEDERAL
+
+#: Most restrictive first; state land a layer maps (``non_federal``) yields to any
+#: federal unit overlapping it.
+STATUS_PRECEDENCE: tuple[str, ...] = ("closed", "restricted", "unknown", "open", NON_FEDERAL)
 
 #: Most specific first, within one status.
 DESIGNATION_PRECEDENCE: tuple[str, ...] = (
@@ -68,20 +86,34 @@ DESIGNATION_PRECEDENCE: tuple[str, ...] = (
     "national_river",
     "national_conservation_area",
     "national_wildlife_refuge",
+    "anilca_wildlife_refuge",
     "nps_unit",
+    "national_petroleum_reserve",
     "military_reservation",
     "indian_trust_land",
+    "acquired_land",
     "wilderness_study_area",
+    "research_natural_area",
+    "wild_and_scenic_river",
+    "area_of_critical_environmental_concern",
     "national_recreation_area",
     "reclamation_project",
+    "state_management_area",
     "other_federal",
+    "special_recreation_management_area",
     "national_forest",
     "blm_public_land",
+    "state_land",
 )
 
-NON_FEDERAL = "non_federal"
-
-LAND_STATUS_COLUMNS = ("land_unit_ids", "land_unit_names", "agency", "designation", "mineral_entry")
+LAND_STATUS_COLUMNS = (
+    "land_unit_ids",
+    "land_unit_names",
+    "agency",
+    "designation",
+    "mineral_entry",
+    "mineral_entry_reason",
+)
 
 
 def _rank(values: pd.Series, order: tuple[str, ...]) -> np.ndarray:
@@ -90,12 +122,16 @@ def _rank(values: pd.Series, order: tuple[str, ...]) -> np.ndarray:
     return values.map(lookup).fillna(len(order)).to_numpy(dtype=np.int64)
 
 
-def overlay_land_status(deposits: gpd.GeoDataFrame, lands: gpd.GeoDataFrame) -> pd.DataFrame:
+def overlay_land_status(
+    deposits: gpd.GeoDataFrame, lands: gpd.GeoDataFrame, coverage: LandCoverage
+) -> pd.DataFrame:
     """Land status per deposit, index aligned with ``deposits``.
 
     Columns: ``land_unit_ids`` and ``land_unit_names`` (every unit the point lies in,
     governing unit first), ``agency``, ``designation`` and ``mineral_entry`` of the
-    governing unit (``non_federal`` and nulls off federal land). One spatial join over
+    governing unit, and ``mineral_entry_reason`` (the rule and the unit behind it). A
+    point on no unit is ``non_federal`` only where ``coverage`` says all federal land is
+    mapped, else ``unknown``; agency and designation are then null. One spatial join over
     the lands' STRtree; precedence is a sort, not a loop.
     """
     out = pd.DataFrame(index=deposits.index)
@@ -104,7 +140,17 @@ def overlay_land_status(deposits: gpd.GeoDataFrame, lands: gpd.GeoDataFrame) -> 
     out["land_unit_names"] = pd.Series([[] for _ in range(n)], index=deposits.index, dtype=object)
     out["agency"] = pd.Series([None] * n, index=deposits.index, dtype=object)
     out["designation"] = pd.Series([None] * n, index=deposits.index, dtype=object)
-    out["mineral_entry"] = NON_FEDERAL
+    if n:
+        geoms = deposits.geometry
+        complete = coverage.complete_at(geoms.x.to_numpy(), geoms.y.to_numpy())
+    else:
+        complete = np.zeros(0, dtype=bool)
+    out["mineral_entry"] = np.where(complete, NON_FEDERAL, "unknown")
+    out["mineral_entry_reason"] = np.where(
+        complete, coverage.off_unit_reason(True), coverage.off_unit_reason(False)
+    )
+    out["mineral_entry"] = out["mineral_entry"].astype(object)
+    out["mineral_entry_reason"] = out["mineral_entry_reason"].astype(object)
     if n == 0 or len(lands) == 0:
         return out
     if lands.crs is not None and deposits.crs is not None and lands.crs != deposits.crs:
@@ -149,7 +195,19 @@ def overlay_land_status(deposits: gpd.GeoDataFrame, lands: gpd.GeoDataFrame) -> 
     first = pairs.iloc[starts]
     for column in ("agency", "designation", "mineral_entry"):
         out.loc[index, column] = first[column].to_numpy()
+    out.loc[index, "mineral_entry_reason"] = [
+        unit_reason(name, unit_id, designation)
+        for name, unit_id, designation in zip(
+            first["name"], first["id"], first["designation"], strict=True
+        )
+    ]
     return out
+
+
+def unit_reason(name: str | None, unit_id: str, designation: str | None) -> str:
+    """Why a unit's status applies: the unit, then the rule's law or order."""
+    label = name if isinstance(name, str) and name else f"unnamed unit {unit_id}"
+    return f"{label}: {land_rules.rule_reason(designation)}"
 
 
 def precedence_table() -> list[dict[str, object]]:
@@ -161,14 +219,6 @@ def precedence_table() -> list[dict[str, object]]:
             for i, v in enumerate(DESIGNATION_PRECEDENCE)
         ),
     ]
-
-
-def _near(frame: gpd.GeoDataFrame, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
-    """Rows whose geometry meets a lon/lat box (the frame's STRtree, built once)."""
-    if len(frame) == 0:
-        return frame
-    hits = frame.sindex.query(shapely.box(*box), predicate="intersects")
-    return frame.iloc[np.sort(hits)]
 
 
 #: Land polygons are cut into square tiles of at least this size before the overlays, so
@@ -215,9 +265,22 @@ def _tiled(
 
     Returns (pieces, tile index of each piece).
     """
-    near = _near(frame, box)
+    pieces, tile, _ = _tiled_rows(frame, tiles, epsg, box)
+    return pieces, tile
+
+
+def _tiled_rows(
+    frame: gpd.GeoDataFrame, tiles: np.ndarray, epsg: int, box: tuple[float, float, float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As ``_tiled``, plus the row position in ``frame`` of each piece."""
+    if len(frame) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=object), empty, empty
+    rows = np.sort(frame.sindex.query(shapely.box(*box), predicate="intersects"))
+    near = frame.iloc[rows]
     if len(near) == 0:
-        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=object), empty, empty
     metric = np.asarray(
         gpd.GeoSeries(near.geometry.values, crs=4326).to_crs(epsg).values, dtype=object
     )
@@ -225,50 +288,114 @@ def _tiled(
     tile_pos, geom_pos = shapely.STRtree(metric).query(tiles, predicate="intersects")
     pieces = shapely.intersection(metric[geom_pos], tiles[tile_pos])
     keep = ~shapely.is_empty(pieces)
-    return pieces[keep], tile_pos[keep]
+    return pieces[keep], tile_pos[keep], rows[geom_pos[keep]]
 
 
-def available_land_area(
+def tiled_pieces(
+    cells: np.ndarray, epsg: int, lands: gpd.GeoDataFrame, box: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The land polygons near metric ``cells`` cut into tiles: (pieces, row of each)."""
+    size = float(np.sqrt(np.nanmax(shapely.area(shapely.envelope(cells)))))
+    tiles = _tiles_for(cells, max(TILE_MIN_M, 2 * size))
+    pieces, _, rows = _tiled_rows(lands, tiles, epsg, box)  # type: ignore[arg-type]
+    return pieces, rows
+
+
+#: Parts of a cell's land, in the order the precedence assigns them (most restrictive
+#: unit status first; then the land on no unit). They sum to the cell's land area.
+LAND_SHARE_PARTS: tuple[str, ...] = (
+    "closed",
+    "restricted",
+    "unknown",
+    "claimed",
+    "open",
+    NON_FEDERAL,
+)
+#: Columns of ``land_shares``: each part's share of the cell's land, in [0, 1].
+LAND_SHARE_COLUMNS: tuple[str, ...] = tuple(f"land_{p}_share" for p in LAND_SHARE_PARTS)
+
+
+def land_share_areas(
     cells: np.ndarray,
     epsg: int,
     lands: gpd.GeoDataFrame,
     active_claims: gpd.GeoDataFrame | None,
     lonlat_box: tuple[float, float, float, float],
-    available_entry: tuple[str, ...] = ("open",),
-) -> np.ndarray:
-    """Area (m2) of each metric cell polygon on federal land open to mineral entry and not
-    under an active claim.
+    complete_fraction: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Area (m2) of each metric cell polygon by land status, ``LAND_SHARE_PARTS`` keys.
 
-    Precedence as for points: land counts as available only where no unit of a more
-    restrictive status overlaps it, so per tile ``open = union(open units) -
-    union(other units) - union(active claims)``. Every step is a vectorized shapely call
-    over tiles or pieces: the polygons are cut into tiles (``TILE_MIN_M``) first, the
-    unions are per tile, and the cells are intersected with their tiles' pieces.
+    Precedence as for points, applied to areas: per tile, each status takes the part of
+    its units' union that no more restrictive status has taken (closed, restricted,
+    unknown, open, then state land mapped as non-federal); open land under an active
+    claim is ``claimed``. The land on no unit is ``non_federal`` for the share of the
+    cell inside the complete coverage (``complete_fraction``, 0..1 per cell) and
+    ``unknown`` for the rest. Every step is a vectorized shapely call over tiles or
+    pieces: the polygons are cut into tiles (``TILE_MIN_M``) first, the unions are per
+    tile, and the cells are intersected with their tiles' pieces.
     """
-    if len(cells) == 0:
-        return np.zeros(0)
+    n = len(cells)
+    out = {part: np.zeros(n) for part in LAND_SHARE_PARTS}
+    if n == 0:
+        return out
     size = float(np.sqrt(np.nanmax(shapely.area(shapely.envelope(cells)))))
     tiles = _tiles_for(cells, max(TILE_MIN_M, 2 * size))
     n_tiles = len(tiles)
-    open_rows = lands.loc[lands["mineral_entry"].isin(available_entry).to_numpy()]
-    other_rows = lands.loc[~lands["mineral_entry"].isin(available_entry).to_numpy()]
-    open_pieces, open_tile = _tiled(open_rows, tiles, epsg, lonlat_box)
-    if len(open_pieces) == 0:
+    status = lands["mineral_entry"].to_numpy(dtype=object)
+    taken = np.array([shapely.Polygon()] * n_tiles, dtype=object)
+    unit_area = np.zeros(n)
+    for part in STATUS_PRECEDENCE:
+        rows = lands.loc[status == part]
+        pieces, tile = _tiled(rows, tiles, epsg, lonlat_box)
+        if len(pieces) == 0:
+            continue
+        union = _grouped_union(pieces, tile, n_tiles)
+        has = ~shapely.is_empty(union)
+        own = union.copy()
+        overlap = has & ~shapely.is_empty(taken)
+        own[overlap] = shapely.difference(union[overlap], taken[overlap])
+        taken[has] = shapely.union(taken[has], union[has])
+        if part == "open" and active_claims is not None and len(active_claims):
+            claim_pieces, claim_tile = _tiled(active_claims, tiles, epsg, lonlat_box)
+            if len(claim_pieces):
+                claims = _grouped_union(claim_pieces, claim_tile, n_tiles)
+                both = ~shapely.is_empty(own) & ~shapely.is_empty(claims)
+                claimed = np.array([shapely.Polygon()] * n_tiles, dtype=object)
+                claimed[both] = shapely.intersection(own[both], claims[both])
+                own[both] = shapely.difference(own[both], claims[both])
+                out["claimed"] = _cell_areas(cells, claimed)
+        out[part] = _cell_areas(cells, own)
+    for part in LAND_SHARE_PARTS:
+        unit_area += out[part]
+    off_unit = np.clip(shapely.area(cells) - unit_area, 0.0, None)
+    fraction = np.clip(np.asarray(complete_fraction, float), 0.0, 1.0)
+    out[NON_FEDERAL] = out[NON_FEDERAL] + off_unit * fraction
+    out["unknown"] = out["unknown"] + off_unit * (1.0 - fraction)
+    return out
+
+
+def _cell_areas(cells: np.ndarray, per_tile: np.ndarray) -> np.ndarray:
+    """Area of each cell inside the per-tile geometries."""
+    nonempty = ~shapely.is_empty(per_tile)
+    geoms = per_tile[nonempty]
+    if len(geoms) == 0:
         return np.zeros(len(cells))
-    available = _grouped_union(open_pieces, open_tile, n_tiles)
-    blocked_pieces, blocked_tile = _tiled(other_rows, tiles, epsg, lonlat_box)
-    if active_claims is not None and len(active_claims):
-        claim_pieces, claim_tile = _tiled(active_claims, tiles, epsg, lonlat_box)
-        blocked_pieces = np.concatenate([blocked_pieces, claim_pieces])
-        blocked_tile = np.concatenate([blocked_tile, claim_tile])
-    if len(blocked_pieces):
-        blocked = _grouped_union(blocked_pieces, blocked_tile, n_tiles)
-        has = ~shapely.is_empty(blocked) & ~shapely.is_empty(available)
-        available[has] = shapely.difference(available[has], blocked[has])
-    nonempty = ~shapely.is_empty(available)
-    available = available[nonempty]
-    if len(available) == 0:
-        return np.zeros(len(cells))
-    cell_pos, tile_pos = shapely.STRtree(available).query(cells, predicate="intersects")
-    areas = shapely.area(shapely.intersection(cells[cell_pos], available[tile_pos]))
+    cell_pos, tile_pos = shapely.STRtree(geoms).query(cells, predicate="intersects")
+    areas = shapely.area(shapely.intersection(cells[cell_pos], geoms[tile_pos]))
     return np.bincount(cell_pos, weights=areas, minlength=len(cells))
+
+
+def complete_fraction(cells: np.ndarray, complete_metric: shapely.Geometry) -> np.ndarray:
+    """Share of each metric cell inside the complete coverage (same CRS): 1 or 0 for
+    cells wholly in or out (a prepared test), intersected only on its edge."""
+    if complete_metric.is_empty or len(cells) == 0:
+        return np.zeros(len(cells))
+    shapely.prepare(complete_metric)
+    inside = shapely.contains_properly(complete_metric, cells)
+    edge = ~inside & shapely.intersects(complete_metric, cells)
+    out = inside.astype(float)
+    if edge.any():
+        area = shapely.area(cells[edge])
+        part = shapely.area(shapely.intersection(cells[edge], complete_metric))
+        out[edge] = np.where(area > 0, part / np.where(area > 0, area, 1.0), 0.0)
+    return out

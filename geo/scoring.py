@@ -24,7 +24,7 @@ at 3h (h = bandwidth, default the cell size):
 * access        A_c = sum_k a_k m_k(d_k) / sum_k a_k over the kinds k with a known
                 distance, m_k(d) = 1 / (1 + (d / d50_k)^2)
 * land          L_c = area(cell on federal land open to entry, minus active claims) /
-                area(cell on land)
+                area(cell land of known status); unknown where no land's status is known
 * score         S_c = sum_j W_j C_j / sum_j W_j over the components j that are known
 """
 
@@ -43,6 +43,7 @@ import shapely
 
 from geo.filters import DepositFilter
 from geo.grid import DEFAULT_CELL_KM, DEFAULT_MAX_CELLS, GridSpec
+from geo.landstatus import LAND_SHARE_COLUMNS
 from layers.errors import InvalidParameterError, UnknownCommodityError
 from layers.reference import commodity_from_name, critical_minerals, known_commodities
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS
@@ -110,8 +111,10 @@ ACCESS_MIDPOINTS_M: dict[str, float] = {"road": 5_000.0, "rail": 25_000.0, "powe
 ACCESS_KIND_WEIGHTS: dict[str, float] = {"road": 0.5, "rail": 0.25, "power": 0.25}
 ACCESS_EXPONENT = 2.0
 
-#: Mineral-entry statuses whose land counts as available (all others count zero).
-AVAILABLE_ENTRY = ("open",)
+#: The open-land gate: by default a ranking leaves out cells whose land that is open or of
+#: unknown status makes up less than this share (cells wholly on closed, restricted,
+#: claimed or non-federal land). 0 keeps every cell.
+DEFAULT_MIN_OPEN_LAND = 0.01
 
 MAX_TOP = 10_000
 MAX_TOP_DEPOSITS = 50
@@ -192,6 +195,7 @@ class RankParams:
     critical_boost: float = DEFAULT_CRITICAL_BOOST
     max_cells: int = DEFAULT_MAX_CELLS
     top_deposits: int = 5
+    min_open_land: float = DEFAULT_MIN_OPEN_LAND
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -214,6 +218,12 @@ class RankParams:
             raise InvalidParameterError(f"top: an integer in [1, {MAX_TOP}], got {self.top!r}")
         if not isinstance(self.max_cells, int) or self.max_cells < 1:
             raise InvalidParameterError(f"max_cells: a positive integer, got {self.max_cells!r}")
+        gate = _non_negative(self.min_open_land, "min_open_land")
+        if gate > 1:
+            raise InvalidParameterError(
+                f"min_open_land: a share of the cell's land in [0, 1], got {self.min_open_land!r}"
+            )
+        set_(self, "min_open_land", gate)
         if not isinstance(self.top_deposits, int) or not (
             0 <= self.top_deposits <= MAX_TOP_DEPOSITS
         ):
@@ -249,6 +259,7 @@ class RankParams:
             "critical_boost": self.critical_boost,
             "max_cells": self.max_cells,
             "top_deposits": self.top_deposits,
+            "min_open_land": self.min_open_land,
         }
 
     def key(self) -> str:
@@ -256,10 +267,11 @@ class RankParams:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def component_key(self) -> str:
-        """Cache key of what does not depend on the component weights (nor on ``top``):
-        the filter, evidence weights, grid and kernel (``geo.components``)."""
+        """Cache key of what does not depend on the component weights (nor on ``top`` or
+        the open-land gate, applied with the weights): the filter, evidence weights, grid
+        and kernel (``geo.components``)."""
         echo = self.to_dict()
-        del echo["weights"], echo["top"]
+        del echo["weights"], echo["top"], echo["min_open_land"]
         return json.dumps(echo, sort_keys=True)
 
     def evidence_key(self) -> str:
@@ -404,6 +416,46 @@ def access_component(distances: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return value, used
 
 
+def land_component(shares: pd.DataFrame) -> np.ndarray:
+    """L = open share / known share: the open, unclaimed part of the cell's land whose
+    status is known. NaN (unknown) where none of the cell's land has a known status."""
+    open_share = shares["land_open_share"].to_numpy(float)
+    known = 1.0 - shares["land_unknown_share"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(
+            known > LAND_SHARE_EPS, open_share / np.where(known > 0, known, 1.0), np.nan
+        )
+    return np.clip(value, 0.0, 1.0)
+
+
+#: Shares below this are rounding noise of the polygon overlays.
+LAND_SHARE_EPS = 1e-6
+
+
+def land_flag(shares: pd.DataFrame) -> np.ndarray:
+    """``unknown`` (no land of known status), ``partly_unknown`` or None per cell."""
+    unknown = shares["land_unknown_share"].to_numpy(float)
+    return np.where(
+        unknown >= 1.0 - LAND_SHARE_EPS,
+        "unknown",
+        np.where(unknown > LAND_SHARE_EPS, "partly_unknown", None),
+    ).astype(object)
+
+
+def open_land_gate(shares: pd.DataFrame, min_open_land: float) -> np.ndarray:
+    """True for the cells a ranking keeps: those whose open or unknown-status land is at
+    least ``min_open_land`` of their land. A cell known to offer no open land (wholly on
+    closed, restricted, claimed or non-federal land) is left out; a cell partly of unknown
+    status stays in. ``min_open_land`` = 0 keeps every cell. Applied after scoring: the
+    components do not depend on it."""
+    possible = shares["land_open_share"].to_numpy(float) + shares["land_unknown_share"].to_numpy(
+        float
+    )
+    if min_open_land <= 0:
+        return np.ones(len(shares), dtype=bool)
+    return possible + LAND_SHARE_EPS >= min_open_land
+
+
 def combine(components: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
     """S = sum W_j C_j / sum W_j over the known components (NaN where none is known)."""
     num = np.zeros(len(components))
@@ -472,6 +524,13 @@ def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, A
             "no mining-claims data covers this cell: active claims are unknown and were not "
             "counted in development or land availability"
         )
+    unknown_share = _num(row.get("land_unknown_share"))
+    if unknown_share:
+        notes.append(
+            f"{100 * unknown_share:.0f} % of this cell's land is of unknown status (no land "
+            "layer maps all federal land here): the land component is the open share of the "
+            "known part, and the cell is flagged"
+        )
     for c in COMPONENTS:
         if c not in known:
             notes.append(f"{c} is unknown here; the score uses the other components")
@@ -489,6 +548,11 @@ def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, A
             "distances_m": {k: _num(row[f"dist_{k}_m"], 1) for k in INFRASTRUCTURE_KINDS},
             "access_kinds_used": kinds,
             "available_land_share": _num(row["land"]),
+            "land_shares": {
+                column[len("land_") : -len("_share")]: _num(row.get(column))
+                for column in LAND_SHARE_COLUMNS
+            },
+            "land_flag": row.get("land_flag"),
             "land_area_m2": _num(row["area_m2"], 0),
             "claims_covered": bool(row["claims_covered"]),
             "active_claims": int(row["active_claims"]) if row["claims_covered"] else None,

@@ -31,6 +31,31 @@ class Source:
     companions: tuple[tuple[str, str], ...] = ()
 
 
+#: The lower 48 states and DC (postal codes): the area the coarse federal-lands layer maps.
+LOWER_48: tuple[str, ...] = (
+    "AL", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX",
+    "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LandCoverage:
+    """What a land layer covers, so that land status is only ever inferred where known.
+
+    ``states``: the states the layer is declared for (postal codes; empty = nationwide).
+    ``complete``: the layer maps *all* federal land in those states, so a point there on
+    no unit of any layer is known to be non-federal. A layer that maps only its own units
+    (parks, wilderness, protected areas) is not complete: outside its units it says
+    nothing, and where no complete layer covers a point its status is ``unknown``.
+    """
+
+    states: tuple[str, ...] = ()
+    complete: bool = False
+    note: str = ""
+
+
 @dataclass(frozen=True)
 class Layer:
     id: str
@@ -52,6 +77,8 @@ class Layer:
     #: then reports the gap instead of failing.
     optional: bool = False
     retrieved: str = RETRIEVED_MIRROR
+    #: Land layers only: what the layer covers (see ``LandCoverage``).
+    land_coverage: LandCoverage | None = None
 
     @property
     def primary(self) -> Source:
@@ -125,6 +152,33 @@ def _natural_earth_basemap_layer(
         caveats=caveats,
         columns=columns,
         options=options,
+    )
+
+
+def _padus_subset(
+    layer_id: str, title: str, path: str, sha256: str, caveats: str, coverage: LandCoverage
+) -> Layer:
+    """A state subset of PAD-US 3.0 (Combined) with the designation in the NAME."""
+    return Layer(
+        id=layer_id,
+        title=title,
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                path,
+                "https://www.sciencebase.gov/catalog/item/61794fc2d34ea58c3c6f9f69",
+                sha256,
+                direct_download=False,
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USGS Gap Analysis Project, PAD-US 3.0 (Combined)",
+        license="public domain",
+        caveats=caveats,
+        columns={"source_id": "id", "name": "NAME", "agency": "MANNAME"},
+        options={"designation_from_name": True, "federal_only": True},
+        land_coverage=coverage,
     )
 
 
@@ -314,6 +368,7 @@ LAYERS: tuple[Layer, ...] = (
         ),
         columns={"source_id": "RANGERDIST", "name": "DISTRICTNA", "forest": "FORESTNAME"},
         options={"agency": "USFS", "designation": "national_forest"},
+        land_coverage=LandCoverage(note="Forest Service ranger districts nationwide"),
     ),
     Layer(
         id="federal_lands_coarse",
@@ -339,6 +394,12 @@ LAYERS: tuple[Layer, ...] = (
         ),
         columns={"agency": "agency", "state_fips": "state_fips", "qc_flag": "qc_flag"},
         options={"drop_agencies": ("FS",), "drop_qc_flagged": True},
+        land_coverage=LandCoverage(
+            LOWER_48,
+            complete=True,
+            note="all federal land of the lower 48 by agency (coarse): off every unit there, "
+            "land is non-federal",
+        ),
     ),
     Layer(
         id="nps_units",
@@ -359,6 +420,7 @@ LAYERS: tuple[Layer, ...] = (
         caveats="Small-scale generalization; only the larger NPS units (61).",
         columns={"source_id": "unit_code", "name": "unit_name", "designation": "unit_type"},
         options={"agency": "NPS"},
+        land_coverage=LandCoverage(note="the larger National Park Service units nationwide"),
     ),
     Layer(
         id="usfs_wilderness",
@@ -379,6 +441,7 @@ LAYERS: tuple[Layer, ...] = (
         caveats="Forest Service-managed wilderness only; vintage unknown.",
         columns={"source_id": "WID", "name": "WILDERNE_1"},
         options={"agency": "USFS", "designation": "wilderness"},
+        land_coverage=LandCoverage(note="Forest Service wilderness nationwide"),
     ),
     Layer(
         id="blm_wilderness",
@@ -398,6 +461,7 @@ LAYERS: tuple[Layer, ...] = (
         license="public domain",
         caveats="Every attribute is null upstream: no names; heavily simplified.",
         options={"agency": "BLM", "designation": "wilderness"},
+        land_coverage=LandCoverage(note="BLM wilderness nationwide"),
     ),
     Layer(
         id="blm_wsa",
@@ -417,6 +481,7 @@ LAYERS: tuple[Layer, ...] = (
         license="public domain",
         caveats="Every attribute is null upstream: no names; heavily simplified.",
         options={"agency": "BLM", "designation": "wilderness_study_area"},
+        land_coverage=LandCoverage(note="BLM wilderness study areas nationwide"),
     ),
     Layer(
         id="padus_nv",
@@ -439,7 +504,8 @@ LAYERS: tuple[Layer, ...] = (
             "status; the designation is read from the NAME. Non-federal (state) rows dropped."
         ),
         columns={"source_id": "id", "name": "NAME", "agency": "MANNAME"},
-        options={"designation_from_name": True},
+        options={"designation_from_name": True, "federal_only": True},
+        land_coverage=LandCoverage(("NV",), note="a filtered subset of Nevada's designations"),
     ),
     Layer(
         id="nv_blm_nlcs",
@@ -463,6 +529,7 @@ LAYERS: tuple[Layer, ...] = (
         ),
         columns={"source_id": "id", "name": "name", "designation": "type"},
         options={"agency": "BLM"},
+        land_coverage=LandCoverage(("NV",), note="BLM Nevada NCAs and monuments (2016)"),
     ),
     Layer(
         id="co_ut_wilderness",
@@ -501,6 +568,76 @@ LAYERS: tuple[Layer, ...] = (
         caveats="Only Colorado and Utah.",
         columns={"source_id": "WILDRNP020", "name": "NAME", "agency": "AGBUR"},
         options={"designation": "wilderness"},
+        land_coverage=LandCoverage(("CO", "UT"), note="designated wilderness of CO and UT"),
+    ),
+    _padus_subset(
+        "padus_wy_blm",
+        "PAD-US 3.0 BLM units, Wyoming subset (wilderness study areas, ACECs)",
+        "lands/padus3_blm_combined_wy_subset.geojson",
+        "e71cbee4e99690a9885466c452a291972cf798edbaeded576e3877bc30075040",
+        "A filtered subset of 67 named BLM units (51 wilderness study areas, 3 ACECs, a "
+        "special recreation management area and 12 units whose designation is not stated), "
+        "simplified upstream; the designation is read from the NAME. Not all BLM land of "
+        "Wyoming: the coarse layer still maps that.",
+        LandCoverage(("WY",), note="named BLM units of Wyoming (a subset)"),
+    ),
+    _padus_subset(
+        "padus_nm",
+        "PAD-US 3.0 units, New Mexico subset (national forests, monuments, BLM units)",
+        "lands/padus3_combined_nm_subset.geojson",
+        "2d7984b50a5b8eb03f9685895348ae68d09a8fea014a66d6a6d9b9dafaebc76b",
+        "A filtered, simplified subset of 100 units; state and local parks (not federally "
+        "managed) are dropped, the designation is read from the NAME. Some rows carry stray "
+        "National Atlas fields, ignored.",
+        LandCoverage(("NM",), note="named federal units of New Mexico (a subset)"),
+    ),
+    Layer(
+        id="ak_protected_areas",
+        title="Protected areas of Alaska (CEC North American Protected Areas 2010)",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/ak_protected_areas_cec2010/ak_protected_areas.shp",
+                "https://www.cec.org/north-american-environmental-atlas/north-american-protected-areas-2010/",
+                "2c9753e0fdf3a88f6e42b34d1688efdbf42d53e9b4e3796b2678a0070e753ea5",
+                direct_download=False,
+                companions=(
+                    (
+                        "lands/ak_protected_areas_cec2010/ak_protected_areas.shx",
+                        "da397a1b0db00074a4e29065d5a64afcf4a9463ed4a05cfdc87eef98a75c4fe1",
+                    ),
+                    (
+                        "lands/ak_protected_areas_cec2010/ak_protected_areas.dbf",
+                        "1d3d22d9428a99e620aa8777e20ea4355ffd317b2981c967b5429d8b1b2596a8",
+                    ),
+                    (
+                        "lands/ak_protected_areas_cec2010/ak_protected_areas.prj",
+                        "b98ae059b6efe2c3d70a2fe5776e3394ae78ebee1754b2fed102dcf63e25916a",
+                    ),
+                    (
+                        "lands/ak_protected_areas_cec2010/ak_protected_areas.cpg",
+                        "09fc313075748ce8ead962229ed89c919d5a9ff71974ee725a0b48bb87d975a2",
+                    ),
+                ),
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="Commission for Environmental Cooperation (North American Protected Areas 2010)",
+        license="MIT (repository); CEC atlas data",
+        caveats=(
+            "2010 vintage, simplified, EPSG:3338 (reprojected to lon/lat, polygons crossing "
+            "the antimeridian cut along it). Protected units only: general BLM land, state "
+            "land and Native corporation land of Alaska are NOT in it, so outside these units "
+            "Alaska land status is unknown, not non-federal. State areas (parks, refuges, "
+            "habitat areas) are kept as known non-federal land; the Dalton Highway Corridor, "
+            "a state management area over largely BLM land, stays of unknown status."
+        ),
+        columns={"source_id": "id", "name": "name", "designation": "area_type"},
+        options={"cec_alaska": True},
+        land_coverage=LandCoverage(
+            ("AK",), note="Alaska's protected units only; elsewhere in Alaska status is unknown"
+        ),
     ),
     # --- claims ---------------------------------------------------------------------------
     Layer(

@@ -27,8 +27,12 @@ class LayerKind(StrEnum):
 
 
 DEV_STATUSES = ("producer", "past_producer", "prospect", "occurrence", "plant", "unknown")
-AGENCIES = ("BLM", "USFS", "NPS", "FWS", "DOD", "BOR", "other")
+#: ``state``: a land layer may map state land too (Alaska state parks), so that land is
+#: known to be non-federal rather than of unknown status.
+AGENCIES = ("BLM", "USFS", "NPS", "FWS", "DOD", "BOR", "state", "other")
 MINERAL_ENTRY = ("open", "restricted", "closed", "unknown")
+#: Statuses of land units and of points: the four plus ``non_federal`` (state land).
+LAND_MINERAL_ENTRY = (*MINERAL_ENTRY, "non_federal")
 INFRASTRUCTURE_KINDS = ("road", "rail", "power")
 CLAIM_TYPES = ("lode", "placer", "mill_site", "tunnel_site", "unknown")
 CLAIM_STATUSES = ("active", "closed")
@@ -79,7 +83,7 @@ SCHEMAS: dict[LayerKind, Schema] = {
             "mineral_entry": "str",
         },
         geometry_types=("Polygon", "MultiPolygon"),
-        enums={"agency": AGENCIES, "mineral_entry": MINERAL_ENTRY},
+        enums={"agency": AGENCIES, "mineral_entry": LAND_MINERAL_ENTRY},
     ),
     LayerKind.CLAIMS: Schema(
         columns={

@@ -250,6 +250,12 @@ def build(
                     "repaired_geometries": report.repaired_geometries,
                     "dropped_rows": report.dropped_rows,
                 }
+                if entry.land_coverage is not None:
+                    record["land_coverage"] = {
+                        "states": list(entry.land_coverage.states),
+                        "complete": entry.land_coverage.complete,
+                        "note": entry.land_coverage.note,
+                    }
                 if entry.kind is LayerKind.INFRASTRUCTURE:
                     record["infrastructure_kind"] = entry.options["kind"]
                     record["coverage_states"] = list(entry.options.get("coverage_states", ()))

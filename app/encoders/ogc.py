@@ -13,6 +13,7 @@ from app.collections import Collection, CollectionSpec, RasterSpec
 from app.encoders import GEOJSON, HTML, JSON, MVT, OPENAPI, PNG
 from app.params import CRS84, FILTER_PARAMS, TILE_MATRIX_SET
 from app.settings import Settings
+from geo.landcoverage import coverage_summary, declared_coverage
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -122,6 +123,7 @@ def collection(
             "maximum": settings.max_page_limit,
         },
         "fedmin:computed": loaded is not None,
+        "fedmin:landCoverage": coverage_summary(declared_coverage(manifest)),
     }
     if loaded is None:
         doc["description"] = spec.description

@@ -23,7 +23,7 @@ from rio_tiler.colormap import cmap
 
 from app.collections import PROSPECTIVITY, RasterSpec
 from app.map import assets
-from geo.scoring import COMPONENTS, DEFAULT_WEIGHTS
+from geo.scoring import COMPONENTS, DEFAULT_MIN_OPEN_LAND, DEFAULT_WEIGHTS
 
 #: API paths the page calls, relative to the app's root path ({...} filled in the browser).
 API_PATHS: dict[str, str] = {
@@ -41,6 +41,7 @@ API_PARAMS: dict[str, str] = {
     "weights": "weights",
     "weights_style": "pairs",  # weights=potential:0.35,access:0.2
     "cell_km": "cell_km",
+    "min_open_land": "min_open_land",
     "top": "top",
     "format": "format",
     "search": "q",
@@ -123,6 +124,7 @@ LAYERS: tuple[LayerSpec, ...] = (
             "filterable": True,
         },
     ),
+    _vector("land_coverage", "Land-status coverage (grey: known only on units)", "fedmin-lands"),
     _vector("federal_lands", "Federal lands by agency", "fedmin-lands"),
     _vector(
         "closed_lands",
@@ -277,6 +279,7 @@ def page_config(
         "component_help": COMPONENT_HELP,
         "weights": {name: DEFAULT_WEIGHTS[name] for name in COMPONENTS},
         "cell_km": {"default": default_cell_km, "min": min_cell_km, "max": max_cell_km},
+        "min_open_land": DEFAULT_MIN_OPEN_LAND,
         "top": 500,
         "top_deposits": 5,
         "search_limit": 20,

@@ -30,7 +30,13 @@ from app.ranking_service import (
 from app.settings import Settings
 from geo.filters import DepositFilter
 from geo.grid import parse_cell_id, point_cell_ids
-from geo.scoring import COMPONENTS, DEFAULT_WEIGHTS, MAX_TOP, RankParams
+from geo.scoring import (
+    COMPONENTS,
+    DEFAULT_MIN_OPEN_LAND,
+    DEFAULT_WEIGHTS,
+    MAX_TOP,
+    RankParams,
+)
 from layers.errors import InvalidParameterError, NotFoundError
 
 RANK_TOP_BUCKETS = (100, 1_000, MAX_TOP)
@@ -99,12 +105,21 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
     return out
 
 
+MIN_OPEN_LAND_HELP = (
+    "The open-land gate: cells whose land that is open to mineral entry or of unknown "
+    "status makes up less than this share (0-1) are left out (cells wholly on closed, "
+    f"restricted, claimed or non-federal land). Default {DEFAULT_MIN_OPEN_LAND}; 0 shows "
+    "every cell. The notes count the cells left out."
+)
+
+
 @dataclass(frozen=True)
 class WeightsQuery:
-    """Weights and size of a ranking (the filter is A1's shared model)."""
+    """Weights, size and open-land gate of a ranking (the filter is A1's shared model)."""
 
     weights: str | None
     top: int
+    min_open_land: float = DEFAULT_MIN_OPEN_LAND
 
 
 async def weights_query(
@@ -112,8 +127,9 @@ async def weights_query(
         None, description=WEIGHTS_HELP, examples=["potential:1,access:0.5"]
     ),
     top: int = Query(100, ge=1, le=MAX_TOP, description=TOP_HELP),
+    min_open_land: float = Query(DEFAULT_MIN_OPEN_LAND, ge=0, le=1, description=MIN_OPEN_LAND_HELP),
 ) -> WeightsQuery:
-    return WeightsQuery(weights, top)
+    return WeightsQuery(weights, top, min_open_land)
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,7 @@ def _ranking_request(
         shape=shape,
         top=_rank_top(weights.top),
         max_cells=settings.max_ranking_cells,
+        min_open_land=weights.min_open_land,
     )
     return RankingRequest(params, weights.top)
 

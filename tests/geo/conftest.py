@@ -188,7 +188,11 @@ def toy_frames() -> dict[str, tuple[LayerKind, gpd.GeoDataFrame, dict[str, Any]]
     }
     frames: dict[str, tuple[LayerKind, gpd.GeoDataFrame, dict[str, Any]]] = {
         "states": (LayerKind.BOUNDARIES, states, {}),
-        "toy_lands": (LayerKind.FEDERAL_LANDS, lands, {}),
+        "toy_lands": (
+            LayerKind.FEDERAL_LANDS,
+            lands,
+            {"land_coverage": {"states": ["ZZ"], "complete": True, "note": "synthetic"}},
+        ),
         "toy_deposits": (LayerKind.DEPOSITS, deposits, {}),
         "toy_claims": (LayerKind.CLAIMS, claims, {}),
     }

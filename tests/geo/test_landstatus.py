@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
+from geo.landcoverage import LandCoverage
 from geo.landstatus import DESIGNATION_PRECEDENCE, STATUS_PRECEDENCE, overlay_land_status
 from layers.schema import LayerKind
 
@@ -77,10 +78,21 @@ def test_mine_off_federal_land_is_non_federal(geo_store: Any, enriched: Any) -> 
 
 
 def test_every_deposit_has_a_status(enriched: Any) -> None:
-    assert set(enriched["mineral_entry"]) <= {*STATUS_PRECEDENCE, "non_federal"}
-    federal = enriched["mineral_entry"] != "non_federal"
-    assert (enriched.loc[federal, "land_unit_ids"].map(len) > 0).all()
-    assert (enriched.loc[~federal, "land_unit_ids"].map(len) == 0).all()
+    assert set(enriched["mineral_entry"]) <= set(STATUS_PRECEDENCE)
+    assert enriched["mineral_entry_reason"].map(len).gt(20).all()
+    # Off every unit a point is non-federal or unknown; on a unit it takes a unit's status.
+    off_unit = enriched["land_unit_ids"].map(len) == 0
+    assert set(enriched.loc[off_unit, "mineral_entry"]) <= {"non_federal", "unknown"}
+    assert enriched.loc[off_unit, "agency"].isna().all()
+    on_federal = enriched["mineral_entry"].isin(["closed", "restricted", "open"])
+    assert not (off_unit & on_federal).any()
+
+
+#: Synthetic coverage: all federal land is mapped inside this box, nothing outside it.
+SYNTHETIC_COVERAGE = LandCoverage(
+    shapely.box(-10, -10, 10, 10),
+    [{"layer": "synthetic", "states": [], "complete": True, "note": ""}],
+)
 
 
 def _synthetic_lands(rows: list[tuple[str, str, str, str]]) -> gpd.GeoDataFrame:
@@ -128,32 +140,41 @@ def _synthetic_lands(rows: list[tuple[str, str, str, str]]) -> gpd.GeoDataFrame:
 )
 def test_precedence_on_synthetic_overlaps(rows: list, winner: str) -> None:
     deposits = gpd.GeoDataFrame(
-        {"id": ["p", "q"]},
-        geometry=[shapely.Point(0.5, 0.5), shapely.Point(5, 5)],
-        index=[10, 20],
+        {"id": ["p", "q", "r"]},
+        geometry=[shapely.Point(0.5, 0.5), shapely.Point(5, 5), shapely.Point(50, 50)],
+        index=[10, 20, 30],
         crs=4326,
     )
-    out = overlay_land_status(deposits, _synthetic_lands(rows))
-    assert list(out.index) == [10, 20]
+    out = overlay_land_status(deposits, _synthetic_lands(rows), SYNTHETIC_COVERAGE)
+    assert list(out.index) == [10, 20, 30]
     assert out.loc[10, "land_unit_ids"][0] == winner
+    assert out.loc[10, "mineral_entry_reason"].startswith(f"{winner.upper()}: ")
     assert sorted(out.loc[10, "land_unit_ids"]) == sorted(r[0] for r in rows)
+    # Off every unit: non-federal inside the complete coverage, unknown outside it.
     assert out.loc[20, "mineral_entry"] == "non_federal"
+    assert "map all federal land" in out.loc[20, "mineral_entry_reason"]
+    assert out.loc[30, "mineral_entry"] == "unknown"
+    assert out.loc[30, "mineral_entry_reason"].endswith("status unknown")
 
 
 def test_precedence_tables_cover_the_land_rules() -> None:
     from layers.land_rules import DESIGNATION_RULES
 
     assert set(DESIGNATION_RULES) <= set(DESIGNATION_PRECEDENCE)
-    assert STATUS_PRECEDENCE == ("closed", "restricted", "unknown", "open")
+    assert STATUS_PRECEDENCE == ("closed", "restricted", "unknown", "open", "non_federal")
 
 
 def test_overlay_of_nothing() -> None:
     empty = gpd.GeoDataFrame({"id": []}, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-    out = overlay_land_status(empty, _synthetic_lands([("a", "BLM", "blm_public_land", "open")]))
+    out = overlay_land_status(
+        empty, _synthetic_lands([("a", "BLM", "blm_public_land", "open")]), SYNTHETIC_COVERAGE
+    )
     assert len(out) == 0
     points = gpd.GeoDataFrame({"id": ["p"]}, geometry=[shapely.Point(0.5, 0.5)], crs=4326)
     out = overlay_land_status(
-        points, empty.assign(name=[], agency=[], designation=[], mineral_entry=[])
+        points,
+        empty.assign(name=[], agency=[], designation=[], mineral_entry=[]),
+        SYNTHETIC_COVERAGE,
     )
     assert out["mineral_entry"].tolist() == ["non_federal"]
     assert np.array_equal(out.index, points.index)

@@ -65,6 +65,12 @@
       fill: true, fillColor: agencyColor(p.agency), fillOpacity: 0.3,
       color: agencyColor(p.agency), weight: 0.7, opacity: 0.9,
     }),
+    // Only where land status is known just on the mapped units (most of Alaska): a grey
+    // veil; where all federal land is mapped nothing is drawn.
+    land_coverage: (p) => (p.coverage === 'units_only' ? {
+      fill: true, fillColor: '#7f7f7f', fillOpacity: 0.22, color: '#5f5f5f', weight: 1,
+      opacity: 0.8, dashArray: '2 4',
+    } : []),
     closed_lands: (p) => {
       const entry = ENTRY[p.mineral_entry];
       if (!entry) return [];  // not drawn: only closed and restricted land is marked
@@ -167,7 +173,7 @@
   // --- ranked cells -------------------------------------------------------------------------
 
   const state = {
-    commodity: '', weights: {}, cellKm: null, colorBy: 'score', ranking: null, requestId: 0,
+    commodity: '', weights: {}, cellKm: null, minOpenLand: null, colorBy: 'score', ranking: null, requestId: 0,
   };
 
   function cellValue(p) {
@@ -195,6 +201,7 @@
       params.set(names.weights, Object.entries(state.weights).map(([k, v]) => `${k}:${v}`).join(','));
     }
     params.set(names.cell_km, state.cellKm);
+    params.set(names.min_open_land, state.minOpenLand);
     params.set(names.top, config.top);
     return params;
   }
@@ -214,7 +221,9 @@
     const facts = [
       ['deposits in reach', inputs.n_deposits],
       ['active claims', inputs.claims_covered === false ? 'unknown (no claims data)' : inputs.active_claims],
-      ['open federal land', Number.isFinite(inputs.available_land_share) ? `${Math.round(inputs.available_land_share * 100)} %` : null],
+      ['open federal land', Number.isFinite(inputs.available_land_share) ? `${Math.round(inputs.available_land_share * 100)} % of the known land` : 'unknown'],
+      ...Object.entries(inputs.land_shares || {}).filter(([, v]) => v > 0.005)
+        .map(([k, v]) => [`land ${label(k)}`, `${Math.round(v * 100)} %`]),
       ...Object.entries(distances).map(([k, v]) => [`to ${label(k)}`, v === null ? 'no data' : km(v)]),
     ].filter(([, v]) => v !== undefined && v !== null);
     const notes = (explanation.notes || []).map((n) => `<li>${esc(n)}</li>`).join('');
@@ -233,6 +242,8 @@
     const api = `${fill(config.api.ranking, { cellId: id })}?${rankingParams()}`;
     return `<div class="fedmin-popup fedmin-cell-popup" data-cell-id="${esc(id)}">
       <h3>Cell ${esc(id)}</h3>
+      ${p.place_label ? `<p class="fedmin-place">${esc(p.place_label)}</p>` : ''}
+      ${p.land_flag ? `<p class="fedmin-flag">land status ${esc(label(p.land_flag))}: ${Math.round((p.land_unknown_share || 0) * 100)} % of the land not mapped</p>` : ''}
       <p><b>rank ${esc(p.rank ?? '–')}</b> · score <b>${fmt(p.score, 3)}</b>${truthy(p.pareto) ? ' · <span class="fedmin-badge">Pareto</span>' : ''}</p>
       <table class="fedmin-table">${rows}</table>
       ${explanationHtml(p.explanation)}
@@ -310,7 +321,8 @@
     const features = state.ranking?.features || [];
     summary.innerHTML = features.slice(0, 5).map((f) => {
       const p = f.properties || {};
-      return `<li data-cell-id="${esc(cellId(f))}">#${esc(p.rank)} ${esc(cellId(f))} <b>${fmt(p.score, 3)}</b></li>`;
+      const flag = p.land_flag ? ' <span class="fedmin-badge" title="land status partly unknown">?</span>' : '';
+      return `<li data-cell-id="${esc(cellId(f))}">#${esc(p.rank)} <b>${fmt(p.score, 3)}</b>${flag} ${esc(p.place_label || cellId(f))}</li>`;
     }).join('');
     updateLegendRamp();
   }
@@ -436,6 +448,7 @@
         <section><h4>Filter and rank</h4>
           <label>Commodity <select id="fedmin-commodity">${commodityOptions}</select></label>
           <div class="fedmin-weights">${sliders}</div>
+          <label title="leave out cells whose open or unknown-status land is below this share; 0 shows every cell">Min. open land <input id="fedmin-min-open-land" type="number" min="0" max="1" step="0.01" value="${state.minOpenLand}"></label>
           <label>Cell size (km) <input id="fedmin-cell-km" type="number" min="${config.cell_km.min}" max="${config.cell_km.max}" step="1" value="${state.cellKm}"></label>
           <label>Colour cells by <select id="fedmin-color-by">${colorBy}</select></label>
           <button type="button" id="fedmin-apply" class="fedmin-button fedmin-primary">Apply and re-rank</button>
@@ -474,6 +487,12 @@
       e.target.value = state.cellKm;
       updateExports();
     });
+    document.getElementById('fedmin-min-open-land').addEventListener('change', (e) => {
+      const v = Number(e.target.value);
+      state.minOpenLand = Math.min(1, Math.max(0, Number.isFinite(v) ? v : config.min_open_land));
+      e.target.value = state.minOpenLand;
+      updateExports();
+    });
     document.getElementById('fedmin-color-by').addEventListener('change', (e) => {
       state.colorBy = e.target.value;
       drawCells();
@@ -505,6 +524,9 @@
     return {
       federal_lands: ['Federal lands by agency', rows(Object.values(AGENCY).map(([c, t]) =>
         [swatch(`background:${c};opacity:0.55;border:1px solid ${c}`), t]))],
+      land_coverage: ['Land-status coverage', rows([
+        [swatch('background:#7f7f7f;opacity:0.45;border:1px dashed #5f5f5f'), 'status known only on mapped units (elsewhere unknown)'],
+        [swatch('background:transparent;border:1px solid #bbb'), 'all federal land mapped (off units: non-federal)']])],
       closed_lands: ['Closed to mineral entry', rows(Object.values(ENTRY).map(([c, t, id]) => [hatch(id, c), t]))],
       deposits: ['Deposits by development status', rows([
         ...Object.values(DEV_STATUS).map(([c, t]) => [dot(c), t]),
@@ -587,6 +609,7 @@
     fedmin.layer = (key) => layers[key];
     state.weights = { ...config.weights };
     state.cellKm = config.cell_km.default;
+    state.minOpenLand = config.min_open_land;
     fedmin.state = state;
 
     addHatchPatterns();
