@@ -305,8 +305,8 @@ LAYERS: tuple[Layer, ...] = (
         license="public domain (data); MIT (repository)",
         caveats=(
             "Only the tungsten commodity of each record is given and no development status "
-            "(dev_status 'unknown'). Records whose MRDS dep_id is also in the MRDS layer are "
-            "dropped there in favour of the fuller MRDS record."
+            "(dev_status 'unknown'); deposit types are machine-inferred. Ids are "
+            "mrds_tungsten:<dep_id>; dep_id links them to the other MRDS records of a site."
         ),
         columns={
             "source_id": "record_id",

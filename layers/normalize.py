@@ -99,15 +99,31 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], layer: Layer) -> None:
         )
 
 
+#: Keys of one ``inventory`` item (the ``inventory`` column is a JSON list of them).
+INVENTORY_KEYS = ("commodity", "ore_tonnes", "grade", "grade_unit", "category", "source")
+
+
+def inventory_json(items: Iterable[dict[str, object]]) -> str | None:
+    """The ``inventory`` column value: a JSON list of grade/tonnage items, None when empty.
+
+    Each item has exactly ``INVENTORY_KEYS``; absent values are null, never guessed.
+    """
+    rows = [{key: item.get(key) for key in INVENTORY_KEYS} for item in items]
+    return json.dumps(rows) if rows else None
+
+
 def _deposits_frame(
     data: dict[str, object], geometry: gpd.GeoSeries, report: NormalizeReport
 ) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(data, geometry=geometry.to_numpy(), crs=4326)
     frame["critical"] = frame["commodities"].map(reference.is_critical).astype(bool)
     frame["primary_commodity"] = frame["commodities"].map(lambda c: c[0] if len(c) else None)
-    for column in ("state", "county", "source_url"):
+    for column in ("state", "county", "source_url", "dep_id", "deposit_type", "inventory"):
         if column not in frame:
             frame[column] = None
+    for column in ("minmod_ids", "alt_names"):
+        if column not in frame:
+            frame[column] = [[] for _ in range(len(frame))]
     empty = frame.geometry.is_empty | frame.geometry.isna()
     report.drop("no location", empty.sum())
     return frame.loc[~empty].reset_index(drop=True)
@@ -134,6 +150,7 @@ def normalize_mrds(frames: list[pd.DataFrame], layer: Layer, report: NormalizeRe
         "commodities": commodities,
         "dev_status": raw["dev_stat"].str.lower().map(MRDS_DEV_STATUS),
         "details": [json.dumps({"mrds_codes": cs}) for cs in codes],
+        "dep_id": raw["dep_id"],
     }
     return _deposits_frame(
         data, _points(raw, "longitude", "latitude", layer.primary.mirror_path), report
@@ -169,6 +186,12 @@ def _split_names(text: str, separator: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _other_names(text: str) -> list[str]:
+    """``Other_Name`` of the USMIN schema: names separated by ``;`` (``<Null>`` for none)."""
+    names = (n.strip() for n in text.split(";"))
+    return list(dict.fromkeys(n for n in names if n and n != "<Null>"))
+
+
 def normalize_usgs_lithium(frames, layer, report):
     sites, production = frames
     site_id = "Site_ID *"
@@ -186,6 +209,7 @@ def normalize_usgs_lithium(frames, layer, report):
             json.dumps({"other_names": o, "last_update": u})
             for o, u in zip(sites["Other_Name"], sites["Last_Updt"], strict=True)
         ],
+        "alt_names": sites["Other_Name"].map(_other_names),
     }
     return _deposits_frame(
         data, _points(sites, "Approx_Lon", "Approx_Lat", layer.primary.mirror_path), report
@@ -201,7 +225,7 @@ def normalize_mrds_tungsten(frames, layer, report):
         raise SchemaError(f"{layer.primary.mirror_path}: unparseable WKT location: {exc}") from exc
     states = reference.state_postal_by_name()
     data = {
-        "id": [f"mrds:{r}" for r in raw["record_id"]],
+        "id": [f"mrds_tungsten:{r}" for r in raw["record_id"]],
         "name": raw["site_name"].replace("", None),
         "source": layer.id,
         "source_id": raw["record_id"],
@@ -210,6 +234,9 @@ def normalize_mrds_tungsten(frames, layer, report):
         "dev_status": "unknown",
         "state": raw["state_or_province"].str.lower().map(states),
         "details": [json.dumps({"deposit_type_inferred": t}) for t in raw["deposit_type"]],
+        "dep_id": raw["record_id"],
+        # The first of the machine-inferred candidates (comma-separated, best first).
+        "deposit_type": raw["deposit_type"].str.split(",").str[0].str.strip().replace("", None),
     }
     return _deposits_frame(data, geometry, report)
 
@@ -277,10 +304,44 @@ def normalize_porphyry_copper(frames, layer, report):
                 strict=True,
             )
         ],
+        "deposit_type": "porphyry copper",
+        "inventory": [
+            _porphyry_inventory(pd.to_numeric(t, errors="coerce"), grades, i, layer.id)
+            for i, t in enumerate(raw["Tonnage"])
+        ],
     }
     return _deposits_frame(
         data, _points(raw, "LongitudeDecimal", "LatitudeDecimal", layer.primary.mirror_path), report
     )
+
+
+#: Porphyry copper grade columns: commodity -> unit of its grade (Singer and others 2008).
+PORPHYRY_GRADE_UNITS = {
+    "copper": "percent",
+    "molybdenum": "percent",
+    "gold": "gram per tonne",
+    "silver": "gram per tonne",
+}
+
+
+def _porphyry_inventory(
+    tonnage_mt: float, grades: dict[str, pd.Series], row: int, source: str
+) -> str | None:
+    """Tonnage (Mt) and each reported grade (0 = not reported) as ``inventory`` items."""
+    ore = float(tonnage_mt) * 1e6 if pd.notna(tonnage_mt) and tonnage_mt > 0 else None
+    items = [
+        {
+            "commodity": name,
+            "ore_tonnes": ore,
+            "grade": float(grades[name].iloc[row]),
+            "grade_unit": unit,
+            "category": "OriginalResource",  # pre-mining resource + production
+            "source": source,
+        }
+        for name, unit in PORPHYRY_GRADE_UNITS.items()
+        if grades[name].iloc[row] > 0
+    ]
+    return inventory_json(items)
 
 
 def _polygonal(geometry: gpd.GeoSeries, report: NormalizeReport) -> gpd.GeoSeries:

@@ -69,6 +69,12 @@ SCHEMAS: dict[LayerKind, Schema] = {
             "state": "str",
             "county": "str",
             "details": "str",
+            # Record columns for linking records into sites (docs/data.md, "Deposit records").
+            "dep_id": "str",
+            "minmod_ids": "list",
+            "alt_names": "list",
+            "deposit_type": "str",
+            "inventory": "str",
         },
         geometry_types=("Point",),
         enums={"dev_status": DEV_STATUSES},

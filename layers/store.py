@@ -44,7 +44,7 @@ from layers.readers import READERS
 from layers.schema import LayerKind
 
 #: Bump when normalization changes, so unchanged sources still trigger a rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_LINK = "store"
 STORES_DIR = "stores"
 MANIFEST = "manifest.json"
