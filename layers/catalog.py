@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from layers.errors import NotFoundError
-from layers.schema import LayerKind
+from layers.schema import COVERAGE_KINDS, LayerKind
 
 RETRIEVED_MIRROR = "2026-11-27"
 
@@ -29,6 +29,30 @@ class Source:
     gdal_layer: str | None = None
     #: Companion files (shapefile sidecars) fetched with the main file.
     companions: tuple[tuple[str, str], ...] = ()
+    #: A *folder source* (MinMod dataset): ``mirror_path`` is a folder of hash buckets
+    #: ``bNNN.json`` or ``bNNN.json.gz`` and this is the mirror path of its checksum list
+    #: (``CONTENT.sha256``: ``<sha256>  <path>`` lines, paths relative to the list's own
+    #: folder, sha256 of the DECOMPRESSED content). Every bucket the list names under
+    #: ``mirror_path`` is verified against it; ``sha256`` then pins the list itself.
+    content_sha256: str | None = None
+
+    @property
+    def is_folder(self) -> bool:
+        return self.content_sha256 is not None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where a deposits layer has data: whole ``states``, a ``bbox``, or the nation."""
+
+    kind: str
+    note: str
+    states: tuple[str, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in COVERAGE_KINDS:
+            raise ValueError(f"unknown coverage kind {self.kind!r}")
 
 
 #: The lower 48 states and DC (postal codes): the area the coarse federal-lands layer maps.
@@ -79,6 +103,13 @@ class Layer:
     retrieved: str = RETRIEVED_MIRROR
     #: Land layers only: what the layer covers (see ``LandCoverage``).
     land_coverage: LandCoverage | None = None
+    #: Deposits layers: where the layer has data (the ``deposit_coverage`` collection).
+    coverage: Coverage | None = None
+    #: The publisher's own release of data that reached fedmin through an intermediary
+    #: (MinMod's copy of MRDS -> the USGS national download), for provenance.
+    upstream: tuple[str, ...] = ()
+    #: Link to one record's page at its publisher; ``{record_id}`` is filled in.
+    record_url: str | None = None
 
     @property
     def primary(self) -> Source:
@@ -206,6 +237,12 @@ LAYERS: tuple[Layer, ...] = (
             "California box (-124.38..-122.39 W, 40.07..41.74 N); state and county come from "
             "an overlay with Census county boundaries."
         ),
+        coverage=Coverage(
+            "region_box",
+            "northern California box (-124.38..-122.39 W, 40.07..41.74 N)",
+            bbox=(-124.38, 40.07, -122.39, 41.75),
+        ),
+        upstream=("https://mrdata.usgs.gov/mrds/rdbms-tab-all.zip",),
         columns={
             "source_id": "dep_id",
             "name": "name",
@@ -236,6 +273,11 @@ LAYERS: tuple[Layer, ...] = (
             "evidence of past workings, not of a commodity. They carry no commodity, so they "
             "count as development evidence and never as potential. Borrow, gravel and sand "
             "pits are construction workings and are dropped."
+        ),
+        coverage=Coverage(
+            "region_box",
+            "northern California box (-124.38..-122.39 W, 40.07..41.74 N)",
+            bbox=(-124.38, 40.07, -122.39, 41.75),
         ),
         columns={
             "name": "FTR_NAME",
@@ -280,6 +322,7 @@ LAYERS: tuple[Layer, ...] = (
             "'past_producer' for sites with a record in Production.csv and 'unknown' otherwise: "
             "the dataset has no development-status field."
         ),
+        coverage=Coverage("national_compilation", "national, lithium deposits only (21 sites)"),
         columns={
             "source_id": "Site_ID *",
             "name": "Site_Name",
@@ -307,6 +350,9 @@ LAYERS: tuple[Layer, ...] = (
             "Only the tungsten commodity of each record is given and no development status "
             "(dev_status 'unknown'); deposit types are machine-inferred. Ids are "
             "mrds_tungsten:<dep_id>; dep_id links them to the other MRDS records of a site."
+        ),
+        coverage=Coverage(
+            "national_compilation", "MRDS tungsten records only", states=("NV", "CA")
         ),
         columns={
             "source_id": "record_id",
@@ -337,6 +383,7 @@ LAYERS: tuple[Layer, ...] = (
             "Tonnage (Mt) and grades are kept in details; a grade of 0 means not reported. "
             "The table has no development status: dev_status 'unknown'."
         ),
+        coverage=Coverage("national_compilation", "national, major porphyry copper deposits only"),
         columns={
             "source_id": "DepositID",
             "name": "NameDeposit",
@@ -875,6 +922,450 @@ LAYERS: tuple[Layer, ...] = (
         options={"units": "m", "nodata": 32767},
     ),
 )
+
+
+# --- MinMod datasets ------------------------------------------------------------------------
+# DARPA CriticalMAAS MinMod publishes every dataset it holds as a folder of hash buckets of
+# MineralSite records, per creator (umn, sri, a curator...). One fedmin layer per upstream
+# dataset; its sources are the folders of every creator (and, for MRDS, every snapshot)
+# that hold records of it, oldest first, merged per (source_id, record_id) at build time.
+
+MINMOD_REPOSITORY = "https://github.com/DARPA-CRITICALMAAS/ta2-minmod-data"
+MINMOD_COMMIT = "050de430"
+MINMOD_SAMPLE_REPOSITORY = "https://github.com/binh-vu/ta2-minmod-data-sample"
+MINMOD_CONTENT_LIST = Source(
+    "deposits/minmod/CONTENT.sha256",
+    MINMOD_REPOSITORY,
+    "99c1fc1e8331f4fac6bcaba278aa4a55c50cea948060bf30c5f3eee4ec3617b0",
+    direct_download=False,
+)
+#: Snapshots of MinMod's national MRDS set, oldest first (commit: date of the commit).
+MRDS_SNAPSHOTS = (
+    ("b7bd0f16", "2025-01-21"),
+    ("a10c7d19", "2025-01-23"),
+    ("7f8c89ac", "2025-01-27"),
+    ("3923e407", "2025-05-27"),
+    ("050079af", "2025-06-16"),
+)
+MINMOD_LICENSE = "MIT (MinMod repository)"
+USGS_MINMOD_LICENSE = f"public domain (USGS data); {MINMOD_LICENSE}"
+MINMOD_CAVEAT = (
+    "Via MinMod: records of one source record by several creators are merged (newest "
+    "modified_at wins per field, commodities united); locations reprojected from the "
+    "stated CRS; invalid coordinates and records outside the United States (by location, "
+    "against the Census state boundaries) are dropped and counted; state and county come "
+    "from the county overlay, never from MinMod's state codes."
+)
+
+
+def _minmod_folder(dataset: str, snapshot: str | None = None) -> Source:
+    """The bucket folder of ``<creator>/<dataset>`` at the pinned commit or an MRDS snapshot."""
+    if snapshot is None:
+        mirror = f"deposits/minmod/ta2-minmod-data/data/mineral-sites/{dataset}"
+        url = f"{MINMOD_REPOSITORY}/tree/{MINMOD_COMMIT}/data/mineral-sites/{dataset}"
+    else:
+        mirror = f"deposits/minmod/ta2-minmod-data-sample/{snapshot}/data/mineral-sites/{dataset}"
+        url = f"{MINMOD_SAMPLE_REPOSITORY}/tree/{snapshot}/data/mineral-sites/{dataset}"
+    return Source(
+        mirror,
+        url,
+        MINMOD_CONTENT_LIST.sha256,
+        direct_download=False,
+        content_sha256=MINMOD_CONTENT_LIST.mirror_path,
+    )
+
+
+def _minmod_layer(
+    layer_id: str,
+    title: str,
+    datasets: tuple[str, ...],
+    *,
+    publisher: str,
+    caveats: str,
+    coverage: Coverage,
+    license: str = USGS_MINMOD_LICENSE,
+    upstream: tuple[str, ...] = (),
+    record_url: str | None = None,
+    options: dict[str, object] | None = None,
+    sources: tuple[Source, ...] = (),
+) -> Layer:
+    return Layer(
+        id=layer_id,
+        title=title,
+        kind=LayerKind.DEPOSITS,
+        sources=(*sources, *(_minmod_folder(d) for d in datasets)),
+        reader="minmod",
+        normalizer="minmod",
+        publisher=f"{publisher}; via DARPA CriticalMAAS MinMod (USC ISI)",
+        license=license,
+        caveats=f"{caveats} {MINMOD_CAVEAT}",
+        columns={
+            "source_id": "record_id",
+            "name": "name",
+            "alt_names": "aliases",
+            "dev_status": "site_type",
+            "commodities": "mineral_inventory[].commodity.observed_name",
+            "deposit_type": "deposit_type_candidate (highest confidence)",
+            "inventory": "mineral_inventory[] with ore or grade",
+            "geometry": "location_info.location in location_info.crs",
+        },
+        options=options or {},
+        coverage=coverage,
+        upstream=upstream,
+        record_url=record_url,
+    )
+
+
+def _usgs_compilation(
+    layer_id: str, dataset: str, title: str, note: str, caveats: str, record_url: str | None
+) -> Layer:
+    """One of the USGS mrdata compilations (mostly global; the US rows are kept)."""
+    return _minmod_layer(
+        layer_id,
+        f"USGS {title} (via MinMod), United States",
+        (f"umn/{dataset}",),
+        publisher="U.S. Geological Survey (mrdata.usgs.gov)",
+        caveats=f"{caveats} Only the records located in the United States are kept.",
+        coverage=Coverage("national_compilation", note),
+        upstream=(f"https://mrdata.usgs.gov/{dataset.removeprefix('mrdata_').replace('_', '-')}",),
+        record_url=record_url,
+        options={"mineral_lists": True},
+    )
+
+
+MRDS_RECORD_URL = "https://mrdata.usgs.gov/mrds/show-mrds.php?dep_id={record_id}"
+
+MINMOD_LAYERS: tuple[Layer, ...] = (
+    _minmod_layer(
+        "minmod_mrds",
+        "USGS MRDS, national (MinMod snapshots, with SRI commodities and ranks)",
+        ("sri/mrdata_mrds", "jhammars/mrdata_mrds", "bvu/mrdata_mrds", "ggraham/mrdata_mrds"),
+        sources=tuple(
+            _minmod_folder("umn/mrdata_mrds", snapshot=commit) for commit, _ in MRDS_SNAPSHOTS
+        ),
+        publisher="U.S. Geological Survey MRDS",
+        caveats=(
+            "A SAMPLE: five snapshots of MinMod's MRDS set, each a different subset, together "
+            "about 165k of the roughly 300k MRDS records; the January 2025 snapshots state "
+            "NAD27 and mostly lack commodities, which SRI's records (same dep_id, no "
+            "coordinates) supply; SRI also gives the MRDS rank (A-E) and deposit-type "
+            "predictions (machine-made). MRDS has not been systematically updated since 2011 "
+            "and holds duplicates (one site, several dep_ids). record_id is the MRDS dep_id."
+        ),
+        coverage=Coverage(
+            "national_sampled", "national, sampled (about 165k of 300k MRDS records)"
+        ),
+        upstream=("https://mrdata.usgs.gov/mrds/rdbms-tab-all.zip",),
+        record_url=MRDS_RECORD_URL,
+        options={"dep_id_from_record": True},
+    ),
+    _minmod_layer(
+        "mrds_california",
+        "USGS MRDS of California (via MinMod)",
+        ("umn/usgs_mrds_california",),
+        publisher="U.S. Geological Survey (MRDS for the State of California, doi:10.5066/P9HTERGK)",
+        caveats=(
+            "The whole state of California. Its record_id is a row number of the USGS "
+            "California release, NOT an MRDS dep_id (dep_id stays null; sites are linked to "
+            "MRDS records by location and name)."
+        ),
+        coverage=Coverage("state_survey", "all of California (MRDS)", states=("CA",)),
+        upstream=("https://doi.org/10.5066/P9HTERGK",),
+    ),
+    _minmod_layer(
+        "ardf",
+        "USGS Alaska Resource Data File (ARDF, via MinMod)",
+        ("umn/ardf", "sri/ardf"),
+        publisher="U.S. Geological Survey (Alaska Resource Data File, doi:10.5066/P96MMRFD)",
+        caveats=(
+            "Coordinates in NAD27, reprojected; the Aleutians cross the antimeridian "
+            "(longitudes normalized to -180..180). SRI's records add commodities and "
+            "deposit-type predictions by ARDF number, without coordinates."
+        ),
+        coverage=Coverage("state_survey", "all of Alaska (ARDF)", states=("AK",)),
+        upstream=("https://doi.org/10.5066/P96MMRFD",),
+        record_url="https://mrdata.usgs.gov/ardf/show-ardf.php?ardf_num={record_id}",
+    ),
+    _minmod_layer(
+        "umos",
+        "Utah Mineral Occurrence System (UMOS, via MinMod)",
+        ("umn/utah_mineral_occurrence_system",),
+        publisher="Utah Geological Survey (UMOS, Open-File Report 757, doi:10.34191/OFR-757)",
+        license=f"terms of the Utah Geological Survey; {MINMOD_LICENSE}",
+        caveats=(
+            "Coordinates in UTM zone 12N (EPSG:26912), reprojected. Commodities are UMOS "
+            "code strings (e.g. 'U V'), mapped by data/minmod_commodity_codes.csv; no "
+            "development status."
+        ),
+        coverage=Coverage("state_survey", "all of Utah (UMOS)", states=("UT",)),
+        upstream=("https://doi.org/10.34191/OFR-757",),
+    ),
+    _minmod_layer(
+        "dogami",
+        "Oregon DOGAMI mineral information layer (MILO, via MinMod)",
+        ("umn/oregon_department_geology_mineral_industries",),
+        publisher="Oregon Department of Geology and Mineral Industries (DOGAMI)",
+        license=f"terms of DOGAMI; {MINMOD_LICENSE}",
+        caveats=(
+            "Coordinates in Oregon Lambert (EPSG:2994, international feet), reprojected. "
+            "Many records are aggregate (sand, gravel, crushed stone) sites. Its commodity "
+            "code 'SC' means sand/crushed stone, not scandium (MinMod normalized it to "
+            "scandium): codes are mapped by data/minmod_commodity_codes.csv."
+        ),
+        coverage=Coverage("state_survey", "all of Oregon (DOGAMI)", states=("OR",)),
+        upstream=("https://www.oregongeology.org/milo/",),
+    ),
+    _minmod_layer(
+        "idaho_igs",
+        "Idaho Geological Survey mines and prospects (via MinMod), truncated",
+        ("umn/idaho_geology_survey",),
+        publisher="Idaho Geological Survey",
+        license=f"terms of the Idaho Geological Survey; {MINMOD_LICENSE}",
+        caveats=(
+            "TRUNCATED upstream at 2,000 records (southern and central Idaho): elsewhere in "
+            "Idaho absence of a record means nothing."
+        ),
+        coverage=Coverage(
+            "partial_state", "part of Idaho (2,000 records, truncated)", states=("ID",)
+        ),
+        upstream=("https://www.idahogeology.org",),
+    ),
+    _minmod_layer(
+        "earth_mri",
+        "USGS critical mineral deposits of the United States (Earth MRI, via MinMod)",
+        ("umn/earth_mri_usa", "jhammars/earth_mri_usa"),
+        publisher="U.S. Geological Survey (Earth MRI, doi:10.5066/P9K1HBNT)",
+        caveats=(
+            "Critical-mineral deposits and districts in 40 states; MinMod's state codes are "
+            "partly Uruguayan departments (ignored: the state comes from the location)."
+        ),
+        coverage=Coverage("national_compilation", "national, critical-mineral deposits only"),
+        upstream=("https://doi.org/10.5066/P9K1HBNT",),
+    ),
+    _minmod_layer(
+        "usmin_deposits",
+        "USGS USMIN mineral deposit database (via MinMod)",
+        ("umn/mrdata_deposit",),
+        publisher="U.S. Geological Survey (USMIN Mineral Deposit Database)",
+        caveats="Critical-mineral deposits compiled by USMIN; 445 records, some unlocated.",
+        coverage=Coverage("national_compilation", "national, USMIN critical-mineral deposits"),
+        upstream=("https://mrdata.usgs.gov/deposit/",),
+    ),
+    _minmod_layer(
+        "pp1802",
+        "USGS Professional Paper 1802 critical-mineral sites (via MinMod)",
+        ("umn/mrdata_pp1802", "jhammars/mrdata_pp1802"),
+        publisher="U.S. Geological Survey (Professional Paper 1802, 2017)",
+        caveats="Selected mines and deposits of 23 critical minerals; US and Puerto Rico kept.",
+        coverage=Coverage("national_compilation", "national, selected critical-mineral sites"),
+        upstream=("https://mrdata.usgs.gov/pp1802/",),
+        record_url="https://mrdata.usgs.gov/pp1802/show-pp1802.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_nicrpge",
+        "mrdata_nicrpge",
+        "PGE-Ni-Cr deposits and occurrences",
+        "national, Ni-Cr-PGE deposits and occurrences",
+        "A bibliographic database: many records per district.",
+        "https://mrdata.usgs.gov/nicrpge/show-nicrpge.php?site_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_major_deposits",
+        "mrdata_major_deposits",
+        "major mineral deposits of the world",
+        "national, major deposits only",
+        "Major deposits only (OFR 2005-1294).",
+        "https://mrdata.usgs.gov/major-deposits/show-ofr20051294.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_ree",
+        "mrdata_ree",
+        "rare earth element deposits",
+        "national, rare-earth deposits only",
+        "Rare earth mines, deposits and occurrences.",
+        "https://mrdata.usgs.gov/ree/show-ree.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_porcu",
+        "mrdata_porcu",
+        "porphyry copper deposits of the world",
+        "national, major porphyry copper deposits only",
+        "The same 2008 compilation as the porphyry_copper layer (MinMod's copy).",
+        "https://mrdata.usgs.gov/porcu/show-porcu.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_potash",
+        "mrdata_potash",
+        "evaporite-related potash resources",
+        "national, potash deposits only",
+        "Commodities are code strings (HAL = halite, BRI = brine, K = potash).",
+        "https://mrdata.usgs.gov/potash/show-potash.php?rec_no={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_phosphate",
+        "mrdata_phosphate",
+        "phosphate deposits of the world",
+        "national, phosphate deposits only",
+        "Phosphate mines, deposits and occurrences.",
+        "https://mrdata.usgs.gov/phosphate/show-phosphate.php?rec_no={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_sedcu",
+        "mrdata_sedcu",
+        "sediment-hosted copper deposits",
+        "national, sediment-hosted copper deposits only",
+        "Sediment-hosted copper deposits.",
+        "https://mrdata.usgs.gov/sedcu/show-sedcu.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_sedznpb",
+        "mrdata_sedznpb",
+        "sediment-hosted zinc-lead deposits",
+        "national, sediment-hosted Zn-Pb deposits only",
+        "Sediment-hosted zinc-lead deposits.",
+        "https://mrdata.usgs.gov/sedznpb/show-sedznpb.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_sedexmvt",
+        "mrdata_sedexmvt",
+        "MVT and clastic-dominated lead-zinc deposits",
+        "national, MVT and CD Pb-Zn deposits only",
+        "MVT and CD lead-zinc deposits.",
+        "https://mrdata.usgs.gov/sedexmvt/show-sedexmvt.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_sedau",
+        "mrdata_sedau",
+        "sediment-hosted (Carlin-type) gold deposits",
+        "national, sediment-hosted gold deposits only",
+        "Sediment-hosted gold deposits; mineral lists are not commodities (dropped).",
+        "https://mrdata.usgs.gov/sedau/show-sedau.php?recno={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_vms",
+        "mrdata_vms",
+        "volcanogenic massive sulfide deposits",
+        "national, VMS deposits only",
+        "VMS deposits with tonnage and grades.",
+        "https://mrdata.usgs.gov/vms/show-vms.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_podchrome",
+        "mrdata_podchrome",
+        "podiform chromite deposits",
+        "national, podiform chromite deposits only",
+        "Podiform chromite deposits.",
+        "https://mrdata.usgs.gov/podchrome/show-podchrome.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_carbonatite",
+        "mrdata_carbonatite",
+        "carbonatites of the world",
+        "national, carbonatites only",
+        "Carbonatites and alkaline complexes.",
+        "https://mrdata.usgs.gov/carbonatite/show-carbonatite.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_laterite",
+        "mrdata_laterite",
+        "Ni-Co laterite deposits of the world",
+        "national, Ni-Co laterites only",
+        "Ni-Co laterite deposits.",
+        "https://mrdata.usgs.gov/laterite/show-laterite.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_asbestos",
+        "mrdata_asbestos",
+        "asbestos mines, prospects and occurrences",
+        "national, asbestos sites only (eastern and western US)",
+        "Commodities are the asbestos and associated minerals; MinMod's state codes are "
+        "partly Uruguayan departments (ignored).",
+        "https://mrdata.usgs.gov/asbestos/show-asbestos.php?rec_id={record_id}",
+    ),
+    _usgs_compilation(
+        "usgs_copper_assessment",
+        "mrdata_sir20105090z",
+        "global assessment of undiscovered copper resources (SIR 2010-5090-Z)",
+        "national, copper deposits of the global assessment",
+        "Many records have no location (dropped).",
+        "https://mrdata.usgs.gov/sir20105090z/show-sir20105090z.php?id={record_id}",
+    ),
+    _minmod_layer(
+        "usgs_pp577",
+        "USGS mica deposits of the Blue Ridge in North Carolina (PP 577, via MinMod)",
+        ("umn/mrdata_pp577",),
+        publisher="U.S. Geological Survey (Professional Paper 577)",
+        caveats="Mica (and feldspar) deposits of the North Carolina Blue Ridge, 1960s.",
+        coverage=Coverage("national_compilation", "mica deposits of the NC Blue Ridge"),
+        upstream=("https://mrdata.usgs.gov/pp577/",),
+        record_url="https://mrdata.usgs.gov/pp577/show-pp577.php?id={record_id}",
+    ),
+    _minmod_layer(
+        "nc_survey",
+        "North Carolina Geological Survey mines and prospects (via MinMod)",
+        ("umn/nc_geological_survey",),
+        publisher="North Carolina Geological Survey",
+        license=f"terms of the NC Geological Survey; {MINMOD_LICENSE}",
+        caveats="Many aggregate, mica and feldspar sites.",
+        coverage=Coverage("state_survey", "all of North Carolina", states=("NC",)),
+        upstream=(
+            "https://www.deq.nc.gov/about/divisions/energy-mineral-and-land-resources/"
+            "nc-geological-survey",
+        ),
+    ),
+    _minmod_layer(
+        "va_survey",
+        "Virginia Energy, geology and mineral resources (via MinMod)",
+        ("umn/geology_and_mineral_resources",),
+        publisher="Virginia Department of Energy, Geology and Mineral Resources",
+        license=f"terms of Virginia Energy; {MINMOD_LICENSE}",
+        caveats="No site names and no development status; many rock and aggregate sites.",
+        coverage=Coverage("state_survey", "all of Virginia", states=("VA",)),
+        upstream=("https://www.energy.virginia.gov/geology/geologymineralresources.shtml",),
+    ),
+    _minmod_layer(
+        "al_survey",
+        "Geological Survey of Alabama critical-mineral resources (via MinMod)",
+        ("umn/geological_survey_of_alabama", "jhammars/geological_survey_of_alabama"),
+        publisher="Geological Survey of Alabama",
+        license=f"terms of the Geological Survey of Alabama; {MINMOD_LICENSE}",
+        caveats="Commodities include oxides and minerals (mapped where they stand for one).",
+        coverage=Coverage("state_survey", "all of Alabama", states=("AL",)),
+        upstream=("https://www.gsa.state.al.us/gsa/geologic/nonfuelminerals/nfcritresource",),
+    ),
+    _minmod_layer(
+        "mining_reports",
+        "NI 43-101 and other mining reports, extracted by InferLink and curators (via MinMod)",
+        (
+            "inferlink/mining_report",
+            "jhammars/mining_report",
+            "caknoblock/mining_report",
+            "glederer/mining_report",
+            "bvu/mining_report",
+        ),
+        publisher="Report authors (NI 43-101 technical reports); extraction by InferLink",
+        license=f"{MINMOD_LICENSE}; report text: terms of its publisher",
+        caveats=(
+            "Machine-extracted (language model) from technical reports: grade and tonnage "
+            "per zone and category, coordinates often COARSE (project or town level) and "
+            "some invalid; US rows only. Tonnage without a unit is not converted (null)."
+        ),
+        coverage=Coverage("national_compilation", "national, reported projects only (coarse)"),
+        upstream=("https://api.cdr.land/v1/docs/documents",),
+    ),
+    _minmod_layer(
+        "world_tin_tungsten",
+        "World tin and tungsten deposits (Geological Survey of Canada, via MinMod), US rows",
+        ("usc/world_tin_tungsten_deposit", "bvu/world_tin_tungsten_deposit"),
+        publisher="Geological Survey of Canada (Open File, doi:10.4095/295581)",
+        license=f"Open Government Licence - Canada; {MINMOD_LICENSE}",
+        caveats="A world compilation of tin and tungsten deposits; US rows only.",
+        coverage=Coverage("national_compilation", "national, tin and tungsten deposits only"),
+        upstream=("https://doi.org/10.4095/295581",),
+    ),
+)
+
+LAYERS = (*LAYERS, *MINMOD_LAYERS)
 
 
 def layer(layer_id: str) -> Layer:

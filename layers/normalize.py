@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers import land_rules, reference
+from layers import land_rules, minmod, reference
 from layers.antimeridian import lonlat_from_metric
 from layers.catalog import MRDS_REPORT_URL, Layer
 from layers.errors import SchemaError
@@ -56,10 +56,16 @@ class NormalizeReport:
 
     repaired_geometries: int = 0
     dropped_rows: dict[str, int] = field(default_factory=dict)
+    #: Other counts worth reporting (records merged, names not resolved, ...).
+    counts: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str, count: int) -> None:
         if count:
             self.dropped_rows[reason] = self.dropped_rows.get(reason, 0) + int(count)
+
+    def count(self, what: str, count: int) -> None:
+        if count:
+            self.counts[what] = self.counts.get(what, 0) + int(count)
 
 
 Normalizer = Callable[[list[pd.DataFrame], Layer, NormalizeReport], gpd.GeoDataFrame]
@@ -605,7 +611,160 @@ def normalize_basemap(frames, layer, report):
     )
 
 
+#: MinMod ``site_type`` -> dev_status. "Mine" (NC, mining reports) is a worked mine, as
+#: a mine symbol is for USMIN; a status with a question mark stays unknown.
+MINMOD_SITE_TYPES = {
+    "producer": "producer",
+    "active": "producer",
+    "past producer": "past_producer",
+    "mine": "past_producer",
+    "mines": "past_producer",
+    "inactive": "past_producer",
+    "abandoned": "past_producer",
+    "prospect": "prospect",
+    "prospects": "prospect",
+    "mine and prospect": "prospect",
+    "prospect; mine": "prospect",
+    "occurrence": "occurrence",
+    "occurrences": "occurrence",
+    "occurence": "occurrence",
+    "deposit": "occurrence",
+    "plant": "plant",
+}
+
+#: How MinMod's sources spell the United States (``location_info.country``).
+US_COUNTRY_NAMES = frozenset(
+    {"united states", "usa", "u.s.a.", "united states of america", "us", "u.s."}
+)
+
+#: MinMod unit ids of ore tonnage -> factor to tonnes; others (none stated) stay null.
+MINMOD_TONNES = {"Q200": 1.0, "Q202": 1e6}
+#: MinMod unit ids of grades -> unit name (``entities/unit.csv``).
+MINMOD_GRADE_UNITS = {
+    "Q201": "percent",
+    "Q203": "gram per tonne",
+    "Q204": "copper equivalence percent",
+    "Q205": "lead equivalence percent",
+    "Q206": "dollar per tonne",
+    "Q207": "zinc equivalence percent",
+    "Q208": "gold equivalence gram per tonne",
+}
+
+
+def _minmod_commodities(
+    observed: list, qids: list, layer: Layer, unresolved: set[str]
+) -> list[str]:
+    names: list[str] = []
+    minerals = bool(layer.options.get("mineral_lists"))
+    for name, qid in zip(observed, qids, strict=True):
+        found = reference.minmod_commodity(layer.id, name, qid, minerals=minerals)
+        if found is None:
+            unresolved.add(str(name))
+            continue
+        names.extend(found)
+    return list(dict.fromkeys(names))
+
+
+def _minmod_inventory(items: list[dict], layer: Layer) -> str | None:
+    out = []
+    for item in items:
+        found = reference.minmod_commodity(
+            layer.id, item["commodity_observed"], item["commodity_qid"]
+        )
+        factor = MINMOD_TONNES.get(item["ore_unit"] or "")
+        out.append(
+            {
+                "commodity": found[0] if found else item["commodity_observed"],
+                "ore_tonnes": item["ore"] * factor if item["ore"] is not None and factor else None,
+                "grade": item["grade"],
+                "grade_unit": MINMOD_GRADE_UNITS.get(item["grade_unit"] or ""),
+                "category": item["category"],
+                "source": layer.id,
+            }
+        )
+    return inventory_json(out)
+
+
+def normalize_minmod(frames, layer, report):
+    """MinMod records of every creator and snapshot -> one row per source record."""
+    parts = []
+    for order, raw in enumerate(frames):
+        lon, lat, has = minmod.to_lonlat(raw["location"], raw["crs"])
+        parts.append(
+            raw.drop(columns=["location"]).assign(
+                lon=lon, lat=lat, _stated=np.where(has, 1.0, np.nan), _order=order
+            )
+        )
+    records, merged = minmod.merge_records(pd.concat(parts, ignore_index=True))
+    report.count("records merged (same source record from several creators or snapshots)", merged)
+    located = records["lon"].notna()
+    report.drop(
+        "invalid coordinates (null, unparseable or out of range)",
+        (~located & records["_stated"].notna()).sum(),
+    )
+    report.drop("no location", (~located & records["_stated"].isna()).sum())
+    records = records.loc[located].reset_index(drop=True)
+    unresolved: set[str] = set()
+    commodities = [
+        _minmod_commodities(o, q, layer, unresolved)
+        for o, q in zip(records["commodity_observed"], records["commodity_qid"], strict=True)
+    ]
+    report.count("commodity names not resolved (kept in details)", len(unresolved))
+    site_type = records["site_type"].fillna("").str.strip().str.lower()
+    template = layer.record_url
+    data = {
+        "id": [f"{layer.id}:{r}" for r in records["record_id"]],
+        "name": records["name"],
+        "source": layer.id,
+        "source_id": records["record_id"],
+        "source_url": [
+            template.format(record_id=r) if template else (s if s.startswith("http") else None)
+            for r, s in zip(records["record_id"], records["source_id"], strict=True)
+        ],
+        "commodities": commodities,
+        "dev_status": site_type.map(MINMOD_SITE_TYPES).fillna("unknown").to_numpy(),
+        "details": [
+            json.dumps(
+                {
+                    "site_type": t,
+                    "site_rank": k,
+                    "commodities_observed": o,
+                    "country_observed": c,
+                    "state_observed": st,
+                    "crs_observed": crs,
+                    "created_by": sorted({i.rsplit("__", 1)[-1] for i in ids}),
+                    "modified_at": m,
+                }
+            )
+            for t, k, o, c, st, crs, ids, m in zip(
+                records["site_type"],
+                records["site_rank"],
+                records["commodity_observed"],
+                records["country"],
+                records["state_observed"],
+                records["crs"],
+                records["minmod_id"],
+                records["modified_at"],
+                strict=True,
+            )
+        ],
+        "dep_id": records["record_id"] if layer.options.get("dep_id_from_record") else None,
+        "minmod_ids": records["minmod_id"],
+        "alt_names": [
+            [a for a in aliases if a != name]
+            for aliases, name in zip(records["aliases"], records["name"], strict=True)
+        ],
+        "deposit_type": records["deposit_type"],
+        "inventory": [_minmod_inventory(items, layer) for items in records["inventory"]],
+    }
+    # The record's own country, only as a hint for points just off the 1:10m coastline.
+    data["country_us"] = records["country"].fillna("").str.lower().isin(US_COUNTRY_NAMES)
+    geometry = gpd.GeoSeries(gpd.points_from_xy(records["lon"], records["lat"]), crs=4326)
+    return _deposits_frame(data, geometry, report)
+
+
 NORMALIZERS: dict[str, Normalizer] = {
+    "minmod": normalize_minmod,
     "mrds": normalize_mrds,
     "usmin_features": normalize_usmin_features,
     "usgs_lithium": normalize_usgs_lithium,

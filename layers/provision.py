@@ -32,10 +32,13 @@ Why it is careful:
 from __future__ import annotations
 
 import contextlib
+import functools
+import gzip
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +54,7 @@ from tqdm import tqdm
 
 from layers.catalog import Layer, Source
 from layers.errors import ChecksumMismatchError, FetchError, SourceMissingError
+from layers.minmod import bucket_files, read_content_list
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +173,8 @@ def resolve_source_path(raw_dir: Path, source: Source) -> str | None:
     """
     raw_dir = Path(raw_dir)
     copy = raw_dir / source.mirror_path
+    if source.is_folder:
+        return str(copy.absolute()) if copy.is_dir() and bucket_files(copy) else None
     if copy.is_file():
         if source.archive_member and copy.suffix.lower() == ".zip":
             return _vsizip(copy, source.archive_member)
@@ -199,6 +205,9 @@ class _Fetcher:
 
     def fetch_source(self, entry: Layer, source: Source) -> None:
         """Skip, copy from the mirror, or download one source with its companions."""
+        if source.is_folder:
+            self._fetch_folder(entry, source)
+            return
         files: list[tuple[str, str | None]] = [(source.mirror_path, source.sha256)]
         files += list(source.companions)
 
@@ -322,6 +331,93 @@ class _Fetcher:
                 "mirror", item.path, item.sha256, item.bytes, source.url
             )
             self.report.fetched.append(item)
+
+    # -- folder sources (MinMod bucket folders) -----------------------------------------
+
+    def _fetch_folder(self, entry: Layer, source: Source) -> None:
+        """Copy one bucket folder from the mirror, every bucket verified, all or nothing.
+
+        Each bucket's decompressed content must match the sha256 the source's checksum
+        list (itself pinned by ``source.sha256``) gives for it, and the folder must hold
+        exactly the buckets the list names. The copy is staged in a hidden sibling folder
+        and renamed into place, so an interrupted or failed copy leaves the previous
+        folder (or none) behind. A folder already present is skipped when its files match
+        the per-file sha256 that fetch.json recorded when it was copied.
+        """
+        target = self.raw_dir / source.mirror_path
+        record = self.records.get(source.mirror_path, {})
+        if target.is_dir() and record.get("files") and _folder_matches(target, record["files"]):
+            self.report.skipped.append(
+                FetchedFile(
+                    entry.id,
+                    source.mirror_path,
+                    "mirror",
+                    source.mirror_path,
+                    record["sha256"],
+                    record["bytes"],
+                )
+            )
+            return
+        mirror = self.mirror
+        if mirror is None or not (mirror / source.mirror_path).is_dir():
+            where = f"not in the mirror {mirror}" if mirror else "no mirror was given"
+            raise SourceMissingError(
+                f"{source.mirror_path} (layer {entry.id}) is missing: {where}, and bucket "
+                f"folders have no download adapter yet. Get the folder from {source.url} "
+                "and put it in the mirror, then run `fedmin data fetch` again."
+            )
+        expected = _folder_listing(mirror, source)
+        source_dir = mirror / source.mirror_path
+        found = {p.name.removesuffix(".gz"): p for p in bucket_files(source_dir)}
+        if set(found) != set(expected):
+            missing = sorted(set(expected) - set(found))[:5]
+            extra = sorted(set(found) - set(expected))[:5]
+            raise ChecksumMismatchError(
+                f"{source.mirror_path}: the mirror folder does not hold the buckets its "
+                f"checksum list names (missing {missing}, not listed {extra})"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        )
+        files: dict[str, str] = {}
+        total = 0
+        try:
+            for name in tqdm(
+                sorted(found),
+                desc=source.mirror_path.rsplit("/", 2)[-2] + "/" + target.name,
+                unit="file",
+                disable=not self.progress,
+                leave=False,
+            ):
+                path = found[name]
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    raise FetchError(f"could not copy {path}: {exc}") from exc
+                content = gzip.decompress(data) if path.name.endswith(".gz") else data
+                digest = hashlib.sha256(content).hexdigest()
+                if digest != expected[name]:
+                    raise ChecksumMismatchError(
+                        f"{source.mirror_path}/{path.name}: the mirror copy does not match its "
+                        f"checksum list: expected sha256 {expected[name]} of the content, "
+                        f"got {digest}"
+                    )
+                (staging / path.name).write_bytes(data)
+                files[path.name] = hashlib.sha256(data).hexdigest()
+                total += len(data)
+            _replace_folder(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        digest = folder_digest(files)
+        self.records[source.mirror_path] = {
+            **self._record("mirror", source.mirror_path, digest, total, source.url),
+            "files": files,
+        }
+        self.report.fetched.append(
+            FetchedFile(entry.id, source.mirror_path, "mirror", source.mirror_path, digest, total)
+        )
 
     # -- downloads ----------------------------------------------------------------------
 
@@ -519,6 +615,61 @@ class _Staging:
 
 
 # --- small helpers -----------------------------------------------------------------------
+
+
+def folder_digest(files: dict[str, str]) -> str:
+    """One sha256 for a folder: of its ``<name> <sha256 of the file>`` lines, sorted."""
+    lines = "".join(f"{name} {files[name]}\n" for name in sorted(files))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _folder_matches(folder: Path, files: dict[str, str]) -> bool:
+    present = {p.name: p for p in bucket_files(folder)}
+    return set(present) == set(files) and all(
+        _hash_file(present[name])[0] == digest for name, digest in files.items()
+    )
+
+
+@functools.cache
+def _content_list(path: Path, pin: str | None) -> dict[str, str]:
+    if pin is not None and _hash_file(path)[0] != pin:
+        raise ChecksumMismatchError(
+            f"{path}: the checksum list does not match its catalog pin {pin}"
+        )
+    return read_content_list(path)
+
+
+def _folder_listing(mirror: Path, source: Source) -> dict[str, str]:
+    """Bucket name (without ``.gz``) -> sha256 of its content, for ``source``'s folder."""
+    assert source.content_sha256 is not None
+    list_path = mirror / source.content_sha256
+    if not list_path.is_file():
+        raise SourceMissingError(
+            f"{source.content_sha256}: the checksum list of {source.mirror_path} is not in "
+            f"the mirror {mirror}"
+        )
+    base = PurePosixPath(source.content_sha256).parent
+    folder = PurePosixPath(source.mirror_path).relative_to(base).as_posix()
+    listing = {
+        name.rsplit("/", 1)[1]: digest
+        for name, digest in _content_list(list_path, source.sha256).items()
+        if name.rsplit("/", 1)[0] == folder
+    }
+    if not listing:
+        raise SourceMissingError(f"{source.content_sha256} lists no bucket of {folder}")
+    return listing
+
+
+def _replace_folder(staging: Path, target: Path) -> None:
+    """Put ``staging`` at ``target`` (an older copy is moved aside, then removed)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}.part")
+        os.replace(target, old)
+    os.replace(staging, target)
+    _fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _download_name(source: Source) -> str:

@@ -14,6 +14,7 @@ import pyogrio
 
 from layers.catalog import Source
 from layers.errors import SchemaError
+from layers.minmod import read_minmod
 
 Reader = Callable[[str, Source], pd.DataFrame]
 
@@ -51,6 +52,7 @@ def read_csv(path: str, source: Source) -> pd.DataFrame:
 
 
 READERS: dict[str, Reader] = {
+    "minmod": read_minmod,
     "vector": read_vector,
     "mrds_tab": read_mrds_tab,
     "csv": read_csv,

@@ -7,6 +7,7 @@ reviewer can check them without reading code.
 from __future__ import annotations
 
 import csv
+import re
 from functools import cache
 from pathlib import Path
 
@@ -44,12 +45,35 @@ def critical_minerals() -> frozenset[str]:
 
 
 @cache
+def minmod_commodity_names() -> dict[str, str]:
+    """MinMod commodity id (``Q551``) -> normalized name; '' for non-commodities (Metal)."""
+    return {row["minmod_id"]: row["name"] for row in _rows("minmod_commodities.csv")}
+
+
+@cache
+def minmod_observed_names() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(layer id or ``*``, observed name or code, lower-case) -> normalized names.
+
+    ``data/minmod_commodity_codes.csv``: a source's own codes (UMOS ``SDG``, DOGAMI ``SC``,
+    ARDF ``Cb``, potash ``HAL``) and observed names that are not commodities (``-``).
+    """
+    table: dict[tuple[str, str], tuple[str, ...]] = {}
+    for row in _rows("minmod_commodity_codes.csv"):
+        names = () if row["names"].strip() == "-" else tuple(row["names"].split())
+        table[(row["source"], row["observed"].strip().lower())] = names
+    return table
+
+
+@cache
 def known_commodities() -> frozenset[str]:
     """Every commodity name fedmin can normalize to."""
+    observed = {n for names in minmod_observed_names().values() for n in names}
     return (
         frozenset(commodity_codes().values())
         | critical_minerals()
         | frozenset(commodity_aliases().values())
+        | frozenset(n for n in minmod_commodity_names().values() if n)
+        | frozenset(observed)
     )
 
 
@@ -74,6 +98,52 @@ def commodity_from_name(name: str) -> str:
     normalized = "_".join(name.strip().lower().replace("-", " ").split())
     normalized = commodity_aliases().get(normalized, normalized)
     return commodity_codes().get(normalized.upper(), normalized)
+
+
+#: Separators of code strings that list several commodities ('U V', 'Au Ag', 'K  HAL').
+_CODE_SEPARATORS = re.compile(r"[\s,;/]+")
+
+
+def _observed_lookup(layer_id: str, text: str, minerals: bool) -> tuple[str, ...] | None:
+    table = minmod_observed_names()
+    key = text.strip().lower()
+    for scope in (layer_id, *(("mineral_lists",) if minerals else ()), "*"):
+        if (scope, key) in table:
+            return table[(scope, key)]
+    name = commodity_from_name(text)
+    if name in known_commodities():
+        return (name,)
+    code = text.strip().upper()
+    if code in commodity_codes():
+        return (commodity_codes()[code],)
+    return None
+
+
+def minmod_commodity(
+    layer_id: str, observed: str | None, qid: str | None, *, minerals: bool = False
+) -> tuple[str, ...] | None:
+    """Normalized names for one MinMod commodity entry; None when it cannot be resolved.
+
+    The observed name is trusted before MinMod's normalization, which is wrong for some
+    sources (DOGAMI's ``SC`` became scandium, NC's ``Construc`` cobalt): (1) the source's
+    own code table, then (with ``minerals``) the table of minerals that are not
+    commodities in mineral-list compilations, then the shared table; (2) the name or code
+    as fedmin knows it (``Gold``, ``AU``); (3) a code string split into codes
+    (``U V`` -> uranium, vanadium), each resolved as in (1)-(2); (4) MinMod's commodity id.
+    """
+    if observed:
+        found = _observed_lookup(layer_id, observed, minerals)
+        if found is not None:
+            return found
+        tokens = [t for t in _CODE_SEPARATORS.split(observed) if t]
+        if len(tokens) > 1:
+            parts = [_observed_lookup(layer_id, t, minerals) for t in tokens]
+            if all(p is not None for p in parts):
+                return tuple(dict.fromkeys(n for p in parts for n in p))
+    if qid and qid in minmod_commodity_names():
+        name = minmod_commodity_names()[qid]
+        return (name,) if name else ()
+    return None
 
 
 def is_critical(commodities: list[str]) -> bool:

@@ -24,6 +24,8 @@ class LayerKind(StrEnum):
     BOUNDARIES = "boundaries"
     BASEMAP = "basemap"
     RASTER = "raster"
+    #: Derived at build time from the catalog (``deposit_coverage``), not read from a source.
+    COVERAGE = "coverage"
 
 
 DEV_STATUSES = ("producer", "past_producer", "prospect", "occurrence", "plant", "unknown")
@@ -38,6 +40,14 @@ CLAIM_TYPES = ("lode", "placer", "mill_site", "tunnel_site", "unknown")
 CLAIM_STATUSES = ("active", "closed")
 #: What a base-map feature is: a named place (a point), a river (a line), a lake (an area).
 BASEMAP_FEATURES = ("place", "river", "lake")
+#: Kinds of deposit coverage: where a deposits layer claims to know the deposits.
+COVERAGE_KINDS = {
+    "state_survey": "a state's own survey or database of the whole state",
+    "partial_state": "part of a state (a truncated or regional extract)",
+    "region_box": "every record of the source inside a box",
+    "national_sampled": "national, but a sample of the records",
+    "national_compilation": "national, but only the deposits of one kind or size",
+}
 
 #: Lon/lat box that every canonical geometry must fall in: the US with its territories
 #: (American Samoa reaches 14.4 S, the Aleutians cross the antimeridian). Swapped lon/lat
@@ -107,6 +117,11 @@ SCHEMAS: dict[LayerKind, Schema] = {
         columns={"id": "str", "kind": "str", "name": "str", "class": "str", "source": "str"},
         geometry_types=("LineString", "MultiLineString"),
         enums={"kind": INFRASTRUCTURE_KINDS},
+    ),
+    LayerKind.COVERAGE: Schema(
+        columns={"id": "str", "source": "str", "coverage": "str", "note": "str", "states": "str"},
+        geometry_types=("Polygon", "MultiPolygon"),
+        enums={"coverage": tuple(COVERAGE_KINDS)},
     ),
     LayerKind.BOUNDARIES: Schema(
         columns={"id": "str", "name": "str", "level": "str", "state": "str"},

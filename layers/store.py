@@ -24,6 +24,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,11 +36,12 @@ import geopandas as gpd
 import pandas as pd
 from tqdm import tqdm
 
-from layers import catalog, reference, schema
+from layers import catalog, coverage, reference, schema
 from layers.catalog import Layer
 from layers.errors import DataError, NotFoundError, SourceMissingError, StoreNotBuiltError
+from layers.minmod import bucket_files
 from layers.normalize import NORMALIZERS, NormalizeReport
-from layers.provision import resolve_source_path
+from layers.provision import folder_digest, resolve_source_path
 from layers.readers import READERS
 from layers.schema import LayerKind
 
@@ -61,6 +63,9 @@ class BuildResult:
 
 
 def _sha256(path: Path) -> str:
+    """sha256 of a file; of a bucket folder, the digest of its files (``folder_digest``)."""
+    if path.is_dir():
+        return folder_digest({p.name: _sha256(p) for p in bucket_files(path)})
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -92,6 +97,16 @@ def _source_paths(entry: Layer, raw_dir: Path) -> list[str] | None:
     return paths
 
 
+def _relative(path: str, raw_dir: Path) -> str:
+    """A source path as the build key names it: relative to ``raw_dir`` where inside it
+    (folder sources of one layer share their last name: ``.../mrdata_mrds``)."""
+    local = _local_file(path).absolute()
+    try:
+        return local.relative_to(Path(raw_dir).absolute()).as_posix()
+    except ValueError:
+        return local.name
+
+
 def build_key(sources: dict[str, dict[str, str]]) -> str:
     """Identity of a build's inputs: source checksums, the catalog, the reference tables
     and the schema version; any change to one of them triggers a rebuild."""
@@ -115,6 +130,45 @@ def current_root(data_dir: Path) -> Path | None:
 
 def _bounds(frame: gpd.GeoDataFrame) -> list[float] | None:
     return [round(float(v), 6) for v in frame.total_bounds] if len(frame) else None
+
+
+#: A MinMod record up to this far (degrees, about 5 km) outside every county polygon is
+#: still in the United States (1:10m coastlines cut off coastal and island mines) ...
+US_TOLERANCE_DEG = 0.05
+#: ... and up to this far when the record itself says its country is the United States
+#: (small Alaskan islands are missing from the 1:10m boundaries altogether).
+US_TOLERANCE_STATED_DEG = 0.5
+
+
+def _place_in_us(
+    deposits: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, report: NormalizeReport
+) -> gpd.GeoDataFrame:
+    """State and county of each record from its location; records outside the US dropped.
+
+    Used for layers whose state codes cannot be trusted (MinMod's are partly Uruguayan
+    departments): every record gets the county polygon it lies in, or the nearest one
+    within ``US_TOLERANCE_DEG`` (``US_TOLERANCE_STATED_DEG`` where the record's own
+    ``country_us`` flag says United States); records farther are dropped and counted.
+    """
+    columns = counties[["name", "state", "geometry"]]
+    joined = gpd.sjoin(deposits[["geometry"]], columns, how="left", predicate="within")
+    joined = joined[~joined.index.duplicated()]
+    stated = deposits.get("country_us", pd.Series(False, index=deposits.index)).to_numpy(bool)
+    for says_us, tolerance in ((False, US_TOLERANCE_DEG), (True, US_TOLERANCE_STATED_DEG)):
+        outside = joined["state"].isna().to_numpy() & (stated == says_us)
+        if not outside.any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # distances in degrees, on purpose
+            near = gpd.sjoin_nearest(
+                deposits.loc[outside, ["geometry"]], columns, how="left", max_distance=tolerance
+            )
+        near = near[~near.index.duplicated()].dropna(subset=["state"])
+        joined.loc[near.index, ["name", "state"]] = near[["name", "state"]].to_numpy()
+    inside = joined["state"].notna().to_numpy()
+    report.drop("outside the United States (by location)", (~inside).sum())
+    deposits = deposits.assign(state=joined["state"], county=joined["name"])
+    return deposits.loc[inside].reset_index(drop=True)
 
 
 def _fill_admin_areas(deposits: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -157,11 +211,24 @@ def _write_raster(entry: Layer, path: str, target: Path) -> dict:
 
 
 def _build_layer(
-    entry: Layer, paths: list[str], built: dict[str, gpd.GeoDataFrame], seen_deposit_ids: set[str]
+    entry: Layer,
+    paths: list[str],
+    built: dict[str, gpd.GeoDataFrame],
+    seen_deposit_ids: set[str],
+    progress: bool = False,
 ) -> tuple[gpd.GeoDataFrame, NormalizeReport]:
     report = NormalizeReport()
     reader = READERS[entry.reader]
-    frames = [reader(path, source) for path, source in zip(paths, entry.sources, strict=True)]
+    frames = [
+        reader(path, source)
+        for path, source in tqdm(
+            list(zip(paths, entry.sources, strict=True)),
+            desc=f"{entry.id}: read",
+            unit="source",
+            disable=not progress or len(paths) < 2,
+            leave=False,
+        )
+    ]
     frame = NORMALIZERS[entry.normalizer](frames, entry, report)
     empty = frame.geometry.isna() | frame.geometry.is_empty
     report.drop("empty geometry", empty.sum())
@@ -171,7 +238,9 @@ def _build_layer(
         report.drop("already in an earlier deposits layer (same MRDS dep_id)", duplicate.sum())
         frame = frame.loc[~duplicate].reset_index(drop=True)
         seen_deposit_ids.update(frame["id"])
-        if "counties" in built:
+        if "counties" in built and entry.reader == "minmod":
+            frame = _place_in_us(frame, built["counties"], report)
+        elif "counties" in built:
             frame = _fill_admin_areas(frame, built["counties"])
     return schema.validate(frame, entry.kind, entry.id), report
 
@@ -199,7 +268,9 @@ def build(
     checksums = {
         layer_id: {p: _sha256(_local_file(p)) for p in paths} for layer_id, paths in located.items()
     }
-    key = build_key({k: {Path(p).name: s for p, s in v.items()} for k, v in checksums.items()})
+    key = build_key(
+        {k: {_relative(p, raw_dir): s for p, s in v.items()} for k, v in checksums.items()}
+    )
     previous = current_root(data_dir)
     if previous is not None and not force:
         manifest = json.loads((previous / MANIFEST).read_text())
@@ -235,20 +306,13 @@ def build(
                 record |= _write_raster(entry, paths[0], staging / f"{entry.id}.tif")
                 record["file"] = f"{entry.id}.tif"
             else:
-                frame, report = _build_layer(entry, paths, built, seen_deposit_ids)
+                frame, report = _build_layer(entry, paths, built, seen_deposit_ids, progress)
                 built[entry.id] = frame
-                frame.to_parquet(
-                    staging / f"{entry.id}.parquet",
-                    index=False,
-                    geometry_encoding="geoarrow",
-                    write_covering_bbox=True,
-                )
+                record |= _write_frame(frame, staging, entry.id)
                 record |= {
-                    "file": f"{entry.id}.parquet",
-                    "rows": len(frame),
-                    "bounds": _bounds(frame),
                     "repaired_geometries": report.repaired_geometries,
                     "dropped_rows": report.dropped_rows,
+                    "counts": report.counts,
                 }
                 if entry.land_coverage is not None:
                     record["land_coverage"] = {
@@ -256,10 +320,15 @@ def build(
                         "complete": entry.land_coverage.complete,
                         "note": entry.land_coverage.note,
                     }
+                if entry.kind is LayerKind.DEPOSITS:
+                    record |= _deposit_provenance(entry)
                 if entry.kind is LayerKind.INFRASTRUCTURE:
                     record["infrastructure_kind"] = entry.options["kind"]
                     record["coverage_states"] = list(entry.options.get("coverage_states", ()))
             manifest_layers[entry.id] = record
+        deposit_layers = [e for e in entries if e.kind is LayerKind.DEPOSITS and e.id in built]
+        if "states" in built and deposit_layers:
+            manifest_layers[coverage.LAYER_ID] = _build_coverage(deposit_layers, built, staging)
         manifest = {
             "build_id": build_id,
             "build_key": key,
@@ -278,6 +347,49 @@ def build(
     _swap_link(data_dir, final)
     _prune(stores, keep={final, previous})
     return BuildResult(final, manifest, absent=absent)
+
+
+def _write_frame(frame: gpd.GeoDataFrame, staging: Path, layer_id: str) -> dict:
+    frame.to_parquet(
+        staging / f"{layer_id}.parquet",
+        index=False,
+        geometry_encoding="geoarrow",
+        write_covering_bbox=True,
+    )
+    return {"file": f"{layer_id}.parquet", "rows": len(frame), "bounds": _bounds(frame)}
+
+
+def _deposit_provenance(entry: Layer) -> dict:
+    """What a deposits layer's manifest record says beyond its files: coverage, upstream."""
+    cover = entry.coverage
+    return {
+        "coverage": None
+        if cover is None
+        else {"kind": cover.kind, "note": cover.note, "states": list(cover.states)},
+        "upstream": list(entry.upstream),
+        "record_url": entry.record_url,
+    }
+
+
+def _build_coverage(layers: list[Layer], built: dict[str, gpd.GeoDataFrame], staging: Path) -> dict:
+    """The derived ``deposit_coverage`` layer (one polygon per deposits layer)."""
+    frame = coverage.build_deposit_coverage(layers, built["states"])
+    frame = schema.validate(frame, LayerKind.COVERAGE, coverage.LAYER_ID)
+    built[coverage.LAYER_ID] = frame
+    return {
+        "kind": LayerKind.COVERAGE.value,
+        "title": "Where each deposits layer has data",
+        "publisher": "fedmin (from the catalog's coverage declarations and Census states)",
+        "license": "public domain (Census boundaries); MIT (fedmin)",
+        "caveats": (
+            "Declared coverage, not measured density: a state survey covers its state, the "
+            "northern California extracts their box, national sources the whole country "
+            "(MRDS sampled; compilations only their kind of deposit)."
+        ),
+        "retrieved": catalog.RETRIEVED_MIRROR,
+        "sources": [],
+        **_write_frame(frame, staging, coverage.LAYER_ID),
+    }
 
 
 def _new_build_id(stores: Path, key: str) -> str:
