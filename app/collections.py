@@ -213,6 +213,18 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         tile_properties=("name", "state"),
     ),
     CollectionSpec(
+        "deposit_coverage",
+        "Deposit-source coverage",
+        "Where each deposits layer has data, one polygon per layer: whole states for state "
+        "surveys (state_survey), part of a state (partial_state), the northern California "
+        "box of the regional extracts (region_box), the nation for MRDS via MinMod "
+        "(national_sampled) and for compilations of one kind of deposit "
+        "(national_compilation). Outside state surveys and boxes few deposits is not "
+        "evidence of few deposits.",
+        _layer("deposit_coverage"),
+        tile_properties=("source", "coverage", "note"),
+    ),
+    CollectionSpec(
         "ranked_cells",
         "Ranked cells (default ranking)",
         "Grid cells scored by the engine's default ranking (all deposits, default weights), "

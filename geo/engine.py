@@ -46,6 +46,7 @@ from geo.components import (
     top_contributors,
     weighted_ranking,
 )
+from geo.coverage import national_only_note
 from geo.grid import Grid, GridSpec, build_grid, parse_cell_id
 from geo.landcoverage import LandCoverage, land_coverage_for_store
 from geo.landstatus import (
@@ -746,6 +747,7 @@ class MemoryEngine:
                 f"{off} evidence deposits lie in cells with no land in the 1:10m state "
                 "outlines (offshore or on the coast); they still add potential to nearby cells"
             )
+        notes += national_only_note(self.store, cells)
         notes.append(
             "potential is normalized to the best cell of this ranking "
             "(log(1 + E) / log(1 + max E)); compare scores within one ranking"

@@ -1085,6 +1085,7 @@ MINMOD_LAYERS: tuple[Layer, ...] = (
         coverage=Coverage("state_survey", "all of Alaska (ARDF)", states=("AK",)),
         upstream=("https://doi.org/10.5066/P96MMRFD",),
         record_url="https://mrdata.usgs.gov/ardf/show-ardf.php?ardf_num={record_id}",
+        options={"name_separator": ";"},
     ),
     _minmod_layer(
         "umos",
@@ -1099,6 +1100,7 @@ MINMOD_LAYERS: tuple[Layer, ...] = (
         ),
         coverage=Coverage("state_survey", "all of Utah (UMOS)", states=("UT",)),
         upstream=("https://doi.org/10.34191/OFR-757",),
+        options={"name_separator": ";"},
     ),
     _minmod_layer(
         "dogami",

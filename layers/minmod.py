@@ -305,6 +305,12 @@ def to_lonlat(location: pd.Series, crs: pd.Series) -> tuple[np.ndarray, np.ndarr
     geoms = np.full(n, None, dtype=object)
     with np.errstate(all="ignore"):
         geoms[has] = shapely.from_wkt(text[has], on_invalid="ignore")
+    # A MULTIPOINT of one point (some extracted reports) is that point; more is no location.
+    single = np.array(
+        [g is not None and g.geom_type == "MultiPoint" and len(g.geoms) == 1 for g in geoms],
+        dtype=bool,
+    )
+    geoms[single] = [g.geoms[0] for g in geoms[single]]
     points = np.array(
         [g is not None and g.geom_type == "Point" and not g.is_empty for g in geoms], dtype=bool
     )

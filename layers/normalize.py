@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 
@@ -652,12 +653,14 @@ MINMOD_GRADE_UNITS = {
 
 
 def _minmod_commodities(
-    observed: list, qids: list, layer: Layer, unresolved: set[str]
+    observed: list, qids: list, layer: Layer, unresolved: set[str], memo: dict
 ) -> list[str]:
     names: list[str] = []
     minerals = bool(layer.options.get("mineral_lists"))
     for name, qid in zip(observed, qids, strict=True):
-        found = reference.minmod_commodity(layer.id, name, qid, minerals=minerals)
+        if (name, qid) not in memo:
+            memo[(name, qid)] = reference.minmod_commodity(layer.id, name, qid, minerals=minerals)
+        found = memo[(name, qid)]
         if found is None:
             unresolved.add(str(name))
             continue
@@ -685,6 +688,21 @@ def _minmod_inventory(items: list[dict], layer: Layer) -> str | None:
     return inventory_json(out)
 
 
+def _minmod_names(
+    records: pd.DataFrame, separator: str | None
+) -> tuple[list[str | None], list[list[str]]]:
+    """Name and alternate names; sources that list several names in one field (ARDF
+    ``Red Dog; Qanaiyaq; Hilltop``) give the first as the name, the rest as aliases."""
+    names, aliases = [], []
+    for name, more in zip(records["name"], records["aliases"], strict=True):
+        parts = [p.strip() for p in name.split(separator)] if name and separator else [name]
+        parts = [p for p in parts if p]
+        first = parts[0] if parts else None
+        names.append(first)
+        aliases.append([a for a in dict.fromkeys([*parts[1:], *more]) if a != first])
+    return names, aliases
+
+
 def normalize_minmod(frames, layer, report):
     """MinMod records of every creator and snapshot -> one row per source record."""
     parts = []
@@ -705,16 +723,18 @@ def normalize_minmod(frames, layer, report):
     report.drop("no location", (~located & records["_stated"].isna()).sum())
     records = records.loc[located].reset_index(drop=True)
     unresolved: set[str] = set()
+    memo: dict[tuple[str | None, str | None], tuple[str, ...] | None] = {}
     commodities = [
-        _minmod_commodities(o, q, layer, unresolved)
+        _minmod_commodities(o, q, layer, unresolved, memo)
         for o, q in zip(records["commodity_observed"], records["commodity_qid"], strict=True)
     ]
     report.count("commodity names not resolved (kept in details)", len(unresolved))
+    names, aliases = _minmod_names(records, layer.options.get("name_separator"))
     site_type = records["site_type"].fillna("").str.strip().str.lower()
     template = layer.record_url
     data = {
         "id": [f"{layer.id}:{r}" for r in records["record_id"]],
-        "name": records["name"],
+        "name": names,
         "source": layer.id,
         "source_id": records["record_id"],
         "source_url": [
@@ -724,7 +744,7 @@ def normalize_minmod(frames, layer, report):
         "commodities": commodities,
         "dev_status": site_type.map(MINMOD_SITE_TYPES).fillna("unknown").to_numpy(),
         "details": [
-            json.dumps(
+            orjson.dumps(
                 {
                     "site_type": t,
                     "site_rank": k,
@@ -735,7 +755,7 @@ def normalize_minmod(frames, layer, report):
                     "created_by": sorted({i.rsplit("__", 1)[-1] for i in ids}),
                     "modified_at": m,
                 }
-            )
+            ).decode()
             for t, k, o, c, st, crs, ids, m in zip(
                 records["site_type"],
                 records["site_rank"],
@@ -750,10 +770,7 @@ def normalize_minmod(frames, layer, report):
         ],
         "dep_id": records["record_id"] if layer.options.get("dep_id_from_record") else None,
         "minmod_ids": records["minmod_id"],
-        "alt_names": [
-            [a for a in aliases if a != name]
-            for aliases, name in zip(records["aliases"], records["name"], strict=True)
-        ],
+        "alt_names": aliases,
         "deposit_type": records["deposit_type"],
         "inventory": [_minmod_inventory(items, layer) for items in records["inventory"]],
     }
