@@ -111,7 +111,11 @@ def minmod_site_id(source_id: str, record_id: str, username: str) -> str:
     ``site__<slug(source)>__<slug(record)>__<creator>`` (MinMod's ``make_site_id``: the
     source without its scheme, both slugified with python-slugify, the pair cut at 120
     characters plus an 8-hex sha256 suffix when longer)."""
-    path = f"{_slug(_strip_scheme(source_id))}__{_record_slug(record_id)}"
+    return _site_id(_slug(_strip_scheme(source_id)), record_id, username)
+
+
+def _site_id(source_slug: str, record_id: str, username: str) -> str:
+    path = f"{source_slug}__{_record_slug(record_id)}"
     if len(path) > 120:
         path = path[:120] + "__" + hashlib.sha256(path.encode()).hexdigest()[:8]
     return f"site__{path}__{username}"
@@ -185,7 +189,9 @@ def _qid(entry: Candidate | None) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else str(value).strip()
     return text or None
 
 
@@ -224,44 +230,76 @@ def _inventory_item(entry: InventoryEntry, observed: str | None, qid: str | None
     }
 
 
-def _row(record: MineralSite) -> tuple:
-    location = record.location_info or LocationInfo()
-    observed: list[str | None] = []
-    qids: list[str | None] = []
-    inventory = []
-    seen: set[tuple[str | None, str | None]] = set()
-    for entry in record.mineral_inventory:
-        name = _text(entry.commodity.observed_name) if entry.commodity else None
-        qid = _qid(entry.commodity)
-        if (name, qid) not in seen and (name or qid):
-            seen.add((name, qid))
-            observed.append(name)
-            qids.append(qid)
-        item = _inventory_item(entry, name, qid)
-        if item is not None:
-            inventory.append(item)
-    source_id = normalize_source_id(record.source_id)
-    record_id = str(record.record_id).strip()
-    creator = username(record.created_by)
-    return (
-        source_id,
-        record_id,
-        _text(record.name),
-        [t for t in (_text(a) for a in record.aliases) if t],
-        record.site_type,
-        record.site_rank,
-        _observed(location.country),
-        _observed(location.state_or_province),
-        _text(location.crs.observed_name) if location.crs else None,
-        location.location,
-        observed,
-        qids,
-        _top_deposit_type(record.deposit_type_candidate),
-        inventory,
-        creator,
-        record.modified_at,
-        minmod_site_id(source_id, record_id, creator) if creator else None,
-    )
+def _first_observed(candidates: list[Candidate]) -> str | None:
+    """The first candidate's observed name (nearly always there), else the next one's."""
+    if not candidates:
+        return None
+    return _text(candidates[0].observed_name) or _observed(candidates[1:])
+
+
+class _RowMaker:
+    """MineralSite -> row tuple; per-dataset constants (source slug, creator) memoized."""
+
+    def __init__(self) -> None:
+        self._sources: dict[str, tuple[str, str]] = {}
+        self._creators: dict[object, str | None] = {}
+
+    def _source(self, raw: str) -> tuple[str, str]:
+        if raw not in self._sources:
+            source_id = normalize_source_id(raw)
+            self._sources[raw] = (source_id, _slug(_strip_scheme(source_id)))
+        return self._sources[raw]
+
+    def _creator(self, created_by: str | list[str] | None) -> str | None:
+        key = tuple(created_by) if isinstance(created_by, list) else created_by
+        if key not in self._creators:
+            self._creators[key] = username(created_by)
+        return self._creators[key]
+
+    def __call__(self, record: MineralSite) -> tuple:
+        location = record.location_info or _NO_LOCATION
+        observed: list[str | None] = []
+        qids: list[str | None] = []
+        inventory = []
+        for entry in record.mineral_inventory:
+            commodity = entry.commodity
+            name = _text(commodity.observed_name) if commodity is not None else None
+            qid = _qid(commodity)
+            if (name or qid) and not any(
+                o == name and q == qid for o, q in zip(observed, qids, strict=True)
+            ):
+                observed.append(name)
+                qids.append(qid)
+            if entry.ore is not None or entry.grade is not None:
+                item = _inventory_item(entry, name, qid)
+                if item is not None:
+                    inventory.append(item)
+        source_id, source_slug = self._source(record.source_id)
+        record_id = str(record.record_id).strip()
+        creator = self._creator(record.created_by)
+        site_id = _site_id(source_slug, record_id, creator) if creator else None
+        return (
+            source_id,
+            record_id,
+            _text(record.name),
+            [t for t in (_text(a) for a in record.aliases) if t] if record.aliases else [],
+            record.site_type,
+            record.site_rank,
+            _first_observed(location.country),
+            _first_observed(location.state_or_province),
+            _text(location.crs.observed_name) if location.crs is not None else None,
+            location.location,
+            observed,
+            qids,
+            _top_deposit_type(record.deposit_type_candidate),
+            inventory,
+            creator,
+            record.modified_at,
+            site_id,
+        )
+
+
+_NO_LOCATION = LocationInfo()
 
 
 def read_minmod(path: str, source: object = None) -> pd.DataFrame:
@@ -274,6 +312,7 @@ def read_minmod(path: str, source: object = None) -> pd.DataFrame:
     if not folder.is_dir() or not bucket_files(folder):
         raise SchemaError(f"{path}: no MinMod bucket files (bNNN.json or bNNN.json.gz) there")
     rows = []
+    make_row = _RowMaker()
     for bucket in bucket_files(folder):
         try:
             records = _DECODER.decode(bucket_bytes(bucket))
@@ -281,7 +320,7 @@ def read_minmod(path: str, source: object = None) -> pd.DataFrame:
             raise SchemaError(
                 f"{bucket}: not a MinMod bucket of MineralSite records: {exc}"
             ) from exc
-        rows.extend(_row(record) for record in records)
+        rows.extend(map(make_row, records))
     return pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS))
 
 
@@ -357,22 +396,32 @@ def merge_records(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     frame = frame.sort_values(
         ["source_id", "record_id", "modified_at", "_order"], kind="stable", na_position="first"
     ).reset_index(drop=True)
-    key = (frame["source_id"] + "\x1f" + frame["record_id"]).to_numpy()
+    key = (frame["source_id"] + "\x1f" + frame["record_id"]).to_numpy(dtype=object)
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     scalar = [c for c in frame.columns if c not in UNITED_COLUMNS]
     merged = frame[scalar].groupby(key, sort=False).last().reset_index(drop=True)
     # ``last`` takes the last non-null lon and the last non-null lat; they are null together.
-    minmod_ids = [[v] if v else [] for v in frame["minmod_id"]]
-    merged["minmod_id"] = _united(minmod_ids, starts)
-    merged["aliases"] = _united(frame["aliases"].tolist(), starts)
-    merged["inventory"] = _united(frame["inventory"].tolist(), starts)
-    pairs = [
-        list(zip(o, q, strict=True))
-        for o, q in zip(frame["commodity_observed"], frame["commodity_qid"], strict=True)
-    ]
+    ids = frame["minmod_id"].to_numpy(dtype=object)
+    merged["minmod_id"] = _united(
+        np.array([[v] if v else [] for v in ids] + [None], dtype=object)[:-1], starts
+    )
+    merged["aliases"] = _united(frame["aliases"].to_numpy(dtype=object), starts)
+    merged["inventory"] = _united(frame["inventory"].to_numpy(dtype=object), starts)
+    observed = frame["commodity_observed"].to_numpy(dtype=object)
+    qids = frame["commodity_qid"].to_numpy(dtype=object)
+    pairs = np.empty(len(frame), dtype=object)
+    multi_rows = np.repeat(
+        np.diff(np.r_[starts, len(frame)]) > 1, np.diff(np.r_[starts, len(frame)])
+    )
+    for row in np.flatnonzero(multi_rows).tolist():
+        pairs[row] = list(zip(observed[row], qids[row], strict=True))
     united = _united(pairs, starts)
-    merged["commodity_observed"] = [[p[0] for p in ps] for ps in united]
-    merged["commodity_qid"] = [[p[1] for p in ps] for ps in united]
+    single = ~multi_rows[starts]
+    merged["commodity_observed"] = np.where(single, observed[starts], None)
+    merged["commodity_qid"] = np.where(single, qids[starts], None)
+    for group in np.flatnonzero(~single).tolist():
+        merged.at[group, "commodity_observed"] = [p[0] for p in united[group]]
+        merged.at[group, "commodity_qid"] = [p[1] for p in united[group]]
     return merged, len(frame) - len(merged)
 
 
@@ -380,15 +429,15 @@ def _marker(item: object) -> object:
     return orjson.dumps(item, option=orjson.OPT_SORT_KEYS) if isinstance(item, dict) else item
 
 
-def _united(values: list[list], starts: np.ndarray) -> list[list]:
+def _united(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Per group of rows (``starts``: first row of each), the union of the list values,
     newest (last row) first, without repeats. A group of one row keeps its list."""
-    ends = np.r_[starts[1:], len(values)]
-    out = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        if end - start == 1:
-            out.append(values[start])
-            continue
+    sizes = np.diff(np.r_[starts, len(values)])
+    out = np.empty(len(starts), dtype=object)
+    single = sizes == 1
+    out[single] = values[starts[single]]
+    for group in np.flatnonzero(~single).tolist():
+        start, end = int(starts[group]), int(starts[group] + sizes[group])
         bucket, seen = [], set()
         for row in range(end - 1, start - 1, -1):
             for item in values[row]:
@@ -396,5 +445,5 @@ def _united(values: list[list], starts: np.ndarray) -> list[list]:
                 if marker not in seen:
                     seen.add(marker)
                     bucket.append(item)
-        out.append(bucket)
+        out[group] = bucket
     return out

@@ -694,7 +694,7 @@ def _minmod_names(
     """Name and alternate names; sources that list several names in one field (ARDF
     ``Red Dog; Qanaiyaq; Hilltop``) give the first as the name, the rest as aliases."""
     names, aliases = [], []
-    for name, more in zip(records["name"], records["aliases"], strict=True):
+    for name, more in zip(records["name"].tolist(), records["aliases"].tolist(), strict=True):
         parts = [p.strip() for p in name.split(separator)] if name and separator else [name]
         parts = [p for p in parts if p]
         first = parts[0] if parts else None
@@ -726,20 +726,23 @@ def normalize_minmod(frames, layer, report):
     memo: dict[tuple[str | None, str | None], tuple[str, ...] | None] = {}
     commodities = [
         _minmod_commodities(o, q, layer, unresolved, memo)
-        for o, q in zip(records["commodity_observed"], records["commodity_qid"], strict=True)
+        for o, q in zip(
+            records["commodity_observed"].tolist(), records["commodity_qid"].tolist(), strict=True
+        )
     ]
     report.count("commodity names not resolved (kept in details)", len(unresolved))
     names, aliases = _minmod_names(records, layer.options.get("name_separator"))
     site_type = records["site_type"].fillna("").str.strip().str.lower()
     template = layer.record_url
+    record_ids = records["record_id"].tolist()
     data = {
-        "id": [f"{layer.id}:{r}" for r in records["record_id"]],
+        "id": [f"{layer.id}:{r}" for r in record_ids],
         "name": names,
         "source": layer.id,
         "source_id": records["record_id"],
         "source_url": [
             template.format(record_id=r) if template else (s if s.startswith("http") else None)
-            for r, s in zip(records["record_id"], records["source_id"], strict=True)
+            for r, s in zip(record_ids, records["source_id"].tolist(), strict=True)
         ],
         "commodities": commodities,
         "dev_status": site_type.map(MINMOD_SITE_TYPES).fillna("unknown").to_numpy(),
@@ -757,14 +760,19 @@ def normalize_minmod(frames, layer, report):
                 }
             ).decode()
             for t, k, o, c, st, crs, ids, m in zip(
-                records["site_type"],
-                records["site_rank"],
-                records["commodity_observed"],
-                records["country"],
-                records["state_observed"],
-                records["crs"],
-                records["minmod_id"],
-                records["modified_at"],
+                *(
+                    records[c].tolist()
+                    for c in (
+                        "site_type",
+                        "site_rank",
+                        "commodity_observed",
+                        "country",
+                        "state_observed",
+                        "crs",
+                        "minmod_id",
+                        "modified_at",
+                    )
+                ),
                 strict=True,
             )
         ],
@@ -772,7 +780,7 @@ def normalize_minmod(frames, layer, report):
         "minmod_ids": records["minmod_id"],
         "alt_names": aliases,
         "deposit_type": records["deposit_type"],
-        "inventory": [_minmod_inventory(items, layer) for items in records["inventory"]],
+        "inventory": [_minmod_inventory(items, layer) for items in records["inventory"].tolist()],
     }
     # The record's own country, only as a hint for points just off the 1:10m coastline.
     data["country_us"] = records["country"].fillna("").str.lower().isin(US_COUNTRY_NAMES)
