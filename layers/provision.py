@@ -22,6 +22,10 @@ Why it is careful:
   mismatch raises :class:`ChecksumMismatchError` and keeps nothing of that source.
 * **Skips.** A file already present is skipped when it verifies: against its pin, or, for
   unpinned files and downloads, against the sha256 recorded in ``fetch.json``.
+* **Folder sources.** A MinMod dataset is a folder of hash buckets (``Source.is_folder``):
+  every bucket is copied from the mirror and its *decompressed* content checked against
+  the checksum list the catalog pins (``CONTENT.sha256``); the folder is staged in a hidden
+  ``.<name>.*.part`` sibling and renamed into place whole. See ``_Fetcher._fetch_folder``.
 * **Gaps, not failures, for optional layers.** An optional layer whose file cannot be
   found or downloaded (:class:`SourceMissingError`, :class:`FetchError`) is recorded as
   absent with the reason and a warning is logged; everything downstream reports the gap.
