@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -216,8 +216,11 @@ def _build_layer(
     built: dict[str, gpd.GeoDataFrame],
     seen_deposit_ids: set[str],
     progress: bool = False,
+    step: Callable[[str], None] = lambda name: None,
 ) -> tuple[gpd.GeoDataFrame, NormalizeReport]:
+    """Read, normalize, place and validate one layer; ``step`` is told each step's name."""
     report = NormalizeReport()
+    step("read")
     reader = READERS[entry.reader]
     frames = [
         reader(path, source)
@@ -229,6 +232,7 @@ def _build_layer(
             leave=False,
         )
     ]
+    step("normalize")
     frame = NORMALIZERS[entry.normalizer](frames, entry, report)
     empty = frame.geometry.isna() | frame.geometry.is_empty
     report.drop("empty geometry", empty.sum())
@@ -238,10 +242,12 @@ def _build_layer(
         report.drop("already in an earlier deposits layer (same MRDS dep_id)", duplicate.sum())
         frame = frame.loc[~duplicate].reset_index(drop=True)
         seen_deposit_ids.update(frame["id"])
+        step("place in counties")
         if "counties" in built and entry.reader == "minmod":
             frame = _place_in_us(frame, built["counties"], report)
         elif "counties" in built:
             frame = _fill_admin_areas(frame, built["counties"])
+    step("validate")
     return schema.validate(frame, entry.kind, entry.id), report
 
 
@@ -306,7 +312,14 @@ def build(
                 record |= _write_raster(entry, paths[0], staging / f"{entry.id}.tif")
                 record["file"] = f"{entry.id}.tif"
             else:
-                frame, report = _build_layer(entry, paths, built, seen_deposit_ids, progress)
+                frame, report = _build_layer(
+                    entry,
+                    paths,
+                    built,
+                    seen_deposit_ids,
+                    progress,
+                    step=lambda name, layer_id=entry.id: bar.set_postfix_str(f"{layer_id}: {name}"),
+                )
                 built[entry.id] = frame
                 record |= _write_frame(frame, staging, entry.id)
                 record |= {

@@ -70,6 +70,7 @@ def test_collections_metadata_and_provenance(client: TestClient, real_store: Sto
         "transmission_lines",
         "states",
         "counties",
+        "deposit_coverage",
         "ranked_cells",
     }
     deposits = docs["deposits"]

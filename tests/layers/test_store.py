@@ -11,6 +11,7 @@ import pytest
 from layers import catalog, store
 from layers.errors import SchemaError, SourceMissingError
 from layers.schema import LayerKind
+from tests.layers.test_minmod_store import EXPECTED_MINMOD_ROWS
 
 EXPECTED_ROWS = {
     "mrds": 4330,
@@ -41,7 +42,10 @@ EXPECTED_ROWS = {
 
 def test_every_layer_has_its_real_row_count(real_store: store.Store) -> None:
     rows = {k: v["rows"] for k, v in real_store.manifest["layers"].items() if v["rows"]}
-    assert rows == EXPECTED_ROWS
+    deposit_layers = len(real_store.layer_ids(LayerKind.DEPOSITS))
+    assert deposit_layers == 5 + len(EXPECTED_MINMOD_ROWS)
+    coverage = {"deposit_coverage": deposit_layers}  # one polygon per deposits layer
+    assert rows == {**EXPECTED_ROWS, **EXPECTED_MINMOD_ROWS, **coverage}
     assert set(real_store.manifest["absent"]) == {"tiger_primary_roads", "hifld_transmission_lines"}
 
 
