@@ -10,6 +10,7 @@ delaying every start-up.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -29,15 +30,19 @@ from starlette.concurrency import run_in_threadpool
 
 from app.encoders.mvt import TileAttributes
 from app.settings import Settings
+from geo.caches import ByteLRU
 from geo.engine import CACHE_DIR, MemoryEngine
 from geo.filters import DepositFilter
 from geo.rasters import prospectivity_cache_path, prospectivity_surface
-from geo.scoring import RankParams, evidence_weights
+from geo.scoring import RankParams
+from geo.surface_cache import SurfaceCache
 from layers.antimeridian import bbox_parts
 from layers.catalog import layer as catalog_layer
 from layers.errors import NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind
 from layers.store import Store
+
+log = logging.getLogger("fedmin.collections")
 
 #: Every ``DepositFilter`` field but bbox (a box is its own parameter, applied by index).
 DEPOSIT_FILTERS = tuple(f.name for f in fields(DepositFilter) if f.name != "bbox")
@@ -565,9 +570,14 @@ class RasterRegistry:
     """Raster layers: the store's rasters and the prospectivity surface per filter.
 
     Surfaces are kernel densities of the filtered deposits weighted as the ranking weighs
-    evidence (``geo.scoring.evidence_weights``), written by ``geo.rasters`` as COGs under
-    the store's cache dir with a name keyed by everything they depend on, so each filter
-    is computed once per store build, even across restarts.
+    evidence (``MemoryEngine.evidence``, memoized per filter and shared with rankings),
+    written by ``geo.rasters`` as COGs with overviews under the store's cache dir with a
+    name keyed by everything they depend on, so each filter is computed once per store
+    build, even across restarts. The files are bounded by
+    ``FEDMIN_PROSPECTIVITY_CACHE_BYTES`` (``geo.surface_cache``: least recently used
+    evicted); the resolved file of each filter is memoized, so a tile of a known filter
+    goes straight to rio-tiler. The default filter's surface is computed at start-up in
+    a background thread (``FEDMIN_PROSPECTIVITY_PREWARM``).
     """
 
     def __init__(self, store: Store, engine: MemoryEngine, settings: Settings):
@@ -598,8 +608,18 @@ class RasterRegistry:
             ),
             None,
         )
-        self._locks: dict[Path, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self.surfaces = SurfaceCache(self.cache_dir, settings.prospectivity_cache_bytes)
+        #: Resolved surfaces per filter: a tile of a known filter reads its file at once.
+        self._resolved: ByteLRU[ResolvedRaster | _Empty] = ByteLRU(
+            "surfaces", settings.prospectivity_resolved_bytes
+        )
+        self.warmed = threading.Event()
+        if settings.prospectivity_prewarm:
+            threading.Thread(
+                target=self._prewarm, name="fedmin-surface-prewarm", daemon=True
+            ).start()
+        else:
+            self.warmed.set()
 
     def _store_raster(self, layer_id: str) -> RasterSpec:
         """A store raster, styled from its own value range (read once at start-up)."""
@@ -635,20 +655,34 @@ class RasterRegistry:
         """The file to read for a request; None when the filter leaves nothing to draw."""
         if spec.id != PROSPECTIVITY:
             return ResolvedRaster(self.store.raster_path(spec.id), list(spec.bounds or []))
-        return self._prospectivity(flt)
-
-    def _lock_for(self, path: Path) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(path, threading.Lock())
-
-    def _prospectivity(self, flt: DepositFilter) -> ResolvedRaster | None:
-        deposits = self.engine.deposits
-        selected = deposits.loc[flt.mask(deposits)]
-        params = RankParams(filter=flt)
-        weights = evidence_weights(selected, params)
-        positive = weights > 0
-        if not positive.any():
+        found = self._resolved.get_or_compute(flt, lambda: self._prospectivity(flt))
+        if isinstance(found, _Empty):
             return None
+        if not found.path.exists():  # evicted from the disk cache: compute it again
+            self.forget(flt)
+            return self.resolve(spec, flt)
+        self.surfaces.touch(found.path)
+        return found
+
+    def forget(self, flt: DepositFilter) -> None:
+        """Drop the memo of ``flt``'s surface (its file was evicted or is unreadable)."""
+        self._resolved.discard(flt)
+
+    def _prewarm(self) -> None:
+        """The default filter's surface, computed (or found on disk) once at start-up."""
+        try:
+            self.resolve(self.specs[PROSPECTIVITY], DepositFilter())
+        except Exception as exc:  # a failed prewarm only means the first tile computes it
+            log.warning("prospectivity prewarm failed: %s", exc)
+        finally:
+            self.warmed.set()
+
+    def _prospectivity(self, flt: DepositFilter) -> ResolvedRaster | _Empty:
+        params = RankParams(filter=flt)
+        found = self.engine.evidence(params)  # memoized per filter, shared with rankings
+        positive = found.weights > 0
+        if not positive.any():
+            return _Empty()
         settings = self.settings
         key = {
             "filter": flt.to_dict(),
@@ -662,19 +696,25 @@ class RasterRegistry:
             "crs": "EPSG:5070",
             "build_id": self.store.build_id,
         }
-        path = prospectivity_cache_path(self.cache_dir, key)
-        with self._lock_for(path):
-            if not path.exists():
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                prospectivity_surface(
-                    selected.loc[positive],
-                    weights[positive],
-                    path,
-                    pixel_m=settings.prospectivity_pixel_m,
-                    bandwidth_m=settings.prospectivity_bandwidth_m,
-                    crs="EPSG:5070",
-                    tags={"filter": flt.to_dict(), "build_id": self.store.build_id},
-                )
+
+        def create(path: Path) -> None:
+            points = self.engine.deposits.iloc[found.positions[positive]]
+            prospectivity_surface(
+                points,
+                found.weights[positive],
+                path,
+                pixel_m=settings.prospectivity_pixel_m,
+                bandwidth_m=settings.prospectivity_bandwidth_m,
+                crs="EPSG:5070",
+                tags={"filter": flt.to_dict(), "build_id": self.store.build_id},
+            )
+
+        path = self.surfaces.get_or_create(prospectivity_cache_path(self.cache_dir, key), create)
         with rasterio.open(path) as src:
             bounds = rasterio.warp.transform_bounds(src.crs, "EPSG:4326", *src.bounds)
         return ResolvedRaster(path, [round(b, 6) for b in bounds])
+
+
+@dataclass(frozen=True)
+class _Empty:
+    """A filter whose surface would be empty (no deposit with evidence)."""

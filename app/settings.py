@@ -89,6 +89,20 @@ class Settings(BaseSettings):
     prospectivity_min_value: float = Field(
         0.02, ge=0, le=1, description="Surface values below this render transparent."
     )
+    prospectivity_cache_bytes: int = Field(
+        1024 * MIB,
+        ge=0,
+        description="Prospectivity COGs kept on disk per store build (least recently used "
+        "evicted once the files pass this).",
+    )
+    prospectivity_resolved_bytes: int = Field(
+        4 * MIB, ge=0, description="Memo of each filter's resolved surface file (in memory)."
+    )
+    prospectivity_prewarm: bool = Field(
+        True,
+        description="Compute the default filter's surface in the background at start-up, so "
+        "the map's first prospectivity tiles are cut from a ready COG.",
+    )
 
     # Engine memory budgets (bytes), passed to geo.caches.EngineBudgets.
     engine_components_cache_bytes: int = Field(

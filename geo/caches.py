@@ -158,6 +158,12 @@ class ByteLRU(Generic[V]):
             self._pending.pop(key, None)
         return value
 
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 import morecantile
 from fastapi import APIRouter, Depends, Request, Response
+from rasterio.errors import RasterioIOError
 from starlette.concurrency import run_in_threadpool
 
 from app.collections import (
@@ -302,11 +303,17 @@ async def raster_tile(
     spec = registry.spec(raster_id)
     flt = filters.to_filter(spec.filters, f"raster {spec.id!r}")
 
-    def render() -> TileBlob:
+    def render(retry: bool = True) -> TileBlob:
         resolved = registry.resolve(spec, flt)
         if resolved is None:
             return TileBlob(None)
-        return TileBlob(render_png(resolved.path, tile.z, tile.x, tile.y, spec.style))
+        try:
+            return TileBlob(render_png(resolved.path, tile.z, tile.x, tile.y, spec.style))
+        except RasterioIOError:
+            if not retry or resolved.path.exists():
+                raise
+            registry.forget(flt)  # evicted from the disk cache meanwhile: compute it again
+            return render(retry=False)
 
     key = ("png", *_raster_key(spec, flt, store, settings), tile.z, tile.x, tile.y)
     return await _tile_response(

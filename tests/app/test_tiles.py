@@ -278,3 +278,50 @@ def test_tile_encoder_matches_mapbox_vector_tile(client: TestClient, collection_
             assert mapbox_vector_tile.decode(new) == mapbox_vector_tile.decode(old)
         compared += new is not None
     assert compared > 0
+
+
+def test_surfaces_are_computed_once_per_filter_and_bounded_on_disk(data_dir) -> None:
+    """Every tile of a filter reuses one evidence computation and one COG; a 1-byte disk
+    budget keeps only the newest surface, and an evicted filter is computed again."""
+    settings = Settings(
+        data_dir=data_dir,
+        offline=True,
+        tile_cache_entries=0,  # every request renders: nothing hides a recomputation
+        prospectivity_cache_bytes=1,
+        prospectivity_prewarm=False,
+    )
+    t = TMS.tile(*BLACK_BEAR, 9)
+    tiles = [t, *TMS.children(t)]
+    url = "/rasters/prospectivity/tiles/WebMercatorQuad/{}/{}/{}.png"
+    with TestClient(create_app(settings)) as client:
+        snapshot = client.app.state.serving.current
+        engine, registry = snapshot.engine, snapshot.rasters
+        before = engine.stats["evidence"]
+        for tile in tiles:
+            response = client.get(url.format(tile.z, tile.x, tile.y), params={"commodity": "gold"})
+            assert response.status_code == 200
+            assert _png(response.content)[3].any()  # drawn pixels, not an empty PNG
+        assert engine.stats["evidence"] - before == 1
+        (gold,) = [path for _, _, path in registry.surfaces.files()]
+        with rasterio.open(gold) as src:
+            assert src.overviews(1)  # a COG with overviews
+            assert src.tags()["filter"].find("gold") >= 0
+        copper_tile = client.get(url.format(t.z, t.x, t.y), params={"commodity": "copper"})
+        assert copper_tile.status_code in (200, 204)  # the surface exists either way
+        (copper,) = [path for _, _, path in registry.surfaces.files()]
+        assert copper != gold and not gold.exists() and registry.surfaces.evicted >= 1
+        response = client.get(url.format(t.z, t.x, t.y), params={"commodity": "gold"})
+        assert response.status_code == 200 and gold.exists()
+
+
+def test_default_surface_is_prewarmed_at_start(data_dir) -> None:
+    settings = Settings(data_dir=data_dir, offline=True, prospectivity_prewarm=True)
+    with TestClient(create_app(settings)) as client:
+        registry = client.app.state.serving.current.rasters
+        assert registry.warmed.wait(300)
+        assert registry._resolved.stats["surfaces.miss"] == 1
+        t = TMS.tile(*BLACK_BEAR, 7)
+        url = f"/rasters/prospectivity/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
+        assert client.get(url).status_code == 200
+        assert registry._resolved.stats["surfaces.hit"] >= 1  # cut from the prewarmed COG
+        assert registry._resolved.stats["surfaces.miss"] == 1
