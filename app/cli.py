@@ -12,12 +12,15 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from app.settings import get_settings
+from app.settings import get_settings, parse_overrides
 from geo.engine import MemoryEngine, open_engine
 from geo.filters import DepositFilter
 from geo.scoring import DEFAULT_MIN_OPEN_LAND, RankParams, RankResult
 from layers import catalog, provision, store
 from layers.errors import FedminError
+from layers.sources import status as sources_status
+from layers.sources.areas import Area
+from layers.sources.http import Policy
 
 cli = typer.Typer(help="fedmin: mineral deposits on US federal lands.", no_args_is_help=True)
 data_cli = typer.Typer(
@@ -49,21 +52,106 @@ def _fail(exc: FedminError) -> None:
 @data_cli.command("fetch")
 def data_fetch(
     mirror: MirrorOption = None,
+    states: Annotated[
+        str | None,
+        typer.Option(help="Fetch these states from the official sources, e.g. NV,AZ."),
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        typer.Option(help="Fetch this lon/lat box from the official sources: minx,miny,maxx,maxy."),
+    ] = None,
+    layers: Annotated[
+        str | None, typer.Option(help="Only these layers (comma-separated ids).")
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="LAYER=URL: fetch LAYER from another endpoint of the same protocol "
+            "(repeatable; adds to FEDMIN_SOURCE_OVERRIDES)."
+        ),
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option(help="Fetch again even if an earlier official fetch verifies.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
-    """Copy (from a mirror) or download every catalog source, verified, into data/raw."""
+    """Copy (from a mirror) or fetch (official sources) every catalog source into data/raw.
+
+    With --states or --bbox, every layer with a per-area official source (ArcGIS REST
+    services, per-state files) is fetched from it for that area; the others keep their
+    default. fetch.json and the store manifest record area, source, query, time and sha256.
+    """
     settings = get_settings()
     try:
+        area = Area.parse(states, bbox)
+        overrides = dict(settings.source_overrides)
+        for pair in source or []:
+            overrides |= parse_overrides(pair, "--source")
+        entries = _select_layers(layers)
+        policy = Policy(
+            timeout=settings.fetch_timeout_s,
+            retries=settings.fetch_retries,
+            backoff=settings.fetch_backoff_s,
+            max_backoff=settings.fetch_max_backoff_s,
+            interval=settings.fetch_request_interval_s,
+        )
         report = provision.fetch(
-            catalog.LAYERS,
+            entries,
             settings.raw_dir,
             mirror or settings.data_mirror,
             progress=not quiet,
             download=not settings.offline,
+            area=area,
+            overrides=overrides,
+            policy=policy,
+            page_size=settings.arcgis_page_size,
+            refresh=refresh,
+            whole=[entry.id for entry in entries] if layers else (),
         )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     except FedminError as exc:
         _fail(exc)
     typer.echo(report.summary())
+
+
+def _select_layers(text: str | None) -> list[catalog.Layer]:
+    if not text:
+        return list(catalog.LAYERS)
+    return [catalog.layer(name.strip()) for name in text.split(",") if name.strip()]
+
+
+@data_cli.command("status")
+def data_status(
+    layers: Annotated[
+        str | None, typer.Option(help="Only these layers (comma-separated ids).")
+    ] = None,
+) -> None:
+    """Per layer: its vintage and source, and (online) whether the source changed since.
+
+    Checks with a HEAD (files: ETag, Last-Modified, length) or a count query (ArcGIS
+    layers: the feature count and lastEditDate); nothing is downloaded.
+    """
+    settings = get_settings()
+    try:
+        entries = _select_layers(layers)
+        policy = Policy(
+            timeout=settings.fetch_timeout_s,
+            retries=min(settings.fetch_retries, 1),
+            backoff=settings.fetch_backoff_s,
+            interval=settings.fetch_request_interval_s,
+        )
+        rows = sources_status.status(
+            entries,
+            settings.raw_dir,
+            online=not settings.offline,
+            policy=policy,
+            overrides=settings.source_overrides,
+        )
+    except FedminError as exc:
+        _fail(exc)
+    for row in rows:
+        typer.echo(row.line())
 
 
 @data_cli.command("build")
@@ -103,6 +191,14 @@ def data_list() -> None:
         typer.echo(f"{'':<26} {record['publisher']}; {record['license']}")
         for source in record["sources"]:
             typer.echo(f"{'':<26} {source['path']}  sha256 {source['sha256'][:16]}")
+            fetched = source.get("fetched") or {}
+            if fetched.get("origin") not in (None, "mirror"):
+                area = fetched.get("area", {})
+                where = ",".join(area.get("states", [])) or area.get("bbox") or "whole source"
+                typer.echo(
+                    f"{'':<26} {fetched['origin']} {fetched.get('url')} for {where}, "
+                    f"retrieved {fetched.get('retrieved')}"
+                )
     for layer_id, reason in opened.manifest["absent"].items():
         typer.echo(f"{layer_id:<26} absent: {reason}")
 

@@ -28,6 +28,32 @@ class Settings(BaseSettings):
         None, description="Local mirror of the sources (e.g. ../shared/data); else official URLs."
     )
     offline: bool = Field(False, description="Never download; use the mirror and raw dir only.")
+
+    # --- fetching official sources (`fedmin data fetch`, layers/sources/) ---------------
+    source_overrides: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Layers pointed at another endpoint of the same protocol, as "
+        "LAYER=URL pairs separated by commas (or a JSON object), e.g. "
+        "blm_claims=https://mirror.example/arcgis/rest/services/MiningClaims/MapServer; "
+        "`fedmin data fetch --source` adds to them. Recorded in fetch.json and the manifest.",
+    )
+    fetch_timeout_s: float = Field(60.0, gt=0, description="Per connect/read, not per file.")
+    fetch_retries: int = Field(
+        4, ge=0, description="Retries of a request after a timeout, 429 or 5xx."
+    )
+    fetch_backoff_s: float = Field(
+        2.0, ge=0, description="First retry delay, doubled each time (or the Retry-After)."
+    )
+    fetch_max_backoff_s: float = Field(120.0, ge=0, description="Longest wait between tries.")
+    fetch_request_interval_s: float = Field(
+        0.5, ge=0, description="Politeness: at least this long between two requests."
+    )
+    arcgis_page_size: int | None = Field(
+        None,
+        ge=1,
+        description="ArcGIS pages of at most this many features (default: the "
+        "layer's maxRecordCount).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     engine: Literal["memory", "dask"] = "memory"
@@ -143,6 +169,14 @@ class Settings(BaseSettings):
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
 
+    @field_validator("source_overrides", mode="before")
+    @classmethod
+    def _split_overrides(cls, value: object) -> object:
+        """``a=URL,b=URL`` or a JSON object; a pair without ``=`` is an error."""
+        if isinstance(value, str):
+            return parse_overrides(value, "FEDMIN_SOURCE_OVERRIDES")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -180,6 +214,24 @@ class Settings(BaseSettings):
         if self.data_mirror is not None and not self.data_mirror.is_dir():
             raise ValueError(f"FEDMIN_DATA_MIRROR {self.data_mirror} is not a directory")
         return self
+
+
+def parse_overrides(text: str, where: str) -> dict[str, str]:
+    """``LAYER=URL[,LAYER=URL]`` (or a JSON object) -> {layer: url}; checks each URL."""
+    if text.lstrip().startswith("{"):
+        pairs = json.loads(text)
+    else:
+        pairs = {}
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            layer, sep, url = part.partition("=")
+            if not sep or not layer.strip():
+                raise ValueError(f"{where}: expected LAYER=URL, got {part!r}")
+            pairs[layer.strip()] = url.strip()
+    for layer, url in pairs.items():
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{where}: {layer}={url!r} is not an http(s) URL")
+    return pairs
 
 
 @cache

@@ -3,15 +3,20 @@ each layer is, where it comes from, and how its columns map to the canonical sch
 
 A ``Source`` is one file. ``mirror_path`` is where the file lies in a local mirror
 (``FEDMIN_DATA_MIRROR``) and, after ``fedmin data fetch``, in the raw data directory. The
-mirror copies are regional extracts pinned by ``sha256``; ``url`` is the official download,
-usually a national file (``archive_member`` names the file inside it when it is a zip).
-Where the publisher offers no stable direct file, ``url`` is the landing page and
-``direct_download`` is false: fetch then says where to get the file instead of guessing.
+mirror copies are regional extracts pinned by ``sha256``; ``url`` is the official source,
+spoken to by the adapter its ``protocol`` names (``layers/sources/``): ``file``, a whole
+file over HTTP, usually national (``archive_member`` names the file inside it when it is a
+zip; ``{fips}`` / ``{state}`` in the URL make it one file per state); ``arcgis``, an ArcGIS
+REST feature or map service layer, queried per state or bbox with ``where`` and paged to the
+end; ``minmod``, a folder of the MinMod data repository at a pinned commit. Where the
+publisher offers no stable direct file, ``url`` is the landing page and ``direct_download``
+is false: fetch then says where to get the file instead of guessing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from layers.errors import NotFoundError
 from layers.schema import COVERAGE_KINDS, LayerKind
@@ -39,6 +44,21 @@ class Source:
     @property
     def is_folder(self) -> bool:
         return self.content_sha256 is not None
+
+    #: How ``url`` is fetched: "file", "arcgis" or "minmod" (see the module docstring).
+    protocol: Literal["file", "arcgis", "minmod"] = "file"
+    #: arcgis: this source's attribute filter (e.g. the closed / not closed split).
+    where: str = "1=1"
+    #: arcgis: the field holding the state postal code; ``--states`` then filters on it
+    #: rather than querying the states' bounding boxes.
+    state_field: str | None = None
+    #: Name (without suffix) of an official fetch in downloads/; default the mirror file's.
+    fetch_name: str | None = None
+
+    @property
+    def per_state(self) -> bool:
+        """A file source published as one file per state (``{fips}`` or ``{state}``)."""
+        return self.protocol == "file" and ("{fips}" in self.url or "{state}" in self.url)
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,28 @@ class Layer:
 
 
 MRDS_REPORT_URL = "https://mrdata.usgs.gov/mrds/show-mrds.php?dep_id={}"
+
+# --- official services (checked in the publishers' service directories; docs/data.md) ----
+#: BLM MLRS mining claims map service: layer 1 not closed, layer 2 closed.
+BLM_MLRS_CLAIMS = "https://gis.blm.gov/nlsdb/rest/services/Mining_Claims/MiningClaims/MapServer"
+#: BLM Surface Management Agency, BLM-managed land only (layer 2 as on BLM's service
+#: directory; `fedmin data status` checks it answers).
+BLM_SMA_BLM_ONLY = (
+    "https://gis.blm.gov/arcgis/rest/services/lands/BLM_Natl_SMA_Cached_BLM_Only/MapServer"
+)
+#: PAD-US 4.1 map service of the USGS (The National Map).
+PADUS_4_1 = "https://edits.nationalmap.gov/arcgis/rest/services/PAD-US/PAD_US_4_1/MapServer"
+#: HIFLD / EIA electric power transmission lines (moved from services1 in August 2025).
+HIFLD_TRANSMISSION = (
+    "https://services2.arcgis.com/FiaPA4ga0iQKduv3/arcgis/rest/services/"
+    "US_Electric_Power_Transmission_Lines/FeatureServer"
+)
+#: Census TIGER/Line 2024 primary and secondary roads, one zipped shapefile per state.
+TIGER_PRISEC = "https://www2.census.gov/geo/tiger/TIGER2024/PRISECROADS"
+#: BLM generalized national NLCS feature service (layer 2: wilderness study areas).
+BLM_NLCS_GENERALIZED = (
+    "https://gis.blm.gov/arcgis/rest/services/lands/BLM_Natl_NLCS_Generalized/FeatureServer"
+)
 
 
 def _us_atlas_layer(layer_id: str, level: str, sha256: str) -> Layer:
@@ -512,21 +554,27 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         id="blm_wsa",
-        title="BLM wilderness study areas (geometry only)",
+        title="BLM wilderness study areas",
         kind=LayerKind.FEDERAL_LANDS,
         sources=(
             Source(
                 "lands/blm_wilderness_study_areas_geometry_only.geojson",
-                "https://gbp-blm-egis.hub.arcgis.com/datasets/blm-natl-nlcs-wilderness-study-areas-polygons",
+                f"{BLM_NLCS_GENERALIZED}/2",
                 "b435433ada68bf224d86f9d40862e5246594e0b5b75183bb1c320b4aa7c2f728",
-                direct_download=False,
+                protocol="arcgis",
+                fetch_name="blm_nlcs_wilderness_study_areas",
             ),
         ),
         reader="vector",
         normalizer="lands",
         publisher="Bureau of Land Management (NLCS wilderness study areas)",
         license="public domain",
-        caveats="Every attribute is null upstream: no names; heavily simplified.",
+        caveats=(
+            "The mirror copy is geometry only (every attribute null upstream: no names) and "
+            "heavily simplified; an official fetch (`--states`) brings the names (NLCS_NAME) "
+            "of the BLM's generalized national NLCS service."
+        ),
+        columns={"name": "NLCS_NAME"},
         options={"agency": "BLM", "designation": "wilderness_study_area"},
         land_coverage=LandCoverage(note="BLM wilderness study areas nationwide"),
     ),
@@ -553,6 +601,59 @@ LAYERS: tuple[Layer, ...] = (
         columns={"source_id": "id", "name": "NAME", "agency": "MANNAME"},
         options={"designation_from_name": True, "federal_only": True},
         land_coverage=LandCoverage(("NV",), note="a filtered subset of Nevada's designations"),
+    ),
+    Layer(
+        id="blm_sma",
+        title="BLM Surface Management Agency: BLM-managed surface",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/blm_sma_blm_only.json",
+                f"{BLM_SMA_BLM_ONLY}/2",
+                protocol="arcgis",
+                fetch_name="blm_sma_blm_only",
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="Bureau of Land Management (Surface Management Agency, BLM only)",
+        license="public domain",
+        caveats=(
+            "No mirror copy: fetched per state or bbox from the BLM SMA service. The surface "
+            "managing agency, not ownership; split estate and withdrawals are not in it. At "
+            "full resolution, unlike the coarse federal lands layer."
+        ),
+        columns={"name": "ADMIN_UNIT_NAME"},
+        options={"agency": "BLM", "designation": "blm_public_land"},
+        land_coverage=LandCoverage(note="BLM-managed surface of the fetched area (BLM only)"),
+        optional=True,
+    ),
+    Layer(
+        id="padus4",
+        title="PAD-US 4.1 federally managed areas, by state",
+        kind=LayerKind.FEDERAL_LANDS,
+        sources=(
+            Source(
+                "lands/padus4_federal.json",
+                f"{PADUS_4_1}/0",
+                protocol="arcgis",
+                where="Mang_Type = 'FED'",
+                state_field="State_Nm",
+                fetch_name="padus4_1_federal",
+            ),
+        ),
+        reader="vector",
+        normalizer="lands",
+        publisher="USGS Gap Analysis Project, PAD-US 4.1",
+        license="public domain",
+        caveats=(
+            "No mirror copy: fetched per state (State_Nm) from the PAD-US 4.1 service, "
+            "federally managed rows only (Mang_Type FED). The designation is read from the "
+            "unit name (Unit_Nm), the agency from Mang_Name."
+        ),
+        columns={"name": "Unit_Nm", "agency": "Mang_Name"},
+        land_coverage=LandCoverage(note="PAD-US 4.1 federal units of the fetched states"),
+        optional=True,
     ),
     Layer(
         id="nv_blm_nlcs",
@@ -689,20 +790,22 @@ LAYERS: tuple[Layer, ...] = (
     # --- claims ---------------------------------------------------------------------------
     Layer(
         id="blm_claims",
-        title="BLM mining claims, northern California",
+        title="BLM mining claims (MLRS), not closed and closed",
         kind=LayerKind.CLAIMS,
         sources=(
             Source(
                 "claims/blm_mining_claims_norcal_active.geojson",
-                "https://gis.blm.gov/nlsdb/rest/services/Mining_Claims/MiningClaims/MapServer",
+                f"{BLM_MLRS_CLAIMS}/1",
                 "fdcd614d8409cf6239cc531c464940db6a48bf6346627d1fcff5c4f316b001dc",
-                direct_download=False,
+                protocol="arcgis",
+                fetch_name="blm_mlrs_mining_claims_not_closed",
             ),
             Source(
                 "claims/blm_mining_claims_norcal_closed_first2000.geojson",
-                "https://gis.blm.gov/nlsdb/rest/services/Mining_Claims/MiningClaims/MapServer",
+                f"{BLM_MLRS_CLAIMS}/2",
                 "661933fa1518443c26c234e3e5723b1801be8b5f549aee61abca8ab57ea880f6",
-                direct_download=False,
+                protocol="arcgis",
+                fetch_name="blm_mlrs_mining_claims_closed",
             ),
         ),
         reader="vector",
@@ -710,9 +813,12 @@ LAYERS: tuple[Layer, ...] = (
         publisher="Bureau of Land Management (MLRS mining claims)",
         license="public domain",
         caveats=(
-            "Polygons are the survey-grid parcels the claims are recorded in, not surveyed "
-            "outlines. Closed claims are TRUNCATED at the service's first 2,000 records. "
-            "Coverage is the northern California box only: elsewhere claims are unknown."
+            "Polygons are the survey-grid parcels (quarter sections and lots) the claims are "
+            "recorded in, not surveyed outlines. The mirror holds the northern California box "
+            "only, and its closed claims are TRUNCATED at the service's first 2,000 records; "
+            "`fedmin data fetch --states ...` pages through every claim of those states from "
+            "the MLRS service (layer 1 not closed, layer 2 closed). Outside the fetched area "
+            "claims are unknown."
         ),
         columns={
             "id": "CSE_NR",
@@ -809,23 +915,56 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         id="hifld_transmission_lines",
-        title="HIFLD electric power transmission lines with voltages (national)",
+        title="HIFLD electric power transmission lines with voltage and status",
         kind=LayerKind.INFRASTRUCTURE,
         sources=(
             Source(
                 "infrastructure/Electric_Power_Transmission_Lines.geojson",
-                "https://services1.arcgis.com/Hp6G80Pky0om7QvQ/arcgis/rest/services/"
-                "Electric_Power_Transmission_Lines/FeatureServer/0/query"
-                "?where=1%3D1&outFields=ID,VOLTAGE,VOLT_CLASS,OWNER&f=geojson",
+                f"{HIFLD_TRANSMISSION}/0",
+                protocol="arcgis",
+                fetch_name="hifld_transmission_lines",
             ),
         ),
         reader="vector",
         normalizer="infrastructure",
-        publisher="Homeland Infrastructure Foundation-Level Data (HIFLD)",
+        publisher="Homeland Infrastructure Foundation-Level Data (HIFLD) / EIA",
         license="public domain",
-        caveats="No mirror copy: fetched from HIFLD when the internet is reachable.",
-        columns={"source_id": "ID", "class": "VOLT_CLASS"},
-        options={"kind": "power"},
+        caveats=(
+            "No mirror copy: fetched from the HIFLD service (`fedmin data fetch --states`, or "
+            "the whole country). Lines of 69 kV to 765 kV; class is the voltage class "
+            "(VOLT_CLASS), name the owner. Lines whose STATUS is not IN SERVICE or NOT "
+            "AVAILABLE (proposed, under construction, inactive) are dropped: they give no access."
+        ),
+        columns={"source_id": "ID", "class": "VOLT_CLASS", "name": "OWNER"},
+        options={
+            "kind": "power",
+            "keep_values": ("STATUS", ("IN SERVICE", "NOT AVAILABLE")),
+        },
+        optional=True,
+    ),
+    Layer(
+        id="tiger_prisec_roads",
+        title="Census TIGER/Line primary and secondary roads, by state",
+        kind=LayerKind.INFRASTRUCTURE,
+        sources=(
+            Source(
+                "infrastructure/tl_2024_prisecroads.vrt",
+                f"{TIGER_PRISEC}/tl_2024_{{fips}}_prisecroads.zip",
+                archive_member="tl_2024_{fips}_prisecroads.shp",
+                fetch_name="tl_2024_prisecroads",
+            ),
+        ),
+        reader="vector",
+        normalizer="infrastructure",
+        publisher="U.S. Census Bureau (TIGER/Line 2024)",
+        license="public domain",
+        caveats=(
+            "Published one file per state: fetched with `fedmin data fetch --states`, and the "
+            "layer then covers exactly those states. Primary (S1100) and secondary (S1200) "
+            "roads: no local or forest roads."
+        ),
+        columns={"source_id": "LINEARID", "name": "FULLNAME", "class": "MTFCC"},
+        options={"kind": "road"},
         optional=True,
     ),
     Layer(
@@ -970,8 +1109,8 @@ def _minmod_folder(dataset: str, snapshot: str | None = None) -> Source:
         mirror,
         url,
         MINMOD_CONTENT_LIST.sha256,
-        direct_download=False,
         content_sha256=MINMOD_CONTENT_LIST.mirror_path,
+        protocol="minmod",
     )
 
 

@@ -397,7 +397,13 @@ def normalize_lands(frames, layer, report):
         report.drop("not federally managed", (~federal).sum())
         raw = raw.loc[federal]
     raw = raw.reset_index(drop=True)
-    names = raw[columns["name"]] if "name" in columns else pd.Series(None, index=raw.index)
+    # The official national schema and the mirror's extract may differ: a mapped column the
+    # file lacks (the mirror's attribute-less BLM WSAs) is null, not an error.
+    names = (
+        raw[columns["name"]]
+        if columns.get("name") in raw.columns
+        else pd.Series(None, index=raw.index)
+    )
     if layer.id == "federal_lands_coarse":
         pairs = raw["agency"].map(
             lambda a: land_rules.COARSE_AGENCY.get(a, ("other", "other_federal"))
@@ -493,6 +499,11 @@ def normalize_infrastructure(frames, layer, report):
         inside = raw[options["country_column"]].eq(options["country"])
         report.drop(f"outside {options['country']}", (~inside).sum())
         raw = raw.loc[inside]
+    if "keep_values" in options:  # e.g. HIFLD lines in service, not proposed
+        column, kept = options["keep_values"]
+        keep = raw[column].isin(kept)
+        report.drop(f"{column} not one of {kept}", (~keep).sum())
+        raw = raw.loc[keep]
     raw = raw.reset_index(drop=True)
     if layer.id == "ca_state_highways":
         name = "Route " + raw["Route"].astype(str) + " " + raw["Direction"].astype(str)

@@ -1,25 +1,42 @@
 """``fedmin data fetch``: put every catalog source file into the raw data directory.
 
 Each ``Source`` file lands at ``raw_dir / mirror_path``, copied from a local mirror when the
-mirror holds it; otherwise its official ``url`` is downloaded into ``raw_dir / "downloads"``
-(kept as published: a zip stays a zip and readers open it through ``/vsizip/``).
-:func:`resolve_source_path` tells readers which of the two to open.
+mirror holds it; otherwise it is fetched from its official source into ``raw_dir /
+"downloads"`` by the adapter of its protocol (``layers/sources/``): a whole file over HTTP
+(kept as published: a zip stays a zip and readers open it through ``/vsizip/``), an ArcGIS
+REST layer paged to its end, or a MinMod repository folder at a pinned commit.
+:func:`resolve_source_path` tells readers which file to open.
+
+With an **area** (``--states NV,AZ`` or ``--bbox``) every layer that has a per-area official
+source is fetched from it for that area, mirror or not: ArcGIS layers are queried per state
+(or bbox), per-state files are downloaded per state. Layers without one keep their default
+(mirror copy, or the national file) and the report says so. A source can be pointed at
+another endpoint of the same protocol (``--source LAYER=URL``, ``FEDMIN_SOURCE_OVERRIDES``).
+``fetch.json`` records, per source, the origin, URL, area, query, time, validators and
+sha256 of what was fetched; the store manifest repeats it per layer. A later fetch without an
+area keeps an official fetch whose file still verifies (it does not silently revert to the
+mirror); ``refresh=True`` fetches again.
 
 Why it is careful:
 
 * **Atomic writes.** Every file is written to a hidden ``.part`` temp file in its target
-  directory, fsynced, verified, and only then ``os.replace``-d into place. The files of one
-  source (a shapefile and its sidecars) are verified together and committed together, so an
+  directory, fsynced, verified, and only then ``os.replace``-d into place
+  (``layers/sources/staging.py``). The files of one source (a shapefile and its sidecars,
+  the buckets of a MinMod folder) are verified together and committed together, so an
   interrupted, truncated or corrupt transfer leaves nothing half-written, and a ``.shp``
   never appears without the ``.dbf`` of the same fetch. ``fetch.json`` is written the same
   way, after each source, so it never describes files that are not there.
+* **Resumable.** Downloads and ArcGIS pages accumulate under ``raw_dir/.partial/`` (never
+  read by a build); a failed or killed fetch resumes there on the next run (HTTP Range; the
+  pages already stored) and ends with the same bytes as an uninterrupted one.
 * **Pins.** The catalog pins the sha256 of the regional extracts kept in the mirror. A pin
   is compared whenever the bytes written are meant to *be* the pinned file: every mirror
   copy (main file and companions), and a download that is not an archive (e.g. the
   us-atlas TopoJSON, the same versioned file either way). An archive download
   (``archive_member`` set) is the official national original the extract was cut from, so
-  the pin cannot apply; its sha256 is computed and recorded in ``fetch.json`` instead. A
-  mismatch raises :class:`ChecksumMismatchError` and keeps nothing of that source.
+  the pin cannot apply; its sha256 is computed and recorded in ``fetch.json`` instead. So is
+  that of every query result. A mismatch raises :class:`ChecksumMismatchError` and keeps
+  nothing of that source.
 * **Skips.** A file already present is skipped when it verifies: against its pin, or, for
   unpinned files and downloads, against the sha256 recorded in ``fetch.json``.
 * **Folder sources.** A MinMod dataset is a folder of hash buckets (``Source.is_folder``):
@@ -30,12 +47,12 @@ Why it is careful:
   found or downloaded (:class:`SourceMissingError`, :class:`FetchError`) is recorded as
   absent with the reason and a warning is logged; everything downstream reports the gap.
   A checksum mismatch always raises, optional or not: a corrupt mirror is not a gap.
-  For required layers the first failure raises (after removing its temp files).
+  For required layers the first failure raises (after removing its temp files); the error
+  names the layer, the page or file and the request that failed, and why.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -44,21 +61,31 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-import httpx
 from tqdm import tqdm
 
 from layers.catalog import Layer, Source
 from layers.errors import ChecksumMismatchError, FetchError, SourceMissingError
 from layers.minmod import bucket_files, read_content_list
+from layers.sources import arcgis, http_file, minmod
+from layers.sources.areas import Area
+from layers.sources.http import Policy, PoliteClient
+from layers.sources.staging import (
+    Staging,
+    fsync_dir,
+    hash_file,
+    read_chunks,
+    remove_tree,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +94,15 @@ FETCH_RECORD = "fetch.json"
 #: Sub-directory of ``raw_dir`` holding official downloads, named after their URL.
 DOWNLOADS_DIR = "downloads"
 
-_CHUNK = 1 << 20
-_USER_AGENT = "fedmin-data-fetch/0.1"
+#: Sub-directory of ``raw_dir`` holding resumable partial downloads and ArcGIS pages.
+PARTIAL_DIR = ".partial"
 
-Origin = Literal["mirror", "url"]
+Origin = Literal["mirror", "url", "arcgis", "minmod"]
+#: Origins of official fetches that a later plain fetch keeps (see the module docstring).
+OFFICIAL_ORIGINS = ("arcgis", "minmod", "url")
+
+#: Kept under this name so tests can interrupt a mirror copy (monkeypatch).
+_read_chunks = read_chunks
 
 
 # --- report ------------------------------------------------------------------------------
@@ -87,6 +119,9 @@ class FetchedFile:
     path: str
     sha256: str
     bytes: int
+    #: Wall time of the fetch of this source and what it took (pages, features, files).
+    seconds: float = 0.0
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,12 +140,20 @@ class FetchReport:
     fetched: list[FetchedFile] = field(default_factory=list)
     skipped: list[FetchedFile] = field(default_factory=list)
     absent: list[AbsentFile] = field(default_factory=list)
+    #: Layers an area was asked for that have no per-area source (they kept the default).
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line per file, then the totals."""
-        lines = [f"fetched  {f.mirror_path} ({f.origin}, {f.bytes} bytes)" for f in self.fetched]
+        lines = []
+        for f in self.fetched:
+            took = f", {f.detail}" if f.detail else ""
+            lines.append(
+                f"fetched  {f.mirror_path} ({f.origin}, {f.bytes} bytes{took}, {f.seconds:.1f} s)"
+            )
         lines += [f"present  {f.mirror_path}" for f in self.skipped]
         lines += [f"ABSENT   {a.mirror_path} (layer {a.layer_id}): {a.reason}" for a in self.absent]
+        lines += [f"note     {n}" for n in self.notes]
         lines.append(
             f"{len(self.fetched)} fetched, {len(self.skipped)} already present, "
             f"{len(self.absent)} absent"
@@ -129,13 +172,22 @@ def fetch(
     progress: bool = True,
     timeout: float = 60.0,
     download: bool = True,
+    area: Area | None = None,
+    overrides: Mapping[str, str] | None = None,
+    policy: Policy | None = None,
+    page_size: int | None = None,
+    refresh: bool = False,
+    whole: Iterable[str] = (),
 ) -> FetchReport:
     """Fetch every source file of ``layers`` into ``raw_dir`` and record it in fetch.json.
 
-    ``mirror_dir`` is the local mirror (``FEDMIN_DATA_MIRROR``), preferred to the network.
-    ``timeout`` bounds each network operation (connect, each read), not a whole download.
-    ``download=False`` never touches the network (tests, air-gapped machines): a source the
-    mirror lacks is then missing, which optional layers record as absent.
+    ``mirror_dir`` is the local mirror (``FEDMIN_DATA_MIRROR``), preferred to the network
+    unless an ``area`` is asked for. ``timeout`` bounds each network operation (connect,
+    each read), not a whole download; ``policy`` (retries, back-off, request interval)
+    overrides it. ``download=False`` never touches the network (tests, air-gapped
+    machines): a source the mirror lacks is then missing, which optional layers record as
+    absent. ``overrides`` maps a layer id to another endpoint of the same protocol
+    (``--source``). ``page_size`` caps ArcGIS pages below the service's maxRecordCount.
     Raises ``ChecksumMismatchError``, ``FetchError`` or ``SourceMissingError`` for required
     layers; see the module docstring for the rules.
     """
@@ -144,51 +196,133 @@ def fetch(
     raw_dir.mkdir(parents=True, exist_ok=True)
     records = _load_records(raw_dir)
     report = FetchReport()
-    client = httpx.Client(
-        follow_redirects=True,
-        timeout=httpx.Timeout(timeout),
-        headers={"User-Agent": _USER_AGENT},
+    overrides = dict(overrides or {})
+    layers = list(layers)
+    unknown = sorted(set(overrides) - {entry.id for entry in layers})
+    if unknown:
+        raise FetchError(f"--source names layers that are not being fetched: {unknown}")
+    if area is not None and area.whole:
+        area = None
+    client = PoliteClient(policy or Policy(timeout=timeout))
+    fetcher = _Fetcher(
+        raw_dir,
+        mirror,
+        records,
+        report,
+        client,
+        progress,
+        download,
+        area,
+        overrides,
+        page_size,
+        refresh,
+        frozenset(whole),
     )
-    fetcher = _Fetcher(raw_dir, mirror, records, report, client, progress, timeout, download)
     try:
         for entry in layers:
-            for source in entry.sources:
-                before = json.dumps(records, sort_keys=True)
-                try:
-                    fetcher.fetch_source(entry, source)
-                except (SourceMissingError, FetchError) as exc:
-                    if not entry.optional:
-                        raise
-                    fetcher.mark_absent(entry, source, str(exc))
-                finally:
-                    if json.dumps(records, sort_keys=True) != before:
-                        _write_records(raw_dir, records)
+            started = time.perf_counter()
+            text = json.dumps(records, sort_keys=True)
+            before = {s.mirror_path: records.get(s.mirror_path) for s in entry.sources}
+            try:
+                for source in entry.sources:
+                    try:
+                        fetcher.fetch_source(entry, source)
+                    except (SourceMissingError, FetchError) as exc:
+                        if not entry.optional:
+                            raise
+                        fetcher.mark_absent(entry, source, str(exc))
+                    if len(entry.sources) > 1:  # survive a kill before the layer is whole
+                        _write_records(raw_dir, _held_back(records, before))
+            except BaseException:
+                records.update(_held_back(records, before))
+                raise
+            finally:
+                if json.dumps(records, sort_keys=True) != text:
+                    _write_records(raw_dir, records)
+            log.info("layer %s: %.1f s", entry.id, time.perf_counter() - started)
     finally:
         client.close()
     return report
 
 
+def _held_back(
+    records: dict[str, dict[str, Any]], before: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """A layer whose fetch failed part-way keeps its previous data for every source.
+
+    Sources already fetched in this run are not lost: their records wait under
+    ``pending`` (the files are in downloads/, verified), and the rerun adopts them once the
+    whole layer is in, so a build never mixes an area fetch of one source with the old
+    data of another.
+    """
+    held = dict(records)
+    for mirror_path, old in before.items():
+        new = records.get(mirror_path)
+        if new is old or new is None or new.get("origin") == "mirror" or "absent" in new:
+            continue
+        held[mirror_path] = {**(old or {}), "pending": new}
+    return held
+
+
 def resolve_source_path(raw_dir: Path, source: Source) -> str | None:
     """The GDAL-openable path of a fetched source, or None when it has not been fetched.
 
-    The mirror copy at ``raw_dir / mirror_path`` wins (it is what the catalog's columns and
-    options describe); else the official download, opened inside its zip through
-    ``/vsizip/`` when the source names an ``archive_member``.
+    What fetch.json records for the source wins (an official fetch for an area replaces the
+    mirror copy); else the mirror copy at ``raw_dir / mirror_path`` (it is what the
+    catalog's columns and options describe); else the official download, opened inside its
+    zip through ``/vsizip/`` when the source names an ``archive_member``.
     """
     raw_dir = Path(raw_dir)
-    copy = raw_dir / source.mirror_path
-    if source.is_folder:
-        return str(copy.absolute()) if copy.is_dir() and bucket_files(copy) else None
-    if copy.is_file():
-        if source.archive_member and copy.suffix.lower() == ".zip":
-            return _vsizip(copy, source.archive_member)
-        return str(copy.absolute())
-    download = raw_dir / DOWNLOADS_DIR / _download_name(source)
-    if download.is_file():
-        if source.archive_member:
-            return _vsizip(download, source.archive_member)
-        return str(download.absolute())
+    record = _load_records(raw_dir).get(source.mirror_path, {})
+    recorded = raw_dir / record["path"] if isinstance(record.get("path"), str) else None
+    candidates = [recorded] if recorded is not None and recorded.exists() else []
+    candidates += [raw_dir / source.mirror_path, raw_dir / DOWNLOADS_DIR / _download_name(source)]
+    for path in candidates:
+        if path.is_dir():
+            if source.is_folder and not bucket_files(path):
+                continue
+            return str(path.absolute())
+        if not path.is_file():
+            continue
+        if source.archive_member and path.suffix.lower() == ".zip":
+            return _vsizip(path, source.archive_member)
+        return str(path.absolute())
     return None
+
+
+def source_provenance(raw_dir: Path, source: Source) -> dict[str, Any]:
+    """Where a source's data came from (fetch.json's record), for the store manifest."""
+    record = _load_records(Path(raw_dir)).get(source.mirror_path, {})
+    keys = (
+        "origin",
+        "url",
+        "catalog_url",
+        "area",
+        "query",
+        "retrieved",
+        "sha256",
+        "bytes",
+        "etag",
+        "last_modified",
+        "features",
+        "pages",
+        "service",
+        "commit",
+        "files",
+    )
+    return {k: record[k] for k in keys if k in record}
+
+
+def override_url(url: str, base: str) -> str:
+    """``url`` re-rooted at ``base``: its last path segment (the ArcGIS layer id, the file
+    name) is kept and everything before it replaced, so one ``--source LAYER=BASE`` serves
+    every source of a layer (``.../MapServer`` for layers 1 and 2, a directory of files).
+    A MinMod tree URL keeps its ``<owner>/<repo>/tree/<commit>/<folder>`` part instead."""
+    base = base.rstrip("/")
+    if "/tree/" in url:
+        parts = urlsplit(url).path.lstrip("/")
+        return f"{base}/{parts}"
+    return f"{base}/{url.rstrip('/').rsplit('/', 1)[-1]}"
 
 
 # --- the work ----------------------------------------------------------------------------
@@ -202,19 +336,38 @@ class _Fetcher:
     mirror: Path | None
     records: dict[str, dict[str, Any]]
     report: FetchReport
-    client: httpx.Client
+    client: PoliteClient
     progress: bool
-    timeout: float
     download: bool
+    area: Area | None
+    overrides: dict[str, str]
+    page_size: int | None
+    refresh: bool
+    whole: frozenset[str]
+
+    @property
+    def timeout(self) -> float:
+        return self.client.policy.timeout
 
     def fetch_source(self, entry: Layer, source: Source) -> None:
-        """Skip, copy from the mirror, or download one source with its companions."""
+        """Skip, copy from the mirror, or fetch one source (with its companions)."""
+        url = self._url(entry, source)
+        if self._wants_official(entry, source, url):
+            if not self.download:
+                why = "downloads are switched off (offline)"
+                raise SourceMissingError(
+                    self._missing_message(entry, source, [source.mirror_path], why)
+                )
+            self._fetch_official(entry, source, url)
+            return
+        if not self.refresh and self._keep_official(entry, source):
+            return
+
         if source.is_folder:
             self._fetch_folder(entry, source)
             return
         files: list[tuple[str, str | None]] = [(source.mirror_path, source.sha256)]
         files += list(source.companions)
-
         present = {mp: self._verified_copy(mp, pin) for mp, pin in files}
         todo = [(mp, pin) for mp, pin in files if present[mp] is None]
         if not todo:
@@ -227,8 +380,6 @@ class _Fetcher:
             self._skip_copies(entry, source, present)
             return
 
-        if self._skip_download(entry, source):
-            return
         missing = [mp for mp, _ in todo if mirror is None or not (mirror / mp).is_file()]
         if source.direct_download and not self.download:
             why = "downloads are switched off (offline)"
@@ -237,7 +388,16 @@ class _Fetcher:
             if source.companions and not source.archive_member:
                 why = "companion files have no download URL of their own"
                 raise SourceMissingError(self._missing_message(entry, source, missing, why))
-            self._download(entry, source)
+            if source.per_state:
+                why = "its official files are per state: give --states"
+                raise SourceMissingError(self._missing_message(entry, source, missing, why))
+            if source.protocol == "arcgis" and entry.optional and entry.id not in self.whole:
+                why = (
+                    "it is a national service: give --states or --bbox, or name it in "
+                    "--layers to fetch the whole country"
+                )
+                raise SourceMissingError(self._missing_message(entry, source, missing, why))
+            self._fetch_official(entry, source, url)
             return
         why = "the publisher offers no direct download"
         raise SourceMissingError(self._missing_message(entry, source, missing, why))
@@ -248,6 +408,214 @@ class _Fetcher:
         for mp in [source.mirror_path, *(c for c, _ in source.companions)]:
             self.records[mp] = {"absent": reason}
             self.report.absent.append(AbsentFile(entry.id, mp, reason))
+
+    # -- official sources ---------------------------------------------------------------
+
+    def _url(self, entry: Layer, source: Source) -> str:
+        base = self.overrides.get(entry.id)
+        return source.url if base is None else override_url(source.url, base)
+
+    def _wants_official(self, entry: Layer, source: Source, url: str) -> bool:
+        """An area or an override asks for the official source, when it has a protocol."""
+        if url != source.url:
+            return True
+        if self.area is None:
+            return False
+        if source.protocol == "arcgis" or source.per_state:
+            return True
+        note = (
+            f"{entry.id}: no per-area source ({source.protocol} {source.url}); "
+            "kept its default (mirror copy or national file)"
+        )
+        if note not in self.report.notes:
+            self.report.notes.append(note)
+        return False
+
+    def _keep_official(self, entry: Layer, source: Source) -> bool:
+        """A plain fetch keeps an earlier official fetch whose file still verifies."""
+        record = self.records.get(source.mirror_path, {})
+        if record.get("origin") not in OFFICIAL_ORIGINS or "area" not in record:
+            return False
+        return self._skip_recorded(entry, source, record)
+
+    def _skip_recorded(self, entry: Layer, source: Source, record: dict[str, Any]) -> bool:
+        path = self.raw_dir / str(record.get("path", ""))
+        if not record.get("path"):
+            return False
+        if path.is_dir():
+            ok = all(
+                (path / f["path"]).is_file() and hash_file(path / f["path"])[0] == f["sha256"]
+                for f in record.get("files", [])
+            )
+            digest, size = record.get("sha256", ""), int(record.get("bytes", 0))
+        elif path.is_file():
+            digest, size = hash_file(path)
+            ok = digest == record.get("sha256")
+        else:
+            return False
+        if not ok:
+            return False
+        self.report.skipped.append(
+            FetchedFile(
+                entry.id, source.mirror_path, record["origin"], record["path"], digest, size
+            )
+        )
+        return True
+
+    def _fetch_official(self, entry: Layer, source: Source, url: str) -> None:
+        area = self.area or Area()
+        record = self.records.get(source.mirror_path, {})
+        pending = record.get("pending")
+        for candidate in (record, pending) if not self.refresh else ():
+            if (
+                isinstance(candidate, dict)
+                and candidate.get("url") == url
+                and candidate.get("area") == area.describe()
+                and self._skip_recorded(entry, source, candidate)
+            ):
+                self.records[source.mirror_path] = candidate
+                return
+        started = time.perf_counter()
+        if source.protocol == "arcgis":
+            result = self._fetch_arcgis(entry, source, url, area)
+        elif source.protocol == "minmod":
+            result = self._fetch_minmod(entry, source, url)
+        elif source.per_state:
+            result = self._fetch_per_state(entry, source, url, area)
+        else:
+            result = self._download(entry, source, url)
+        seconds = round(time.perf_counter() - started, 2)
+        result.record |= {
+            "area": area.describe(),
+            "catalog_url": source.url,
+            "seconds": seconds,
+        }
+        self.records[source.mirror_path] = result.record
+        item = result.item
+        self.report.fetched.append(
+            FetchedFile(
+                entry.id,
+                source.mirror_path,
+                item.origin,
+                item.path,
+                item.sha256,
+                item.bytes,
+                seconds,
+                result.detail,
+            )
+        )
+        log.info(
+            "layer %s: %s in %.1f s (%s)", entry.id, source.mirror_path, seconds, result.detail
+        )
+
+    def _target(self, entry: Layer, source: Source, area: Area, suffix: str) -> str:
+        name = source.fetch_name or PurePosixPath(source.mirror_path).stem
+        return f"{DOWNLOADS_DIR}/{entry.id}/{name}.{area.tag}{suffix}"
+
+    def _fetch_arcgis(self, entry: Layer, source: Source, url: str, area: Area) -> _Result:
+        queries = _arcgis_queries(source, url, area)
+        workdir = self.raw_dir / PARTIAL_DIR / "arcgis" / entry.id
+        what = f"layer {entry.id} ({PurePosixPath(source.mirror_path).name})"
+        paged = arcgis.fetch_pages(
+            self.client, queries, workdir, what, page_size=self.page_size, progress=self.progress
+        )
+        rel = self._target(entry, source, area, ".json")
+        with Staging() as staging:
+            staged = staging.write(self.raw_dir / rel, [paged.payload])
+            staging.commit()
+        remove_tree(paged.pages_dir)
+        record = self._record("arcgis", rel, staged.sha256, staged.size, url)
+        record |= {
+            "query": [q.describe() for q in queries],
+            "features": paged.features,
+            "pages": paged.pages,
+            "counts": paged.counts,
+            "service": paged.metadata,
+        }
+        detail = f"{paged.features} features in {paged.pages} pages"
+        return _Result(
+            FetchedFile(entry.id, source.mirror_path, "arcgis", rel, staged.sha256, staged.size),
+            record,
+            detail,
+        )
+
+    def _fetch_minmod(self, entry: Layer, source: Source, url: str) -> _Result:
+        what = f"layer {entry.id} (MinMod folder {url})"
+        folder = minmod.full_commit(self.client, minmod.Folder.parse(url), what)
+        rel = f"{DOWNLOADS_DIR}/{entry.id}/{folder.repo}@{folder.commit[:12]}/{folder.path}"
+        partial = self.raw_dir / PARTIAL_DIR / "minmod" / entry.id / folder.commit[:12]
+        what = f"layer {entry.id} (MinMod {folder.path} at {folder.commit[:12]})"
+        with Staging() as staging:
+            files = minmod.fetch_folder(
+                self.client,
+                folder,
+                self.raw_dir / rel,
+                partial,
+                staging,
+                what,
+                progress=self.progress,
+            )
+            staging.commit()
+        remove_tree(partial)
+        digest = folder_digest({str(f["path"]): str(f["sha256"]) for f in files})
+        size = sum(int(f["bytes"]) for f in files)
+        record = self._record("minmod", rel, digest, size, url)
+        record |= {"commit": folder.commit, "files": files}
+        return _Result(
+            FetchedFile(entry.id, source.mirror_path, "minmod", rel, digest, size),
+            record,
+            f"{len(files)} files verified against commit {folder.commit[:12]}",
+        )
+
+    def _fetch_per_state(self, entry: Layer, source: Source, url: str, area: Area) -> _Result:
+        """One published file per state, united for the readers by an OGR VRT file."""
+        if not area.states:
+            raise SourceMissingError(
+                f"layer {entry.id}: its official files are per state ({url}); give --states"
+            )
+        files = []
+        with Staging() as staging:
+            for code, fips in area.fips():
+                state_url = url.format(fips=fips, state=code)
+                name = _download_name_of(state_url, source.mirror_path)
+                part = self.raw_dir / PARTIAL_DIR / "files" / entry.id / name
+                what = f"layer {entry.id} ({code}: {name})"
+                got = http_file.download(self.client, state_url, part, what, progress=self.progress)
+                member = (
+                    source.archive_member.format(fips=fips, state=code)
+                    if source.archive_member
+                    else None
+                )
+                if member:
+                    self._check_or_discard(part, member, name, state_url)
+                target = self.raw_dir / DOWNLOADS_DIR / entry.id / name
+                staged = staging.adopt(part, target)
+                files.append(
+                    {
+                        "state": code,
+                        "url": state_url,
+                        "path": name,
+                        "member": member,
+                        "sha256": staged.sha256,
+                        "bytes": staged.size,
+                        **got.validators(),
+                    }
+                )
+            rel = self._target(entry, source, area, ".vrt")
+            vrt = _union_vrt(entry.id, self.raw_dir / DOWNLOADS_DIR / entry.id, files)
+            staged_vrt = staging.write(self.raw_dir / rel, [vrt.encode()])
+            staging.commit()
+        for item in files:
+            http_file.discard(self.raw_dir / PARTIAL_DIR / "files" / entry.id / str(item["path"]))
+        record = self._record("url", rel, staged_vrt.sha256, staged_vrt.size, url)
+        record["files"] = files
+        return _Result(
+            FetchedFile(
+                entry.id, source.mirror_path, "url", rel, staged_vrt.sha256, staged_vrt.size
+            ),
+            record,
+            f"{len(files)} state files",
+        )
 
     # -- mirror copies ------------------------------------------------------------------
 
@@ -267,7 +635,7 @@ class _Fetcher:
                 expected = record.get("sha256")
         if expected is None:
             return None
-        digest, size = _hash_file(path)
+        digest, size = hash_file(path)
         return (digest, size) if digest == expected else None
 
     def _skip_copies(
@@ -301,7 +669,7 @@ class _Fetcher:
     ) -> None:
         """Copy the missing files of one source from the mirror, all verified or none."""
         done: list[FetchedFile] = []
-        with _Staging() as staging:
+        with Staging() as staging:
             for mirror_path, pin in todo:
                 src = mirror / mirror_path
                 target = self.raw_dir / mirror_path
@@ -364,10 +732,17 @@ class _Fetcher:
             return
         mirror = self.mirror
         if mirror is None or not (mirror / source.mirror_path).is_dir():
+            if self.download and source.protocol == "minmod":
+                # Not in the mirror: the repository folder at its pinned commit.
+                if not self.refresh and self._keep_official(entry, source):
+                    return
+                self._fetch_official(entry, source, self._url(entry, source))
+                return
             where = f"not in the mirror {mirror}" if mirror else "no mirror was given"
+            why = "downloads are switched off (offline)" if not self.download else ""
             raise SourceMissingError(
-                f"{source.mirror_path} (layer {entry.id}) is missing: {where}, and bucket "
-                f"folders have no download adapter yet. Get the folder from {source.url} "
+                f"{source.mirror_path} (layer {entry.id}) is missing: {where}"
+                f"{', and ' + why if why else ''}. Get the folder from {source.url} "
                 "and put it in the mirror, then run `fedmin data fetch` again."
             )
         expected = _folder_listing(mirror, source)
@@ -423,96 +798,48 @@ class _Fetcher:
             FetchedFile(entry.id, source.mirror_path, "mirror", source.mirror_path, digest, total)
         )
 
-    # -- downloads ----------------------------------------------------------------------
+    # -- whole-file downloads -----------------------------------------------------------
 
-    def _skip_download(self, entry: Layer, source: Source) -> bool:
-        """True (and reported) if the recorded download of ``source`` is present and intact."""
-        rel = f"{DOWNLOADS_DIR}/{_download_name(source)}"
-        record = self.records.get(source.mirror_path, {})
-        if (
-            record.get("origin") != "url"
-            or record.get("path") != rel
-            or record.get("url") != source.url
-            or not (self.raw_dir / rel).is_file()
-        ):
-            return False
-        digest, size = _hash_file(self.raw_dir / rel)
-        if digest != record.get("sha256"):
-            return False
-        self.report.skipped.append(
-            FetchedFile(entry.id, source.mirror_path, "url", rel, digest, size)
-        )
-        return True
-
-    def _download(self, entry: Layer, source: Source) -> None:
-        """Stream ``source.url`` into downloads/, checking length, zip member and pin rule."""
-        name = _download_name(source)
+    def _download(self, entry: Layer, source: Source, url: str) -> _Result:
+        """Fetch ``url`` (resumably) into downloads/, checking zip member and pin rule."""
+        name = _download_name_of(url, source.mirror_path)
         rel = f"{DOWNLOADS_DIR}/{name}"
-        target = self.raw_dir / rel
-        url = source.url
-        with _Staging() as staging:
-            staged = self._stream(url, name, source.mirror_path, target, staging)
-            if source.archive_member:
-                _check_archive(staged.tmp, source.archive_member, name, url)
-            elif source.sha256 is not None and staged.sha256 != source.sha256:
+        part = self.raw_dir / PARTIAL_DIR / "files" / name
+        what = f"could not download {name} (for {source.mirror_path})"
+        got = http_file.download(self.client, url, part, what, progress=self.progress)
+        if source.archive_member:
+            self._check_or_discard(part, source.archive_member, name, url)
+        with Staging() as staging:
+            staged = staging.adopt(part, self.raw_dir / rel)
+            if (
+                not source.archive_member
+                and source.sha256 is not None
+                and staged.sha256 != source.sha256
+            ):
+                http_file.discard(part)
                 raise ChecksumMismatchError(
                     f"{source.mirror_path}: the download {name} from {url} does not match the "
                     f"catalog pin: expected sha256 {source.sha256}, got {staged.sha256}"
                 )
             staging.commit()
-        record = self._record("url", rel, staged.sha256, staged.size, url)
+        http_file.discard(part)
+        record = self._record("url", rel, staged.sha256, staged.size, url) | got.validators()
         if source.archive_member:
             record["member"] = source.archive_member
-        self.records[source.mirror_path] = record
-        self.report.fetched.append(
-            FetchedFile(entry.id, source.mirror_path, "url", rel, staged.sha256, staged.size)
+        resumed = f", resumed at byte {got.resumed_from}" if got.resumed_from else ""
+        return _Result(
+            FetchedFile(entry.id, source.mirror_path, "url", rel, staged.sha256, staged.size),
+            record,
+            f"HTTP{resumed}",
         )
 
-    def _stream(
-        self, url: str, name: str, mirror_path: str, target: Path, staging: _Staging
-    ) -> _Staged:
-        """GET ``url`` into a staged temp file; every network failure becomes FetchError."""
-        what = f"{name} (for {mirror_path})"
+    def _check_or_discard(self, part: Path, member: str, name: str, url: str) -> None:
+        """A complete but bad archive is not resumable: forget it, then fail."""
         try:
-            with self.client.stream("GET", url) as response:
-                if response.status_code >= 400:
-                    raise FetchError(
-                        f"could not download {what} from {url}: "
-                        f"HTTP {response.status_code} {response.reason_phrase}"
-                    )
-                expected = _content_length(response)
-
-                def received() -> int:
-                    return response.num_bytes_downloaded
-
-                try:
-                    with self._bar(name, expected) as bar:
-                        chunks = _counted(response.iter_bytes(_CHUNK), bar, received)
-                        staged = staging.write(target, chunks)
-                except httpx.TransportError as exc:
-                    if expected is not None and received() < expected:
-                        raise FetchError(
-                            f"download of {what} from {url} was cut short: received "
-                            f"{received()} of {expected} bytes ({exc})"
-                        ) from exc
-                    raise
-                if expected is not None and received() != expected:
-                    raise FetchError(
-                        f"download of {what} from {url} is incomplete: received "
-                        f"{received()} of {expected} bytes"
-                    )
-                return staged
-        except httpx.TimeoutException as exc:
-            raise FetchError(
-                f"could not download {what} from {url}: timed out after {self.timeout:g} s "
-                f"({type(exc).__name__})"
-            ) from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise FetchError(
-                f"could not download {what} from {url}: {type(exc).__name__}: {exc}"
-            ) from exc
-        except OSError as exc:
-            raise FetchError(f"could not write {what} to {target.parent}: {exc}") from exc
+            _check_archive(part, member, name, url)
+        except FetchError:
+            http_file.discard(part)
+            raise
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -552,73 +879,47 @@ class _Fetcher:
         )
 
 
-# --- staging: all-or-nothing writes ------------------------------------------------------
-
-
 @dataclass
-class _Staged:
-    tmp: Path
-    target: Path
-    sha256: str
-    size: int
-
-
-class _Staging:
-    """Temp files of one unit of work, committed together or removed together."""
-
-    def __init__(self) -> None:
-        self._files: list[_Staged] = []
-        self._pending: list[Path] = []
-
-    def __enter__(self) -> _Staging:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.discard()
-
-    def write(self, target: Path, chunks: Iterable[bytes]) -> _Staged:
-        """Write ``chunks`` to a fsynced temp file beside ``target``, hashing on the way."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        with tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-        ) as fh:
-            tmp = Path(fh.name)
-            self._pending.append(tmp)
-            for chunk in chunks:
-                fh.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        staged = _Staged(tmp, target, digest.hexdigest(), size)
-        self._files.append(staged)
-        return staged
-
-    def commit(self) -> None:
-        """Move every staged file into place (same directory, so each move is atomic)."""
-        for staged in self._files:
-            os.replace(staged.tmp, staged.target)
-            self._pending.remove(staged.tmp)
-        for directory in {s.target.parent for s in self._files}:
-            _fsync_dir(directory)
-        self._files.clear()
-
-    def discard(self) -> None:
-        for tmp in self._pending:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        self._pending.clear()
-        self._files.clear()
+class _Result:
+    item: FetchedFile
+    record: dict[str, Any]
+    detail: str
 
 
 # --- small helpers -----------------------------------------------------------------------
+
+
+def _arcgis_queries(source: Source, url: str, area: Area) -> list[arcgis.Query]:
+    """One query per state (a where clause on its state field, or its boxes) or bbox part."""
+    if area.states and source.state_field:
+        codes = ", ".join(f"'{code}'" for code in area.states)
+        where = f"({source.where}) AND {source.state_field} IN ({codes})"
+        return [arcgis.Query(url, where, label="-".join(area.states))]
+    parts = area.parts()
+    if not parts:
+        return [arcgis.Query(url, source.where, label="all")]
+    return [arcgis.Query(url, source.where, envelope, label=label) for label, envelope in parts]
+
+
+def _union_vrt(layer_id: str, directory: Path, files: list[dict[str, Any]]) -> str:
+    """An OGR VRT uniting per-state files; each part's sha256 is written in it, so the
+    VRT's own checksum (what the store's build key sees) changes with any part."""
+    layers = []
+    for item in files:
+        path = (directory / str(item["path"])).absolute().as_posix()
+        member = item.get("member")
+        src = _vsizip(Path(path), str(member)) if member else path
+        src_layer = PurePosixPath(str(member or item["path"])).stem
+        layers.append(
+            f"    <!-- {item['state']} {item['path']} sha256 {item['sha256']} -->\n"
+            f'    <OGRVRTLayer name="{src_layer}"><SrcDataSource>{src}</SrcDataSource>'
+            f"<SrcLayer>{src_layer}</SrcLayer></OGRVRTLayer>"
+        )
+    body = "\n".join(layers)
+    return (
+        f'<OGRVRTDataSource>\n  <OGRVRTUnionLayer name="{layer_id}">\n{body}\n'
+        "  </OGRVRTUnionLayer>\n</OGRVRTDataSource>\n"
+    )
 
 
 def folder_digest(files: dict[str, str]) -> str:
@@ -630,13 +931,13 @@ def folder_digest(files: dict[str, str]) -> str:
 def _folder_matches(folder: Path, files: dict[str, str]) -> bool:
     present = {p.name: p for p in bucket_files(folder)}
     return set(present) == set(files) and all(
-        _hash_file(present[name])[0] == digest for name, digest in files.items()
+        hash_file(present[name])[0] == digest for name, digest in files.items()
     )
 
 
 @functools.cache
 def _content_list(path: Path, pin: str | None) -> dict[str, str]:
-    if pin is not None and _hash_file(path)[0] != pin:
+    if pin is not None and hash_file(path)[0] != pin:
         raise ChecksumMismatchError(
             f"{path}: the checksum list does not match its catalog pin {pin}"
         )
@@ -671,17 +972,21 @@ def _replace_folder(staging: Path, target: Path) -> None:
         old = target.with_name(f".{target.name}.old-{os.getpid()}.part")
         os.replace(target, old)
     os.replace(staging, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
 def _download_name(source: Source) -> str:
     """File name of a download: the URL path's basename, or the mirror_path's for queries."""
-    parts = urlsplit(source.url)
+    return _download_name_of(source.url, source.mirror_path)
+
+
+def _download_name_of(url: str, mirror_path: str) -> str:
+    parts = urlsplit(url)
     name = PurePosixPath(unquote(parts.path)).name
     if parts.query or name in ("", ".", "..") or "\\" in name:
-        name = PurePosixPath(source.mirror_path).name
+        name = PurePosixPath(mirror_path).name
     return name
 
 
@@ -698,26 +1003,14 @@ def _check_archive(path: Path, member: str, name: str, url: str) -> None:
         with path.open("rb") as fh:
             head = fh.read(40)
         raise FetchError(
-            f"the download {name} from {url} is not a zip archive (starts with {head!r})"
+            f"the download {name} from {url} is not a zip archive or is truncated "
+            f"(starts with {head!r}, {path.stat().st_size} bytes: {exc})"
         ) from exc
     if member not in names:
         raise FetchError(
             f"the download {name} from {url} has no member {member!r} "
             f"(it holds {names[:10]}{' ...' if len(names) > 10 else ''})"
         )
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _read_chunks(fh: Any) -> Iterator[bytes]:
-    while chunk := fh.read(_CHUNK):
-        yield chunk
 
 
 def _counted(
@@ -727,30 +1020,6 @@ def _counted(
     for chunk in chunks:
         yield chunk
         bar.update(position() - bar.n if position is not None else len(chunk))
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        for chunk in _read_chunks(fh):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make renames durable; best effort (not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _load_records(raw_dir: Path) -> dict[str, dict[str, Any]]:
@@ -768,19 +1037,26 @@ def _load_records(raw_dir: Path) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
+def load_records(raw_dir: Path) -> dict[str, dict[str, Any]]:
+    """fetch.json as a dict (empty when missing), for ``fedmin data status``."""
+    return _load_records(Path(raw_dir))
+
+
 def _write_records(raw_dir: Path, records: dict[str, dict[str, Any]]) -> None:
     text = json.dumps(records, indent=2, sort_keys=True) + "\n"
-    with _Staging() as staging:
-        staging.write(raw_dir / FETCH_RECORD, [text.encode("utf-8")])
-        staging.commit()
+    write_atomic(raw_dir / FETCH_RECORD, text.encode("utf-8"))
 
 
 __all__ = [
     "DOWNLOADS_DIR",
     "FETCH_RECORD",
+    "PARTIAL_DIR",
     "AbsentFile",
     "FetchReport",
     "FetchedFile",
     "fetch",
+    "load_records",
+    "override_url",
     "resolve_source_path",
+    "source_provenance",
 ]

@@ -41,7 +41,7 @@ from layers.catalog import Layer
 from layers.errors import DataError, NotFoundError, SourceMissingError, StoreNotBuiltError
 from layers.minmod import bucket_files
 from layers.normalize import NORMALIZERS, NormalizeReport
-from layers.provision import folder_digest, resolve_source_path
+from layers.provision import folder_digest, resolve_source_path, source_provenance
 from layers.readers import READERS
 from layers.schema import LayerKind
 
@@ -71,6 +71,44 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _fetched_area(sources: list[dict]) -> dict | None:
+    """The area every source of a layer was fetched for (official fetches), else None."""
+    areas = [(s.get("fetched") or {}).get("area") for s in sources]
+    if not areas or not all(areas) or any(a != areas[0] for a in areas):
+        return None
+    return None if areas[0].get("whole") else areas[0]
+
+
+def _coverage_states(entry: Layer, sources: list[dict]) -> list[str]:
+    """The catalog's coverage states, or those an official fetch by state brought (a
+    per-state TIGER fetch for NV,AZ covers NV and AZ, not the country)."""
+    declared = list(entry.options.get("coverage_states", ()))
+    area = _fetched_area(sources)
+    if declared or area is None:
+        return declared
+    return sorted(area.get("states", []))
+
+
+def _land_coverage(entry: Layer, sources: list[dict]) -> dict:
+    """The catalog's land coverage, narrowed to the area an official fetch was for: a
+    layer fetched for NV,AZ says nothing of Utah (a bbox cannot be named by states, so
+    such a layer is never taken as complete)."""
+    declared = entry.land_coverage
+    assert declared is not None
+    coverage = {
+        "states": list(declared.states),
+        "complete": declared.complete,
+        "note": declared.note,
+    }
+    area = _fetched_area(sources)
+    if area is not None and not declared.states:
+        fetched = area.get("states")
+        coverage["states"] = sorted(fetched) if fetched else []
+        coverage["complete"] = declared.complete and bool(fetched)
+        coverage["note"] = f"{declared.note}; fetched for {fetched or area.get('bbox')}"
+    return coverage
 
 
 def _local_file(gdal_path: str) -> Path:
@@ -306,7 +344,14 @@ def build(
                 "license": entry.license,
                 "caveats": entry.caveats,
                 "retrieved": entry.retrieved,
-                "sources": [{"path": p, "sha256": checksums[entry.id][p]} for p in paths],
+                "sources": [
+                    {
+                        "path": p,
+                        "sha256": checksums[entry.id][p],
+                        "fetched": source_provenance(raw_dir, source),
+                    }
+                    for p, source in zip(paths, entry.sources, strict=True)
+                ],
             }
             if entry.kind is LayerKind.RASTER:
                 record |= _write_raster(entry, paths[0], staging / f"{entry.id}.tif")
@@ -328,16 +373,12 @@ def build(
                     "counts": report.counts,
                 }
                 if entry.land_coverage is not None:
-                    record["land_coverage"] = {
-                        "states": list(entry.land_coverage.states),
-                        "complete": entry.land_coverage.complete,
-                        "note": entry.land_coverage.note,
-                    }
+                    record["land_coverage"] = _land_coverage(entry, record["sources"])
                 if entry.kind is LayerKind.DEPOSITS:
                     record |= _deposit_provenance(entry)
                 if entry.kind is LayerKind.INFRASTRUCTURE:
                     record["infrastructure_kind"] = entry.options["kind"]
-                    record["coverage_states"] = list(entry.options.get("coverage_states", ()))
+                    record["coverage_states"] = _coverage_states(entry, record["sources"])
             manifest_layers[entry.id] = record
         deposit_layers = [e for e in entries if e.kind is LayerKind.DEPOSITS and e.id in built]
         if "states" in built and deposit_layers:
