@@ -137,6 +137,7 @@ class Layer:
 
 
 MRDS_REPORT_URL = "https://mrdata.usgs.gov/mrds/show-mrds.php?dep_id={}"
+MINMOD_SAME_AS_DIR = "deposits/minmod/ta2-minmod-data/data/same-as"
 
 # --- official services (checked in the publishers' service directories; docs/data.md) ----
 #: BLM MLRS mining claims map service: layer 1 not closed, layer 2 closed.
@@ -252,6 +253,16 @@ def _padus_subset(
         columns={"source_id": "id", "name": "NAME", "agency": "MANNAME"},
         options={"designation_from_name": True, "federal_only": True},
         land_coverage=coverage,
+    )
+
+
+def _same_as(path: str, sha256: str) -> Source:
+    """One MinMod same-as table of ta2-minmod-data (gzip-compressed where it ends .gz)."""
+    return Source(
+        f"{MINMOD_SAME_AS_DIR}/{path}",
+        f"https://github.com/DARPA-CRITICALMAAS/ta2-minmod-data/tree/050de430/data/same-as/{path}",
+        sha256,
+        direct_download=False,
     )
 
 
@@ -391,7 +402,8 @@ LAYERS: tuple[Layer, ...] = (
         caveats=(
             "Only the tungsten commodity of each record is given and no development status "
             "(dev_status 'unknown'); deposit types are machine-inferred. Ids are "
-            "mrds_tungsten:<dep_id>; dep_id links them to the other MRDS records of a site."
+            "mrds_tungsten:<dep_id>; dep_id links them to the other MRDS records of a site "
+            "(layers/sites.py)."
         ),
         coverage=Coverage(
             "national_compilation", "MRDS tungsten records only", states=("NV", "CA")
@@ -432,6 +444,60 @@ LAYERS: tuple[Layer, ...] = (
             "state": "StateProvince",
             "geometry": "LongitudeDecimal, LatitudeDecimal",
         },
+    ),
+    # --- sites (derived from every deposits layer) -----------------------------------------
+    Layer(
+        id="sites",
+        title="Deposit sites: the records of every deposits layer linked into one per deposit",
+        kind=LayerKind.SITES,
+        sources=(
+            _same_as(
+                "bvu/same_as.csv",
+                "2563a7a1c308a5b3c8ab295388b80f90181b44b7f292f91e871f15a8117e21a2",
+            ),
+            _same_as(
+                "caknoblock/same_as.csv",
+                "f2359104ddc21f07c00f25bbae91529ff3d029a8505283917a83538ac46c8e8f",
+            ),
+            _same_as(
+                "ggraham/same_as.csv",
+                "854c8b637e031f3064fe38cd74b977922a0a383610c6fc184a3c9fad20b014c9",
+            ),
+            _same_as(
+                "glederer/same_as.csv",
+                "6d3e2dd6f8b5fca580df296e5bbc04f460889b1c88e9cfa040679a8845fe38ac",
+            ),
+            _same_as(
+                "jhammars/same_as.csv",
+                "9fa56e8eae9b5a687e7c22461efefaa0319b07e86f5b9d26e71c6f2dee67ef61",
+            ),
+            _same_as(
+                "umn/part-0039.csv.gz",
+                "8453de2c0b58abbf8d4d26323cb8a385794b79b3dd16b03b48cf76135812ec2d",
+            ),
+            Source(
+                "deposits/minmod/ta2-minmod-data-sample/050079af/data/same-as/umn/sameas.csv.gz",
+                "https://github.com/binh-vu/ta2-minmod-data-sample/tree/050079af/data/same-as/umn",
+                "b6ed5e67dc99f3b640b179147551021017965f3189a02d6e3ae39168a966b4ed",
+                direct_download=False,
+            ),
+        ),
+        reader="csv",
+        normalizer="sites",
+        publisher=(
+            "fedmin (derived from the deposits layers); same-as links by MinMod "
+            "(USC ISI, U. Minnesota and individual curators)"
+        ),
+        license="MIT (ta2-minmod-data); the records keep their own licences",
+        caveats=(
+            "Derived at build time: records of different layers linked by MRDS dep_id, by "
+            "MinMod same-as links and by nearby matching names (layers/sites.py; precision "
+            "and recall of the name rule in docs/data.md). Every record is kept in its own "
+            "layer; a site lists its records. Location, name and source fields come from "
+            "the record of the best-ranked source; development status is the most developed "
+            "of any record."
+        ),
+        columns={"ms_1": "ms_1", "ms_2": "ms_2", "is_same": "is_same"},
     ),
     # --- federal lands --------------------------------------------------------------------
     Layer(

@@ -59,6 +59,8 @@ class NormalizeReport:
     dropped_rows: dict[str, int] = field(default_factory=dict)
     #: Other counts worth reporting (records merged, names not resolved, ...).
     counts: dict[str, int] = field(default_factory=dict)
+    #: The sites layer's link report (``layers/sites.py``), None for other layers.
+    link_report: dict | None = None
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -26,6 +26,8 @@ class LayerKind(StrEnum):
     RASTER = "raster"
     #: Derived at build time from the catalog (``deposit_coverage``), not read from a source.
     COVERAGE = "coverage"
+    #: Derived from every deposits layer at build time (``layers/sites.py``).
+    SITES = "sites"
 
 
 DEV_STATUSES = ("producer", "past_producer", "prospect", "occurrence", "plant", "unknown")
@@ -64,27 +66,51 @@ class Schema:
     enums: dict[str, tuple[str, ...]]
 
 
+#: The canonical deposit columns: every deposit record has them, and so does every site.
+DEPOSIT_COLUMNS = {
+    "id": "str",
+    "name": "str",
+    "source": "str",
+    "source_id": "str",
+    "source_url": "str",
+    "commodities": "list",
+    "primary_commodity": "str",
+    "critical": "bool",
+    "dev_status": "str",
+    "state": "str",
+    "county": "str",
+    "details": "str",
+}
+#: Record columns for linking records into sites (docs/data.md, "Deposit records").
+RECORD_LINK_COLUMNS = {
+    "dep_id": "str",
+    "minmod_ids": "list",
+    "alt_names": "list",
+    "deposit_type": "str",
+    "inventory": "str",
+}
+
 SCHEMAS: dict[LayerKind, Schema] = {
     LayerKind.DEPOSITS: Schema(
+        columns={**DEPOSIT_COLUMNS, **RECORD_LINK_COLUMNS},
+        geometry_types=("Point",),
+        enums={"dev_status": DEV_STATUSES},
+    ),
+    #: A site: the deposit columns (id = site_id; name, location, source fields and details
+    #: of its main record; commodities merged; dev_status resolved) plus its records.
+    LayerKind.SITES: Schema(
         columns={
-            "id": "str",
-            "name": "str",
-            "source": "str",
-            "source_id": "str",
-            "source_url": "str",
-            "commodities": "list",
-            "primary_commodity": "str",
-            "critical": "bool",
-            "dev_status": "str",
-            "state": "str",
-            "county": "str",
-            "details": "str",
-            # Record columns for linking records into sites (docs/data.md, "Deposit records").
-            "dep_id": "str",
-            "minmod_ids": "list",
+            **DEPOSIT_COLUMNS,
             "alt_names": "list",
+            "sources": "list",
+            "records": "list",
+            "n_records": "int",
+            "dep_ids": "list",
+            "dev_status_sources": "list",
             "deposit_type": "str",
             "inventory": "str",
+            "link_rules": "list",
+            "records_detail": "str",
         },
         geometry_types=("Point",),
         enums={"dev_status": DEV_STATUSES},

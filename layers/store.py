@@ -36,7 +36,7 @@ import geopandas as gpd
 import pandas as pd
 from tqdm import tqdm
 
-from layers import catalog, coverage, reference, schema
+from layers import catalog, coverage, reference, schema, sites
 from layers.catalog import Layer
 from layers.errors import DataError, NotFoundError, SourceMissingError, StoreNotBuiltError
 from layers.minmod import bucket_files
@@ -52,6 +52,7 @@ STORES_DIR = "stores"
 MANIFEST = "manifest.json"
 LEASE_PREFIX = ".in-use-"
 PRUNE_LOCK = ".prune.lock"
+SITES_LAYER = "sites"
 
 
 @dataclass
@@ -146,8 +147,9 @@ def _relative(path: str, raw_dir: Path) -> str:
 
 
 def build_key(sources: dict[str, dict[str, str]]) -> str:
-    """Identity of a build's inputs: source checksums, the catalog, the reference tables
-    and the schema version; any change to one of them triggers a rebuild."""
+    """Identity of a build's inputs: source checksums, the catalog, the reference tables,
+    the site-linking parameters and the schema version; any change to one of them
+    triggers a rebuild."""
     tables = {p.name: _sha256(p) for p in sorted(reference.REFERENCE_DIR.glob("*.csv"))}
     payload = json.dumps(
         {
@@ -155,6 +157,7 @@ def build_key(sources: dict[str, dict[str, str]]) -> str:
             "sources": sources,
             "reference": tables,
             "catalog": [repr(entry) for entry in catalog.LAYERS],
+            "linking": sites.parameters(),
         },
         sort_keys=True,
     )
@@ -252,7 +255,6 @@ def _build_layer(
     entry: Layer,
     paths: list[str],
     built: dict[str, gpd.GeoDataFrame],
-    seen_deposit_ids: set[str],
     progress: bool = False,
     step: Callable[[str], None] = lambda name: None,
 ) -> tuple[gpd.GeoDataFrame, NormalizeReport]:
@@ -271,21 +273,36 @@ def _build_layer(
         )
     ]
     step("normalize")
+    if entry.kind is LayerKind.SITES:
+        return _build_sites(entry, frames, built, report)
     frame = NORMALIZERS[entry.normalizer](frames, entry, report)
     empty = frame.geometry.isna() | frame.geometry.is_empty
     report.drop("empty geometry", empty.sum())
     frame = frame.loc[~empty].reset_index(drop=True)
     if entry.kind is LayerKind.DEPOSITS:
-        duplicate = frame["id"].isin(seen_deposit_ids)
-        report.drop("already in an earlier deposits layer (same MRDS dep_id)", duplicate.sum())
-        frame = frame.loc[~duplicate].reset_index(drop=True)
-        seen_deposit_ids.update(frame["id"])
         step("place in counties")
         if "counties" in built and entry.reader == "minmod":
             frame = _place_in_us(frame, built["counties"], report)
         elif "counties" in built:
             frame = _fill_admin_areas(frame, built["counties"])
     step("validate")
+    return schema.validate(frame, entry.kind, entry.id), report
+
+
+def _build_sites(
+    entry: Layer,
+    frames: list[pd.DataFrame],
+    built: dict[str, gpd.GeoDataFrame],
+    report: NormalizeReport,
+) -> tuple[gpd.GeoDataFrame, NormalizeReport]:
+    """The derived sites layer: every deposit record built so far, linked (``sites``)."""
+    deposit_layers = [i for i in built if catalog.layer(i).kind is LayerKind.DEPOSITS]
+    if not deposit_layers:
+        raise DataError(f"layer {entry.id!r}: no deposits layer was built to link")
+    records = gpd.GeoDataFrame(
+        pd.concat([built[i] for i in deposit_layers], ignore_index=True), crs=4326
+    )
+    frame, report.link_report = sites.build_sites(records, sites.read_same_as(frames))
     return schema.validate(frame, entry.kind, entry.id), report
 
 
@@ -299,8 +316,9 @@ def build(
 ) -> BuildResult:
     """Read, validate and normalize every source, then swap the new store in atomically."""
     entries = list(layers)
-    # Boundaries first: deposits take their state and county from the county layer.
-    entries.sort(key=lambda e: e.kind is not LayerKind.BOUNDARIES)
+    # Boundaries first: deposits take their state and county from the county layer; sites
+    # last: they link the records of every deposits layer.
+    entries.sort(key=lambda e: (e.kind is not LayerKind.BOUNDARIES, e.kind is LayerKind.SITES))
     located: dict[str, list[str]] = {}
     absent: dict[str, str] = {}
     for entry in entries:
@@ -330,7 +348,6 @@ def build(
     try:
         manifest_layers: dict[str, dict] = {}
         built: dict[str, gpd.GeoDataFrame] = {}
-        seen_deposit_ids: set[str] = set()
         bar = tqdm(entries, desc="building store", unit="layer", disable=not progress)
         for entry in bar:
             if entry.id not in located:
@@ -361,7 +378,6 @@ def build(
                     entry,
                     paths,
                     built,
-                    seen_deposit_ids,
                     progress,
                     step=lambda name, layer_id=entry.id: bar.set_postfix_str(f"{layer_id}: {name}"),
                 )
@@ -376,6 +392,8 @@ def build(
                     record["land_coverage"] = _land_coverage(entry, record["sources"])
                 if entry.kind is LayerKind.DEPOSITS:
                     record |= _deposit_provenance(entry)
+                if report.link_report is not None:
+                    record["link_report"] = report.link_report
                 if entry.kind is LayerKind.INFRASTRUCTURE:
                     record["infrastructure_kind"] = entry.options["kind"]
                     record["coverage_states"] = _coverage_states(entry, record["sources"])
@@ -564,6 +582,13 @@ class Store:
                 raise NotFoundError(f"no vector layer {layer_id!r} in the store")
             self._frames[layer_id] = gpd.read_parquet(self.root / record["file"])
         return self._frames[layer_id]
+
+    def sites(self) -> gpd.GeoDataFrame:
+        """The deposit sites (``layers/sites.py``); a store built without the sites layer
+        (a subset of layers) serves each record as its own site."""
+        if SITES_LAYER in self.layer_ids(LayerKind.SITES):
+            return self.frame(SITES_LAYER)
+        return self.kind_frame(LayerKind.DEPOSITS)
 
     def kind_frame(self, kind: LayerKind) -> gpd.GeoDataFrame:
         """All layers of one kind in one frame (their ids are disjoint by construction)."""
