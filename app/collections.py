@@ -40,7 +40,7 @@ from layers.antimeridian import bbox_parts
 from layers.catalog import layer as catalog_layer
 from layers.errors import NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind
-from layers.store import Store
+from layers.store import Store, deposit_sites
 
 log = logging.getLogger("fedmin.collections")
 
@@ -80,6 +80,8 @@ class CollectionSpec:
     hidden: tuple[str, ...] = ()
     #: Computed on first use rather than at start-up.
     lazy: bool = False
+    #: Columns stored as JSON text, served as the JSON they hold (lists, objects).
+    json_columns: tuple[str, ...] = ()
 
 
 def _kind(kind: LayerKind) -> Loader:
@@ -113,7 +115,23 @@ def _layer(layer_id: str) -> Loader:
 
 
 def _deposits(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
-    return Loaded(engine.deposits, store.layer_ids(LayerKind.DEPOSITS))
+    """The sites, enriched: each deposit once, its records linked (``layers/sites.py``)."""
+    layers = store.layer_ids(LayerKind.DEPOSITS) + store.layer_ids(LayerKind.SITES)
+    return Loaded(engine.deposits, layers)
+
+
+def _deposit_records(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    """Every source record of every deposits layer, with the ``site_id`` it belongs to."""
+    records = store.kind_frame(LayerKind.DEPOSITS)
+    sites = deposit_sites(store)
+    if "records" in sites.columns:
+        members = sites[["id", "records"]].explode("records")
+        site_of = pd.Series(members["id"].to_numpy(), index=members["records"].to_numpy())
+        site_id = records["id"].map(site_of)
+    else:
+        site_id = records["id"]
+    frame = records.assign(site_id=site_id.to_numpy(dtype=object))
+    return Loaded(frame, store.layer_ids(LayerKind.DEPOSITS))
 
 
 def default_rank_params(settings: Settings) -> RankParams:
@@ -137,11 +155,16 @@ def _land_coverage(store: Store, engine: MemoryEngine, settings: Settings) -> Lo
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "deposits",
-        "Mineral deposits",
-        "Every deposit layer in one collection, enriched with the land status of the point "
-        "(the federal units it lies in, governing agency, designation and mineral-entry "
-        "status) and distances in metres to the nearest road, railway and power line "
-        "(null where no layer covers the point).",
+        "Mineral deposits (sites)",
+        "One feature per deposit site: the records of every deposits layer that describe "
+        "the same deposit, linked by MRDS dep_id, MinMod same-as links and nearby matching "
+        "names. Each site has every name of its records (alt_names), merged commodities, "
+        "the most developed status of any record (dev_status_sources says which), grade "
+        "and tonnage where a source gives them (inventory) and its records with source, "
+        "id and link (records_detail; each one is also in deposit_records). Enriched with "
+        "the land status of the point (the federal units it lies in, governing agency, "
+        "designation and mineral-entry status) and distances in metres to the nearest "
+        "road, railway and power line (null where no layer covers the point).",
         _deposits,
         filters=DEPOSIT_FILTERS,
         tile_properties=(
@@ -151,8 +174,19 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
             "critical",
             "agency",
             "mineral_entry",
+            "n_records",
         ),
         hidden=("metric_epsg", "x_m", "y_m"),
+        json_columns=("records_detail", "inventory"),
+    ),
+    CollectionSpec(
+        "deposit_records",
+        "Deposit records (one per source record)",
+        "Every record of every deposits layer as its source publishes it (normalized), "
+        "with the site_id of the deposit site it is linked into (the deposits collection).",
+        _deposit_records,
+        filters=tuple(f for f in DEPOSIT_FILTERS if f not in ("agency", "mineral_entry")),
+        tile_properties=("name", "primary_commodity", "dev_status", "source", "site_id"),
     ),
     CollectionSpec(
         "federal_lands",
@@ -260,9 +294,17 @@ def _json_value(value: Any) -> Any:
     return None if pd.isna(value) else str(value)
 
 
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    """Row dicts of JSON-ready values, built column by column once at start-up."""
-    values = [[_json_value(v) for v in frame[c].to_numpy(dtype=object)] for c in columns]
+def _records(
+    frame: pd.DataFrame, columns: list[str], json_columns: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Row dicts of JSON-ready values, built column by column once at start-up; the
+    ``json_columns`` (JSON text) are decoded into the lists and objects they hold."""
+    values = [
+        [orjson.loads(v) if isinstance(v, str) else None for v in frame[c].to_numpy(dtype=object)]
+        if c in json_columns
+        else [_json_value(v) for v in frame[c].to_numpy(dtype=object)]
+        for c in columns
+    ]
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
@@ -333,7 +375,7 @@ class Collection:
         self.columns = [
             c for c in frame.columns if c not in ("id", frame.geometry.name, *spec.hidden)
         ]
-        self.records = _records(frame, self.columns)
+        self.records = _records(frame, self.columns, spec.json_columns)
         self.tile_records = [
             {k: r[k] for k in spec.tile_properties if r.get(k) is not None} | {"id": fid}
             for r, fid in zip(self.records, self.ids, strict=True)

@@ -112,7 +112,7 @@ def synthetic_deposits(real: Any, size: int, jitter_km: float, seed: int) -> Any
 
 
 class SyntheticStore:
-    """The real store with its deposits replaced (the engines read only ``kind_frame``)."""
+    """The real store with its deposit sites replaced (``deposit_sites`` reads them)."""
 
     def __init__(self, store: Any, deposits: Any, label: str):
         self._store = store
@@ -123,6 +123,12 @@ class SyntheticStore:
         from layers.schema import LayerKind
 
         return self._deposits if kind == LayerKind.DEPOSITS else self._store.kind_frame(kind)
+
+    def layer_ids(self, kind: Any = None) -> list[str]:
+        """No sites layer: ``deposit_sites`` then serves the replaced deposits."""
+        from layers.schema import LayerKind
+
+        return [] if kind == LayerKind.SITES else self._store.layer_ids(kind)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -159,9 +165,10 @@ def tree_cpu_s() -> float:
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """Time one case; runs in the child process."""
     from layers.schema import LayerKind
+    from layers.store import deposit_sites
 
     store = open_store(args.data_dir)
-    real = store.kind_frame(LayerKind.DEPOSITS)
+    real = deposit_sites(store)
     size = parse_size(args.size)
     deposits = real if size is None else synthetic_deposits(real, size, args.jitter_km, args.seed)
     out: dict[str, Any] = {"case": args.child, "deposits": len(deposits)}
@@ -342,6 +349,7 @@ def print_header(args: argparse.Namespace, sizes: Sequence[str]) -> None:
     import shapely
 
     from layers.schema import LayerKind
+    from layers.store import deposit_sites
 
     try:
         import _common
@@ -350,7 +358,7 @@ def print_header(args: argparse.Namespace, sizes: Sequence[str]) -> None:
     except Exception:
         machine = _fallback_machine()
     store = open_store(args.data_dir)
-    deposits = store.kind_frame(LayerKind.DEPOSITS)
+    deposits = deposit_sites(store)
     lands = store.kind_frame(LayerKind.FEDERAL_LANDS)
     infra = store.kind_frame(LayerKind.INFRASTRUCTURE)
     print("# Overlay + ranking: memory and dask engines next to a geopandas sjoin")

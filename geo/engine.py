@@ -1,5 +1,8 @@
 """The geoprocessing engine: enriched deposits computed once per store, rankings on demand.
 
+The deposits it ranks are the store's sites (``layers.store.deposit_sites``): one row per
+deposit, its source records linked at build time.
+
 ``MemoryEngine`` does everything in one process with pandas/shapely. The dask engine
 (``geo.dask_engine``) subclasses it and overrides the seams ``enrich`` and
 ``aggregate_cells``; everything else (grid, kernel, components, validation) is shared,
@@ -62,6 +65,7 @@ from geo.scoring import RankParams, RankResult
 from geo.validation import holdout_validation
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind
+from layers.store import deposit_sites
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +227,7 @@ class MemoryEngine:
                 return _normalize_enriched(gpd.read_parquet(path))
             except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                 log.warning("ignoring unreadable cache %s: %s", path, exc)
-        enriched = _normalize_enriched(self.enrich(self.store.kind_frame(LayerKind.DEPOSITS)))
+        enriched = _normalize_enriched(self.enrich(deposit_sites(self.store)))
         if self.cache:
             self._write_cache(enriched, path)
         return enriched

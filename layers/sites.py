@@ -631,9 +631,9 @@ def build_sites(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> tuple[gpd.G
             {
                 "id": col["id"][m],
                 "source": col["source"][m],
-                "source_id": col["source_id"][m],
-                "source_url": col["source_url"][m],
-                "name": col["name"][m],
+                "source_id": _first([col["source_id"][m]]),
+                "source_url": _first([col["source_url"][m]]),
+                "name": _first([col["name"][m]]),
                 "dev_status": col["dev_status"][m],
                 "linked_by": _linked_by(int(m), links) if len(members) > 1 else [],
             }
@@ -673,9 +673,9 @@ def build_sites(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> tuple[gpd.G
                 if best != "unknown"
                 else [],
                 "deposit_type": _first(deposit_type[m] for m in members),
-                "inventory": json.dumps(inv) if inv else None,
+                "inventory": json.dumps(inv, allow_nan=False) if inv else None,
                 "link_rules": rules,
-                "records_detail": json.dumps(detail),
+                "records_detail": json.dumps(detail, allow_nan=False),
             }
         )
         site_geoms.append(geoms[main])

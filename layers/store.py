@@ -583,13 +583,6 @@ class Store:
             self._frames[layer_id] = gpd.read_parquet(self.root / record["file"])
         return self._frames[layer_id]
 
-    def sites(self) -> gpd.GeoDataFrame:
-        """The deposit sites (``layers/sites.py``); a store built without the sites layer
-        (a subset of layers) serves each record as its own site."""
-        if SITES_LAYER in self.layer_ids(LayerKind.SITES):
-            return self.frame(SITES_LAYER)
-        return self.kind_frame(LayerKind.DEPOSITS)
-
     def kind_frame(self, kind: LayerKind) -> gpd.GeoDataFrame:
         """All layers of one kind in one frame (their ids are disjoint by construction)."""
         frames = [self.frame(i) for i in self.layer_ids(kind)]
@@ -612,6 +605,15 @@ class Store:
     def source_checksums(self) -> dict[str, list[dict[str, str]]]:
         """Per layer, the source files and sha256 a result was computed from."""
         return {k: v["sources"] for k, v in self.manifest["layers"].items()}
+
+
+def deposit_sites(store: Store) -> gpd.GeoDataFrame:
+    """The deposit sites (``layers/sites.py``): what the engine ranks and the ``deposits``
+    collection serves. A store without the sites layer (built from a subset of layers)
+    serves each deposit record as its own site."""
+    if SITES_LAYER in store.layer_ids(LayerKind.SITES):
+        return store.frame(SITES_LAYER)
+    return store.kind_frame(LayerKind.DEPOSITS)
 
 
 def open_store(data_dir: Path) -> Store:

@@ -19,7 +19,7 @@ from app.deps import collections_dep, rasters_dep, settings_dep
 from app.encoders import GEOJSON, geojson
 from app.map import assets
 from app.map.page import commodity_counts, page_config, page_layers, render_map
-from app.map.search import MAX_RESULTS, MIN_QUERY_CHARS, find_by_name
+from app.map.search import MAX_RESULTS, MIN_QUERY_CHARS, find_by_name, name_index
 from app.settings import Settings
 
 router = APIRouter(tags=["map"])
@@ -66,16 +66,19 @@ def search_deposits(
         str,
         Query(
             min_length=MIN_QUERY_CHARS,
-            description="Text in the deposit name, case- and accent-insensitive.",
+            description="Text in any name of the deposit (its own or one of its records'), "
+            "case- and accent-insensitive.",
             examples=["Black Bear"],
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,
 ) -> Response:
-    """Exact names first, then names starting with ``q``, then names containing it;
-    each a full deposit feature, as ``/collections/deposits/items`` serves it."""
+    """Exact names first, then names starting with ``q``, then names containing it, over
+    every name of a site (its own and its records' ``alt_names``); each a full deposit
+    feature, as ``/collections/deposits/items`` serves it."""
     deposits = registry.get("deposits")
-    positions = find_by_name(deposits.frame["name"], deposits.frame["id"], q, limit)
+    index = name_index(deposits.version, deposits.frame)
+    positions = find_by_name(index, q, limit)
     content = geojson.feature_collection(deposits, positions, {"numberReturned": len(positions)})
     return Response(content, media_type=GEOJSON)
 
