@@ -35,8 +35,8 @@ Development status is the most developed status of any member (``STATUS_ORDER``)
 
 from __future__ import annotations
 
+import functools
 import itertools
-import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -45,6 +45,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 from rapidfuzz import fuzz, process
 from scipy.sparse import coo_matrix
@@ -76,7 +77,7 @@ EARTH_RADIUS_M = 6_371_007.2
 
 #: Words that say what kind of working or record a name is, not which deposit: dropped
 #: before names are compared. A name left with only commodity words and numbers is
-#: generic ("Gold Placer", "Chrome No. 2").
+#: generic ("Gold Placer", "Manganese No. 2").
 GENERIC_WORDS = frozenset(
     [
         "mine",
@@ -211,8 +212,6 @@ DEFAULT_PRIORITY = 50
 STATUS_ORDER = ("producer", "plant", "past_producer", "prospect", "occurrence", "unknown")
 DEVELOPED = frozenset(("producer", "plant", "past_producer"))
 
-#: Layers whose ``source_id`` is an MRDS dep_id, for records without a ``dep_id`` column.
-DEP_ID_LAYERS = frozenset(("mrds", "mrds_tungsten"))
 MRDS_MINMOD_SOURCE = "mrdata-usgs-gov-mrds"
 
 
@@ -235,29 +234,38 @@ def parameters() -> dict[str, Any]:
 # --- names ---------------------------------------------------------------------------------
 
 
+@functools.cache
 def _commodity_words() -> frozenset[str]:
     """Words of commodity names and aliases ("gold", "rare", "earths", "chromite", ...)."""
     names = (*reference.known_commodities(), *reference.commodity_aliases())
     return frozenset(w for n in names for w in n.lower().replace("_", " ").split())
 
 
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
+_SINGLE_LETTERS = re.compile(r"\b([a-z]) (?=[a-z]\b)")
+
+
+@functools.lru_cache(maxsize=1 << 18)
 def fold(text: str) -> str:
     """Lower-case ASCII, punctuation as spaces, letters and digits apart ("No2" ->
     "no 2"), runs of single letters joined ("W.J.D." -> "wjd"), whitespace collapsed."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    spaced = re.sub(r"[^a-z0-9]+", " ", ascii_text.lower())
-    spaced = re.sub(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])", " ", spaced)
-    return re.sub(r"\b([a-z]) (?=[a-z]\b)", r"\1", " ".join(spaced.split()))
+    spaced = _LETTER_DIGIT.sub(" ", _SEPARATORS.sub(" ", ascii_text.lower()))
+    return _SINGLE_LETTERS.sub(r"\1", " ".join(spaced.split()))
 
 
-def normalize_name(name: object, commodity_words: frozenset[str] | None = None) -> str | None:
+def normalize_name(name: object) -> str | None:
     """The distinctive part of a deposit name, or None for a missing or generic name."""
-    if not isinstance(name, str):
-        return None
+    return _normalize(name) if isinstance(name, str) else None
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _normalize(name: str) -> str | None:
     folded = fold(name)
     if not folded or folded.startswith(GENERIC_PREFIXES):
         return None
-    words = commodity_words if commodity_words is not None else _commodity_words()
+    words = _commodity_words()
     tokens = [ABBREVIATIONS.get(t, t) for t in folded.split() if t not in GENERIC_WORDS]
     if all(t.isdigit() or t in words for t in tokens):
         return None  # only commodities and numbers left ("Gold Placer", "No. 3")
@@ -283,14 +291,16 @@ def name_scores(a: list[str], b: list[str]) -> pd.DataFrame:
         process.cpdist(a, b, scorer=fuzz.ratio, workers=1),
         process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=1),
     )
-    pairs = list(zip(a, b, strict=True))
+    keys = {n: (_numbers(n), _qualifiers(n), frozenset(n.split())) for n in {*a, *b}}
+    ka, kb = [keys[x] for x in a], [keys[y] for y in b]
     return pd.DataFrame(
         {
             "score": np.asarray(score, dtype=float),
-            "subset": np.array([_subset(x, y) for x, y in pairs], dtype=bool),
+            "subset": np.array(
+                [_subset(x[2], y[2]) for x, y in zip(ka, kb, strict=True)], dtype=bool
+            ),
             "comparable": np.array(
-                [_numbers(x) == _numbers(y) and _qualifiers(x) == _qualifiers(y) for x, y in pairs],
-                dtype=bool,
+                [x[:2] == y[:2] for x, y in zip(ka, kb, strict=True)], dtype=bool
             ),
         }
     )
@@ -310,9 +320,8 @@ def _qualifiers(name: str) -> frozenset[str]:
 
 def rule3_match(names_a: list[object], names_b: list[object], distance_m: np.ndarray) -> np.ndarray:
     """Rule 3 on pairs of raw names at known distances (what the linker decides)."""
-    words = _commodity_words()
-    norm_a = [normalize_name(n, words) for n in names_a]
-    norm_b = [normalize_name(n, words) for n in names_b]
+    norm_a = [normalize_name(n) for n in names_a]
+    norm_b = [normalize_name(n) for n in names_b]
     named = np.array([x is not None and y is not None for x, y in zip(norm_a, norm_b, strict=True)])
     out = np.zeros(len(norm_a), dtype=bool)
     pos = np.flatnonzero(named)
@@ -322,8 +331,7 @@ def rule3_match(names_a: list[object], names_b: list[object], distance_m: np.nda
     return out
 
 
-def _subset(a: str, b: str) -> bool:
-    ta, tb = set(a.split()), set(b.split())
+def _subset(ta: frozenset[str], tb: frozenset[str]) -> bool:
     small, large = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
     return small <= large and max(len(t) for t in small) >= MIN_SUBSET_TOKEN_CHARS
 
@@ -373,15 +381,13 @@ def _list_column(records: pd.DataFrame, column: str) -> list[list[Any]]:
 
 
 def dep_ids(records: pd.DataFrame) -> np.ndarray:
-    """Each record's MRDS dep_id or None (the ``dep_id`` column, else ``DEP_ID_LAYERS``)."""
-    if "dep_id" in records.columns:
-        values = records["dep_id"].to_numpy(dtype=object, copy=True)
-    else:
-        values = np.full(len(records), None, dtype=object)
-    fallback = records["source"].isin(DEP_ID_LAYERS).to_numpy() & pd.isna(values)
-    values[fallback] = records["source_id"].to_numpy(dtype=object)[fallback]
-    values[pd.isna(values)] = None
-    return np.array([None if v is None or str(v) == "" else str(v) for v in values], dtype=object)
+    """Each record's MRDS dep_id as text, or None (the records' ``dep_id`` column)."""
+    if "dep_id" not in records.columns:
+        return np.full(len(records), None, dtype=object)
+    return np.array(
+        [str(v) if isinstance(v, str | int) and str(v) else None for v in records["dep_id"]],
+        dtype=object,
+    )
 
 
 def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -392,7 +398,6 @@ def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 def _normalized_names(records: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """(record position, normalized name) for every distinct non-generic name of every
     record: its ``name`` and its ``alt_names``."""
-    words = _commodity_words()
     names = [[n] if isinstance(n, str) else [] for n in records["name"].to_numpy(dtype=object)]
     for extra, own in zip(_list_column(records, "alt_names"), names, strict=True):
         own.extend(extra)
@@ -400,7 +405,7 @@ def _normalized_names(records: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     for i, candidates in enumerate(names):
         seen = set()
         for n in candidates:
-            norm = normalize_name(n, words)
+            norm = normalize_name(n)
             if norm and norm not in seen:
                 seen.add(norm)
                 row_rec.append(i)
@@ -567,15 +572,29 @@ def _dep_sort_key(dep_id: str) -> tuple[int, int, str]:
     return (0, int(dep_id), "") if dep_id.isdigit() else (1, 0, dep_id)
 
 
-def _linked_by(i: int, links: Links) -> list[str]:
-    """Rules that joined record ``i`` with other records (its site grew at that rule)."""
-    out, before = [], 1
+def _column(records: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as an object array with None for null (NaN, NA) and for empty text."""
+    if column not in records.columns:
+        return np.full(len(records), None, dtype=object)
+    values = records[column].to_numpy(dtype=object, copy=True)
+    values[pd.isna(values) | (values == "")] = None
+    return values
+
+
+def _linked_by_all(links: Links) -> list[list[str]]:
+    """Per record, the rules that joined it with other records (its site grew then)."""
+    grew = []
+    before = np.ones(len(links.labels), dtype=np.int64)
     for rule in LINK_RULES:
-        size = int(links.stage_sizes[rule][i])
-        if size > before:
-            out.append(rule)
+        size = links.stage_sizes[rule]
+        grew.append(size > before)
         before = size
-    return out
+    flags = np.column_stack(grew)
+    return [[r for r, f in zip(LINK_RULES, row, strict=True) if f] for row in flags.tolist()]
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 def build_sites(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> tuple[gpd.GeoDataFrame, dict]:
@@ -585,111 +604,104 @@ def build_sites(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> tuple[gpd.G
         dupes = records.loc[records["id"].duplicated(), ["id", "source"]].head(3)
         raise SchemaError(f"deposit record ids must be unique across layers; e.g. {dupes.values}")
     links = link(records, same_as)
-    priority = _priority(records)
-    order = np.lexsort((records["id"].to_numpy(dtype=str), priority, links.labels))
+    order = np.lexsort((records["id"].to_numpy(dtype=str), _priority(records), links.labels))
+    col = {
+        c: _column(records, c)
+        for c in (
+            "id",
+            "name",
+            "source",
+            "source_id",
+            "source_url",
+            "primary_commodity",
+            "dev_status",
+            "state",
+            "county",
+            "details",
+            "deposit_type",
+            "inventory",
+        )
+    }
+    commodities = records["commodities"].to_numpy(dtype=object)
     dep = dep_ids(records)
     alt = _list_column(records, "alt_names")
-    inventory = (
-        records["inventory"].to_numpy(dtype=object)
-        if "inventory" in records.columns
-        else np.full(len(records), None, dtype=object)
-    )
-    deposit_type = (
-        records["deposit_type"].to_numpy(dtype=object)
-        if "deposit_type" in records.columns
-        else np.full(len(records), None, dtype=object)
-    )
-    col = {c: records[c].to_numpy(dtype=object) for c in records.columns if c != "geometry"}
-    geoms = records.geometry.to_numpy()
+    folded = [fold(n) if n is not None else "" for n in col["name"]]
+    linked_by = _linked_by_all(links)
     status_rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    critical = reference.is_critical
     labels_sorted = links.labels[order]
     bounds = np.flatnonzero(np.r_[True, labels_sorted[1:] != labels_sorted[:-1], True])
     rows: list[dict[str, Any]] = []
-    site_geoms = []
+    mains = []
     for start, stop in itertools.pairwise(bounds):
-        members = order[start:stop]
+        members = order[start:stop].tolist()
         main = members[0]
+        mains.append(main)
         deps = sorted({dep[m] for m in members if dep[m] is not None}, key=_dep_sort_key)
-        site_id = f"mrds:{deps[0]}" if deps else col["id"][main]
-        commodities = list(
-            dict.fromkeys(c for m in members for c in col["commodities"][m] if c is not None)
-        )
-        statuses = [col["dev_status"][m] for m in members]
-        best = min(statuses, key=lambda s: status_rank.get(s, len(STATUS_ORDER)))
+        merged = list(dict.fromkeys(c for m in members for c in commodities[m] if c is not None))
+        best = min((col["dev_status"][m] for m in members), key=status_rank.__getitem__)
         site_name = col["name"][main]
-        names = [col["name"][m] for m in members] + [n for m in members for n in alt[m]]
-        seen = {fold(site_name)} if isinstance(site_name, str) else set()
+        seen = {folded[main]}
         alt_names = []
-        for n in names:
-            if isinstance(n, str) and fold(n) and fold(n) not in seen:
-                seen.add(fold(n))
-                alt_names.append(n)
-        if not isinstance(site_name, str) and alt_names:
+        for m in members:
+            for n, key in ((col["name"][m], folded[m]), *((a, fold(a)) for a in alt[m])):
+                if n is not None and key and key not in seen:
+                    seen.add(key)
+                    alt_names.append(n)
+        if site_name is None and alt_names:
             site_name = alt_names.pop(0)
-        primary = col["primary_commodity"][main]
         detail = [
             {
                 "id": col["id"][m],
                 "source": col["source"][m],
-                "source_id": _first([col["source_id"][m]]),
-                "source_url": _first([col["source_url"][m]]),
-                "name": _first([col["name"][m]]),
+                "source_id": col["source_id"][m],
+                "source_url": col["source_url"][m],
+                "name": col["name"][m],
                 "dev_status": col["dev_status"][m],
-                "linked_by": _linked_by(int(m), links) if len(members) > 1 else [],
+                "linked_by": linked_by[m],
             }
             for m in members
         ]
-        inv = [
-            {"record": col["id"][m], "source": col["source"][m], **entry}
+        inventory = [
+            {**entry, "record": col["id"][m], "layer": col["source"][m]}
             for m in members
-            if isinstance(inventory[m], str)
-            for entry in json.loads(inventory[m])
+            if col["inventory"][m] is not None
+            for entry in orjson.loads(col["inventory"][m])
         ]
-        rules = sorted({r for d in detail for r in d["linked_by"]}, key=LINK_RULES.index)
+        primary = col["primary_commodity"][main]
         rows.append(
             {
-                "id": site_id,
+                "id": f"mrds:{deps[0]}" if deps else col["id"][main],
                 "name": site_name,
                 "source": col["source"][main],
                 "source_id": col["source_id"][main],
                 "source_url": col["source_url"][main],
-                "commodities": commodities,
-                "primary_commodity": primary
-                if isinstance(primary, str)
-                else (commodities[0] if commodities else None),
-                "critical": bool(reference.is_critical(commodities)),
+                "commodities": merged,
+                "primary_commodity": primary or (merged[0] if merged else None),
+                "critical": bool(critical(merged)),
                 "dev_status": best,
-                "state": _first(col["state"][m] for m in members),
-                "county": _first(col["county"][m] for m in members),
+                "state": next((col["state"][m] for m in members if col["state"][m]), None),
+                "county": next((col["county"][m] for m in members if col["county"][m]), None),
                 "details": col["details"][main],
                 "alt_names": alt_names,
                 "sources": list(dict.fromkeys(col["source"][m] for m in members)),
                 "records": [col["id"][m] for m in members],
                 "n_records": len(members),
                 "dep_ids": deps,
-                "dev_status_sources": [
-                    col["id"][m] for m in members if col["dev_status"][m] == best
-                ]
-                if best != "unknown"
-                else [],
-                "deposit_type": _first(deposit_type[m] for m in members),
-                "inventory": json.dumps(inv, allow_nan=False) if inv else None,
-                "link_rules": rules,
-                "records_detail": json.dumps(detail, allow_nan=False),
+                "dev_status_sources": []
+                if best == "unknown"
+                else [col["id"][m] for m in members if col["dev_status"][m] == best],
+                "deposit_type": next(
+                    (col["deposit_type"][m] for m in members if col["deposit_type"][m]), None
+                ),
+                "inventory": _json(inventory) if inventory else None,
+                "link_rules": [r for r in LINK_RULES if any(r in linked_by[m] for m in members)],
+                "records_detail": _json(detail),
             }
         )
-        site_geoms.append(geoms[main])
-    sites = gpd.GeoDataFrame(rows, geometry=site_geoms, crs=4326)
+    sites = gpd.GeoDataFrame(rows, geometry=records.geometry.to_numpy()[mains], crs=4326)
     report = links.report | _counts(records, links.labels, sites)
     return sites, report
-
-
-def _first(values: Iterable[object]) -> object:
-    """The first value that is not null/NaN/empty, else None."""
-    for v in values:
-        if v is not None and not (isinstance(v, float) and np.isnan(v)) and v != "":
-            return v
-    return None
 
 
 def _counts(records: pd.DataFrame, labels: np.ndarray, sites: pd.DataFrame) -> dict[str, Any]:
