@@ -63,7 +63,12 @@ def test_name_normalization() -> None:
     assert sites.normalize_name("Eureka & W.J.D. Prospects") == "eureka wjd"
     assert sites.normalize_name("Salt Creek No2 and No3 Claims") == "salt creek 2 3"
     assert sites.normalize_name("Mt. Shasta Mine") == "mount shasta"
-    for generic in ("Unnamed (ridge at head of Spruce Creek)", "Gold Placer", "Manganese No. 2", ""):
+    for generic in (
+        "Unnamed (ridge at head of Spruce Creek)",
+        "Gold Placer",
+        "Manganese No. 2",
+        "",
+    ):
         assert sites.normalize_name(generic) is None
     match = sites.rule3_match(
         ["Inman No. 1", "South Liberty Lode", "Gypsie Queen", "Black Bear", "Black Bear"],
