@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.collections import default_rank_params
 from app.settings import Settings
 from layers.schema import LayerKind
-from layers.store import Store
+from layers.store import Store, deposit_sites
 
 NORCAL = (-123.6, 40.5, -122.4, 41.6)
 BBOX = ",".join(map(str, NORCAL))
@@ -23,7 +23,7 @@ BLACK_BEAR = "mrds:10034372"
 
 
 def _chromium_in_norcal(store: Store) -> set[str]:
-    deposits = store.kind_frame(LayerKind.DEPOSITS)
+    deposits = deposit_sites(store)
     minx, miny, maxx, maxy = NORCAL
     inside = deposits.cx[minx:maxx, miny:maxy]
     has_chromium = inside["commodities"].map(lambda names: "chromium" in list(names))
@@ -72,6 +72,7 @@ def test_collections_metadata_and_provenance(client: TestClient, real_store: Sto
         "counties",
         "deposit_coverage",
         "ranked_cells",
+        "deposit_records",
     }
     deposits = docs["deposits"]
     assert deposits["itemType"] == "feature" and deposits["crs"] == [CRS84]
@@ -83,7 +84,7 @@ def test_collections_metadata_and_provenance(client: TestClient, real_store: Sto
     assert "MRDS has not been systematically updated" in deposits["description"]
     publishers = {p["publisher"] for p in deposits["fedmin:provenance"]}
     assert "U.S. Geological Survey" in publishers
-    assert deposits["fedmin:numberOfFeatures"] == len(real_store.kind_frame(LayerKind.DEPOSITS))
+    assert deposits["fedmin:numberOfFeatures"] == len(deposit_sites(real_store))
     # The ranking is computed on first use: listing collections must not trigger it.
     assert docs["ranked_cells"]["fedmin:computed"] is False
     one = client.get("/collections/federal_lands").json()
@@ -112,6 +113,37 @@ def test_chromium_in_northern_california_matches_geopandas(
         pages += 1
     assert pages == -(-len(expected) // 25)
     assert len(seen) == len(set(seen)) and set(seen) == expected
+
+
+def test_deposits_serve_sites_and_deposit_records_every_record(
+    client: TestClient, real_store: Store
+) -> None:
+    sites = client.get("/collections/deposits/items", params={"limit": 1}).json()
+    records = client.get("/collections/deposit_records/items", params={"limit": 1}).json()
+    assert (sites["numberMatched"], records["numberMatched"]) == (7913, 8522)
+    assert records["numberMatched"] == len(real_store.kind_frame(LayerKind.DEPOSITS))
+    site = client.get("/collections/deposits/items/mrds:10077604").json()["properties"]
+    assert (site["name"], site["n_records"], site["dev_status"]) == (
+        "Niagara Group",
+        7,
+        "past_producer",
+    )
+    detail = site["records_detail"]  # decoded: a list of records, not JSON text
+    assert [r["id"] for r in detail] == site["records"]
+    mrds = next(r for r in detail if r["id"] == "mrds:10077610")
+    assert mrds["source"] == "mrds" and mrds["source_url"].endswith("dep_id=10077610")
+    assert mrds["name"] == "Summit" and mrds["linked_by"] == ["name_near"]
+    symbol = client.get("/collections/deposit_records/items/usmin:5501821-17").json()
+    assert symbol["properties"]["site_id"] == "mrds:10077604"
+    assert symbol["properties"]["name"] == "Niagara Summit Mine"
+    assert symbol["properties"]["source"] == "usmin_mine_features"
+    chromium = client.get(
+        "/collections/deposit_records/items", params={"commodity": "chromium", "limit": 1}
+    ).json()
+    every = real_store.kind_frame(LayerKind.DEPOSITS)["commodities"]
+    assert chromium["numberMatched"] == int(every.map(lambda c: "chromium" in c).sum())
+    land = client.get("/collections/deposit_records/items", params={"agency": "BLM"})
+    assert land.status_code == 400
 
 
 def test_commodity_as_code_list_and_repeat(client: TestClient) -> None:

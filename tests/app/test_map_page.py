@@ -142,12 +142,32 @@ def test_search_finds_deposits_by_name(client: TestClient) -> None:
     features = response.json()["features"]
     ids = [f["id"] for f in features]
     assert BLACK_BEAR in ids
-    names = [f["properties"]["name"].lower() for f in features]
-    exact = [n == "black bear" for n in names]
+    names = [
+        [n.lower() for n in (f["properties"]["name"], *f["properties"]["alt_names"])]
+        for f in features
+    ]
+    exact = ["black bear" in n for n in names]
     assert exact == sorted(exact, reverse=True), "exact names come first"
-    assert all("black bear" in n for n in names)
+    assert all(any("black bear" in n for n in site) for site in names)
     record = client.get(f"/collections/deposits/items/{BLACK_BEAR}").json()
     assert features[ids.index(BLACK_BEAR)]["properties"] == record["properties"]
+
+
+def test_search_finds_a_site_by_an_alternate_name(client: TestClient) -> None:
+    """Thacker Pass is an alias of the USGS lithium site Kings Valley (Humboldt County, NV);
+    Niagara Summit Mine is the USMIN symbol linked into the MRDS site Niagara Group."""
+    found = client.get("/map/search", params={"q": "thacker pass"}).json()["features"]
+    assert [(f["id"], f["properties"]["name"]) for f in found] == [
+        ("usgs_lithium:NV00118", "Kings Valley")
+    ]
+    assert "Thacker Pass" in found[0]["properties"]["alt_names"]
+    niagara = client.get("/map/search", params={"q": "Niagara Summit"}).json()["features"]
+    assert [f["id"] for f in niagara] == ["mrds:10077604"]
+    records = niagara[0]["properties"]["records_detail"]
+    assert {(r["id"], r["source"]) for r in records} >= {
+        ("mrds:10077604", "mrds"),
+        ("usmin:5501821-17", "usmin_mine_features"),
+    }
 
 
 @pytest.mark.parametrize(

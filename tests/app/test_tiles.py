@@ -25,8 +25,7 @@ from rio_tiler.colormap import cmap
 from app.collections import STATUS_PRIORITY
 from app.main import create_app
 from app.settings import Settings
-from layers.schema import LayerKind
-from layers.store import Store
+from layers.store import Store, deposit_sites
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 KLAMATH = TMS.tile(-123.0, 41.3, 8)
@@ -41,7 +40,7 @@ def _url(collection: str, tile: morecantile.Tile) -> str:
 
 
 def _deposits_in(store: Store, tile: morecantile.Tile, pad_fraction: float = 0.0) -> set[str]:
-    deposits = store.kind_frame(LayerKind.DEPOSITS).to_crs(3857)
+    deposits = deposit_sites(store).to_crs(3857)
     left, bottom, right, top = TMS.xy_bounds(tile)
     pad = (right - left) * pad_fraction
     inside = deposits.cx[left - pad : right + pad, bottom - pad : top + pad]
@@ -76,8 +75,9 @@ def test_klamath_tile_holds_the_deposits_inside_it(
         "critical",
         "agency",
         "mineral_entry",
+        "n_records",
     }
-    deposits = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
+    deposits = deposit_sites(real_store).set_index("id")
     point = deposits.loc[first["properties"]["id"]].geometry
     x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(point.x, point.y)
     left, bottom, right, top = TMS.xy_bounds(KLAMATH)
@@ -88,7 +88,7 @@ def test_klamath_tile_holds_the_deposits_inside_it(
 def test_filtered_tile(client: TestClient, real_store: Store) -> None:
     response = client.get(_url("deposits", KLAMATH), params={"commodity": "chromium"})
     ids = {f["properties"]["id"] for f in _decode(response.content)}
-    deposits = real_store.kind_frame(LayerKind.DEPOSITS)
+    deposits = deposit_sites(real_store)
     chromium = set(deposits.loc[deposits["commodities"].map(lambda c: "chromium" in c), "id"])
     inside = _deposits_in(real_store, KLAMATH) & chromium
     assert inside and inside <= ids <= chromium
