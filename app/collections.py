@@ -372,6 +372,18 @@ class Collection:
         self.frame = frame
         self.ids: np.ndarray = frame["id"].astype(str).to_numpy(dtype=object)
         self._position = {fid: i for i, fid in enumerate(self.ids)}
+        #: A site's member record id -> the site id (sites list their ``records``), so a
+        #: record's old item URL can point at its site.
+        self.site_of: dict[str, str] = (
+            {
+                record: site
+                for site, members in zip(self.ids, frame["records"], strict=True)
+                for record in members
+                if record != site
+            }
+            if "records" in frame.columns
+            else {}
+        )
         self.columns = [
             c for c in frame.columns if c not in ("id", frame.geometry.name, *spec.hidden)
         ]

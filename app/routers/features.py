@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.collections import CollectionRegistry
@@ -162,15 +162,25 @@ async def items(
 @router.get(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature by id",
+    description=(
+        "In `deposits`, the id of a record linked into a site (an MRDS duplicate, a mine "
+        "symbol) redirects (308) to its site."
+    ),
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
+    responses={
+        200: {"content": {GEOJSON: {}, "text/html": {}}},
+        308: {"description": "The id is a record of a site: the site's item URL."},
+    },
 )
 async def item(
     collection_id: CollectionId, feature_id: FeatureId, registry: Registry, base: Base, fmt: Fmt
 ) -> Response:
     coll = await registry.aget(collection_id)
-    position = coll.position(feature_id)
     url = f"{base}/collections/{coll.id}"
+    if feature_id in coll.site_of:  # a record linked into a site: the site is its feature
+        query = "?f=html" if fmt == "html" else ""
+        return RedirectResponse(f"{url}/items/{coll.site_of[feature_id]}{query}", status_code=308)
+    position = coll.position(feature_id)
     links = [
         ogc.link(f"{url}/items/{feature_id}", "self", GEOJSON, "This feature"),
         ogc.link(f"{url}/items/{feature_id}?f=html", "alternate", "text/html", "As HTML"),

@@ -133,6 +133,9 @@ def test_deposits_serve_sites_and_deposit_records_every_record(
     mrds = next(r for r in detail if r["id"] == "mrds:10077610")
     assert mrds["source"] == "mrds" and mrds["source_url"].endswith("dep_id=10077610")
     assert mrds["name"] == "Summit" and mrds["linked_by"] == ["name_near"]
+    moved = client.get("/collections/deposits/items/mrds:10077610", follow_redirects=False)
+    assert moved.status_code == 308  # an MRDS duplicate's URL leads to its site
+    assert moved.headers["location"].endswith("/collections/deposits/items/mrds:10077604")
     symbol = client.get("/collections/deposit_records/items/usmin:5501821-17").json()
     assert symbol["properties"]["site_id"] == "mrds:10077604"
     assert symbol["properties"]["name"] == "Niagara Summit Mine"
