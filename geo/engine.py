@@ -57,6 +57,7 @@ from geo.landstatus import (
     LAND_SHARE_PARTS,
     LAND_STATUS_COLUMNS,
     complete_fraction,
+    cut_lands,
     land_share_areas,
     overlay_land_status,
 )
@@ -497,7 +498,7 @@ class MemoryEngine:
         )
         for column in DISTANCE_COLUMNS.values():
             out[column] = distances[column].to_numpy()
-        out = out.join(self._land_shares(grid)).join(self._cell_names(grid))
+        out = out.join(self._land_statics(grid))
         return out[list(CELL_STATIC_COLUMNS)]
 
     def _compute_components(self, params: RankParams) -> RankComponents:
@@ -665,57 +666,45 @@ class MemoryEngine:
                 )
             return self._complete_metric[epsg]
 
-    def _land_shares(self, grid: Grid) -> pd.DataFrame:
-        """Each cell's land by status (``LAND_SHARE_COLUMNS``, shares summing to 1); a
-        cell static, so base grids keep it per cell."""
+    def _land_statics(self, grid: Grid) -> pd.DataFrame:
+        """Per cell, its land by status (``LAND_SHARE_COLUMNS``, shares summing to 1) and
+        its names (``PLACE_COLUMNS``: state, county, governed land units, nearest place);
+        cell statics, so base grids keep them per cell. The land polygons are projected
+        and cut once for both."""
         self.stats["land"] += 1
         cells = grid.cells
-        out = np.zeros((len(cells), len(LAND_SHARE_PARTS)))
+        n = len(cells)
+        shares = np.zeros((n, len(LAND_SHARE_PARTS)))
+        units = np.empty(n, dtype=object)
+        units[:] = [[] for _ in range(n)]
         epsg = cells["epsg"].to_numpy()
         lon, lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
         pad = 1.5 * grid.spec.size_m / 50_000  # degrees: a cell's half-diagonal, generously
         for code in METRIC_EPSGS:
-            sel = epsg == code
-            if not sel.any():
+            sel = np.flatnonzero(epsg == code)
+            if len(sel) == 0:
                 continue
             metric = grid.metric_geometry[sel]
+            box = cells_lonlat_box(lon[sel], lat[sel], pad)
+            cut = cut_lands(metric, code, self._lands, box)
             areas = land_share_areas(
                 metric,
-                code,
+                cut,
                 self._lands,
                 self._active_claims,
-                cells_lonlat_box(lon[sel], lat[sel], pad),
+                code,
+                box,
                 complete_fraction(metric, self._complete_in(code)),
             )
             land = np.maximum(shapely.area(metric), 1e-9)
-            out[sel] = np.column_stack([areas[p] / land for p in LAND_SHARE_PARTS])
-        return pd.DataFrame(out, index=cells.index, columns=list(LAND_SHARE_COLUMNS))
-
-    def _cell_names(self, grid: Grid) -> pd.DataFrame:
-        """State, county, governed land units and nearest place per cell (``geo.places``);
-        a cell static like the land shares."""
-        self.stats["places"] += 1
-        cells = grid.cells
-        lon, lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
-        epsg = cells["epsg"].to_numpy()
+            shares[sel] = np.column_stack([areas[p] / land for p in LAND_SHARE_PARTS])
+            for i, value in zip(sel, governed_units(metric, cut, self._lands), strict=True):
+                units[i] = value
         state, county = self.places.admin(lon, lat)
         place, km, bearing = self.places.nearest(lon, lat, epsg)
-        units = np.empty(len(cells), dtype=object)
-        units[:] = [[] for _ in range(len(cells))]
-        pad = 1.5 * grid.spec.size_m / 50_000
-        for code in METRIC_EPSGS:
-            sel = np.flatnonzero(epsg == code)
-            if len(sel):
-                found = governed_units(
-                    grid.metric_geometry[sel],
-                    code,
-                    self._lands,
-                    cells_lonlat_box(lon[sel], lat[sel], pad),
-                )
-                for i, value in zip(sel, found, strict=True):
-                    units[i] = value
-        columns = (state, county, units, place, km, bearing)
-        return pd.DataFrame(dict(zip(PLACE_COLUMNS, columns, strict=True)), index=cells.index)
+        names = dict(zip(PLACE_COLUMNS, (state, county, units, place, km, bearing), strict=True))
+        out = pd.DataFrame(shares, index=cells.index, columns=list(LAND_SHARE_COLUMNS))
+        return out.assign(**names)
 
     def _notes(
         self, cells: pd.DataFrame, evidence: pd.DataFrame, point_cells: np.ndarray

@@ -61,6 +61,9 @@ only where a layer mapping all federal land covers it (``geo.landcoverage``), el
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -269,36 +272,75 @@ def _tiled(
     return pieces, tile
 
 
+#: Rows of frames projected to a metric CRS and repaired, by (frame id, EPSG), each row
+#: on first use: the land layers are projected once per engine, not once per ranking and
+#: status. Bounded (store switches bring new frames).
+_METRIC_CACHE: OrderedDict[tuple[int, int], tuple[gpd.GeoDataFrame, np.ndarray]] = OrderedDict()
+METRIC_CACHE_ENTRIES = 8
+
+
+def _metric_geometries(frame: gpd.GeoDataFrame, epsg: int, rows: np.ndarray) -> np.ndarray:
+    """The ``rows`` of ``frame`` in ``epsg``, valid."""
+    key = (id(frame), epsg)
+    hit = _METRIC_CACHE.get(key)
+    if hit is None or hit[0] is not frame:
+        hit = (frame, np.full(len(frame), None, dtype=object))
+        _METRIC_CACHE[key] = hit
+        while len(_METRIC_CACHE) > METRIC_CACHE_ENTRIES:
+            _METRIC_CACHE.popitem(last=False)
+    metric = hit[1]
+    todo = rows[shapely.is_missing(metric[rows])]
+    if len(todo):
+        fresh = np.asarray(
+            gpd.GeoSeries(frame.geometry.values[todo], crs=4326).to_crs(epsg).values,
+            dtype=object,
+        )
+        invalid = ~shapely.is_valid(fresh)
+        fresh[invalid] = shapely.make_valid(fresh[invalid])
+        metric[todo] = fresh
+    return metric[rows]
+
+
 def _tiled_rows(
     frame: gpd.GeoDataFrame, tiles: np.ndarray, epsg: int, box: tuple[float, float, float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """As ``_tiled``, plus the row position in ``frame`` of each piece."""
+    empty = np.empty(0, dtype=np.int64)
     if len(frame) == 0:
-        empty = np.empty(0, dtype=np.int64)
         return np.empty(0, dtype=object), empty, empty
     rows = np.sort(frame.sindex.query(shapely.box(*box), predicate="intersects"))
-    near = frame.iloc[rows]
-    if len(near) == 0:
-        empty = np.empty(0, dtype=np.int64)
+    if len(rows) == 0:
         return np.empty(0, dtype=object), empty, empty
-    metric = np.asarray(
-        gpd.GeoSeries(near.geometry.values, crs=4326).to_crs(epsg).values, dtype=object
-    )
-    metric = shapely.make_valid(metric)
+    metric = _metric_geometries(frame, epsg, rows)
     tile_pos, geom_pos = shapely.STRtree(metric).query(tiles, predicate="intersects")
     pieces = shapely.intersection(metric[geom_pos], tiles[tile_pos])
     keep = ~shapely.is_empty(pieces)
     return pieces[keep], tile_pos[keep], rows[geom_pos[keep]]
 
 
-def tiled_pieces(
-    cells: np.ndarray, epsg: int, lands: gpd.GeoDataFrame, box: tuple[float, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The land polygons near metric ``cells`` cut into tiles: (pieces, row of each)."""
+@dataclass(frozen=True)
+class LandPieces:
+    """The land polygons near a block of metric cells, cut into square tiles: each piece
+    with its tile and its row in the lands frame. Cut once, used for the land shares and
+    the units a cell overlaps."""
+
+    tiles: np.ndarray
+    pieces: np.ndarray
+    tile: np.ndarray
+    rows: np.ndarray
+
+
+def cut_lands(
+    cells: np.ndarray, epsg: int, lands: gpd.GeoDataFrame, box: tuple[float, float, float, float]
+) -> LandPieces:
+    """``lands`` near the metric ``cells`` (lon/lat ``box``) in ``epsg``, cut by tiles."""
+    if len(cells) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return LandPieces(np.empty(0, dtype=object), np.empty(0, dtype=object), empty, empty)
     size = float(np.sqrt(np.nanmax(shapely.area(shapely.envelope(cells)))))
     tiles = _tiles_for(cells, max(TILE_MIN_M, 2 * size))
-    pieces, _, rows = _tiled_rows(lands, tiles, epsg, box)  # type: ignore[arg-type]
-    return pieces, rows
+    pieces, tile, rows = _tiled_rows(lands, tiles, epsg, box)
+    return LandPieces(tiles, pieces, tile, rows)
 
 
 #: Parts of a cell's land, in the order the precedence assigns them (most restrictive
@@ -317,9 +359,10 @@ LAND_SHARE_COLUMNS: tuple[str, ...] = tuple(f"land_{p}_share" for p in LAND_SHAR
 
 def land_share_areas(
     cells: np.ndarray,
-    epsg: int,
+    cut: LandPieces,
     lands: gpd.GeoDataFrame,
     active_claims: gpd.GeoDataFrame | None,
+    epsg: int,
     lonlat_box: tuple[float, float, float, float],
     complete_fraction: np.ndarray,
 ) -> dict[str, np.ndarray]:
@@ -331,22 +374,20 @@ def land_share_areas(
     claim is ``claimed``. The land on no unit is ``non_federal`` for the share of the
     cell inside the complete coverage (``complete_fraction``, 0..1 per cell) and
     ``unknown`` for the rest. Every step is a vectorized shapely call over tiles or
-    pieces: the polygons are cut into tiles (``TILE_MIN_M``) first, the unions are per
-    tile, and the cells are intersected with their tiles' pieces.
+    pieces: the polygons were cut into tiles (``cut_lands``), the unions are per tile,
+    and the cells are intersected with their tiles' pieces.
     """
     n = len(cells)
     out = {part: np.zeros(n) for part in LAND_SHARE_PARTS}
     if n == 0:
         return out
-    size = float(np.sqrt(np.nanmax(shapely.area(shapely.envelope(cells)))))
-    tiles = _tiles_for(cells, max(TILE_MIN_M, 2 * size))
+    tiles = cut.tiles
     n_tiles = len(tiles)
-    status = lands["mineral_entry"].to_numpy(dtype=object)
+    status = lands["mineral_entry"].to_numpy(dtype=object)[cut.rows]
     taken = np.array([shapely.Polygon()] * n_tiles, dtype=object)
     unit_area = np.zeros(n)
     for part in STATUS_PRECEDENCE:
-        rows = lands.loc[status == part]
-        pieces, tile = _tiled(rows, tiles, epsg, lonlat_box)
+        pieces, tile = cut.pieces[status == part], cut.tile[status == part]
         if len(pieces) == 0:
             continue
         union = _grouped_union(pieces, tile, n_tiles)
@@ -381,8 +422,20 @@ def _cell_areas(cells: np.ndarray, per_tile: np.ndarray) -> np.ndarray:
     if len(geoms) == 0:
         return np.zeros(len(cells))
     cell_pos, tile_pos = shapely.STRtree(geoms).query(cells, predicate="intersects")
-    areas = shapely.area(shapely.intersection(cells[cell_pos], geoms[tile_pos]))
+    areas = shapely.area(inside_parts(cells[cell_pos], geoms[tile_pos]))
     return np.bincount(cell_pos, weights=areas, minlength=len(cells))
+
+
+def inside_parts(cells: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """``cells ∩ pieces`` pairwise, skipping the overlay where a cell lies wholly inside
+    its piece (the common case: cells of a few km in units of tens of km)."""
+    shapely.prepare(pieces)
+    inside = shapely.contains_properly(pieces, cells)
+    out = np.array(cells, dtype=object, copy=True)
+    edge = ~inside
+    if edge.any():
+        out[edge] = shapely.intersection(cells[edge], pieces[edge])
+    return out
 
 
 def complete_fraction(cells: np.ndarray, complete_metric: shapely.Geometry) -> np.ndarray:

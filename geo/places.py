@@ -27,7 +27,12 @@ import shapely
 from pyproj import Geod
 
 from geo.access import project_lonlat
-from geo.landstatus import DESIGNATION_PRECEDENCE, STATUS_PRECEDENCE, tiled_pieces
+from geo.landstatus import (
+    DESIGNATION_PRECEDENCE,
+    STATUS_PRECEDENCE,
+    LandPieces,
+    inside_parts,
+)
 
 #: The columns ``name_cells`` adds, and the label a shortlist reads first.
 PLACE_COLUMNS: tuple[str, ...] = (
@@ -125,7 +130,7 @@ class PlaceIndex:
 
 
 def governed_units(
-    cells: np.ndarray, epsg: int, lands: gpd.GeoDataFrame, lonlat_box: tuple[float, ...]
+    cells: np.ndarray, cut: LandPieces, lands: gpd.GeoDataFrame
 ) -> list[list[dict[str, Any]]]:
     """Per metric cell, the land units it overlaps with the share of its land each governs
     (precedence applied: a wilderness inside a forest takes its part from the forest),
@@ -134,11 +139,11 @@ def governed_units(
     out: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     if n == 0 or len(lands) == 0:
         return out
-    pieces, unit_pos = tiled_pieces(cells, epsg, lands, lonlat_box)
+    pieces, unit_pos = cut.pieces, cut.rows
     if len(pieces) == 0:
         return out
     cell_pos, piece_pos = shapely.STRtree(pieces).query(cells, predicate="intersects")
-    parts = shapely.intersection(cells[cell_pos], pieces[piece_pos])
+    parts = inside_parts(cells[cell_pos], pieces[piece_pos])
     units = unit_pos[piece_pos]
     keep = shapely.area(parts) > 0
     cell_pos, units, parts = cell_pos[keep], units[keep], parts[keep]
@@ -151,37 +156,43 @@ def governed_units(
         ]
     ).reshape(-1, 2)
     order = np.lexsort((units, rank[units, 1], rank[units, 0], cell_pos))
+    cell_pos, units, parts = cell_pos[order], units[order], parts[order]
+    governed = shapely.area(parts)
+    # Only cells with more than one unit need the precedence overlay (most have one).
+    starts = np.flatnonzero(np.r_[True, cell_pos[1:] != cell_pos[:-1]])
+    stops = np.r_[starts[1:], len(cell_pos)]
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        if b - a > 1 and len(set(units[a:b].tolist())) > 1:
+            taken = parts[a]
+            for k in range(a + 1, b):
+                governed[k] = shapely.area(shapely.difference(parts[k], taken))
+                taken = shapely.union(taken, parts[k])
     area = np.maximum(shapely.area(cells), 1e-9)
+    frame = pd.DataFrame({"cell": cell_pos, "unit": units, "area": governed})
+    summed = frame.groupby(["cell", "unit"], sort=False)["area"].sum().reset_index()
+    summed["share"] = summed["area"].to_numpy() / area[summed["cell"].to_numpy()]
+    summed = summed.loc[summed["share"] >= MIN_UNIT_SHARE]
+    summed = summed.sort_values(["cell", "share"], ascending=[True, False], kind="stable")
     ids = lands["id"].to_numpy(dtype=object)
-    labels = [
-        unit_label(*row)
-        for row in zip(lands["name"], lands["designation"], lands["agency"], strict=True)
-    ]
     entries = lands["mineral_entry"].to_numpy(dtype=object)
-    start = 0
-    while start < len(order):
-        cell = cell_pos[order[start]]
-        stop = start
-        while stop < len(order) and cell_pos[order[stop]] == cell:
-            stop += 1
-        taken = shapely.Polygon()
-        governed: dict[int, float] = {}
-        for k in order[start:stop]:
-            own = parts[k] if taken.is_empty else shapely.difference(parts[k], taken)
-            governed[int(units[k])] = governed.get(int(units[k]), 0.0) + shapely.area(own)
-            taken = shapely.union(taken, parts[k])
-        listed = sorted(governed.items(), key=lambda kv: -kv[1])
-        out[cell] = [
+    labels = np.array(
+        [
+            unit_label(*row)
+            for row in zip(lands["name"], lands["designation"], lands["agency"], strict=True)
+        ],
+        dtype=object,
+    )
+    for cell, unit, share in zip(
+        summed["cell"].tolist(), summed["unit"].tolist(), summed["share"].tolist(), strict=True
+    ):
+        out[cell].append(
             {
-                "id": ids[u],
-                "name": labels[u],
-                "mineral_entry": entries[u],
-                "share": round(float(a / area[cell]), 3),
+                "id": ids[unit],
+                "name": labels[unit],
+                "mineral_entry": entries[unit],
+                "share": round(share, 3),
             }
-            for u, a in listed
-            if a / area[cell] >= MIN_UNIT_SHARE
-        ]
-        start = stop
+        )
     return out
 
 

@@ -80,13 +80,29 @@ def to_tile_units(
 
     local = shapely.transform(clipped, lambda xy: _snap(to_tile(xy)))
     local = shapely.transform(_simplify(local, dims), _snap)  # its repairs leave the grid
-    local = shapely.remove_repeated_points(local)
+    local = _without_repeated_points(local)
     invalid = np.flatnonzero(~shapely.is_valid(local))
     if invalid.size:
         exact = shapely.transform(clipped[invalid], to_tile)
         local[invalid] = shapely.set_precision(_simplify(exact, dims[invalid]), GRID_UNITS)
     local = shapely.orient_polygons(local, exterior_cw=False)
     return _keep_dimension(local, dims)
+
+
+def _without_repeated_points(geoms: np.ndarray) -> np.ndarray:
+    """``remove_repeated_points``; a geometry whose ring it would cut below 3 points
+    (GEOS raises: a tiny ring snapped onto itself) becomes None, which the caller's
+    validity test sends to the ``set_precision`` redo."""
+    try:
+        return shapely.remove_repeated_points(geoms)
+    except shapely.errors.GEOSException:
+        out = np.empty(len(geoms), dtype=object)
+        for i, geom in enumerate(geoms):
+            try:
+                out[i] = shapely.remove_repeated_points(geom)
+            except shapely.errors.GEOSException:
+                out[i] = None
+        return out
 
 
 def _simplify(geoms: np.ndarray, dims: np.ndarray) -> np.ndarray:

@@ -76,7 +76,7 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
 
 def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: Any) -> None:
     engine = MemoryEngine.from_store(geo_store)
-    whole = engine.rank(RankParams(top=None))
+    whole = engine.rank(RankParams(top=None, min_open_land=0))  # every cell of the grid
     computed = engine.stats["statics.cells"]
     assert computed == whole.total_cells
     before = Counter(engine.stats)
