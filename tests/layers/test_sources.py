@@ -34,6 +34,7 @@ from app.cli import cli
 from layers import provision, store
 from layers.catalog import BLM_MLRS_CLAIMS, Layer, Source, layer
 from layers.errors import FetchError, InvalidParameterError
+from layers.readers import READERS
 from layers.schema import LayerKind
 from layers.sources import status as sources_status
 from layers.sources.areas import Area
@@ -561,12 +562,14 @@ def test_area_parts_split_alaska_at_the_antimeridian() -> None:
 def test_minmod_folder_is_fetched_and_verified_against_git_blobs(
     mirror_dir: Path, tmp_path: Path
 ) -> None:
-    commit = "050de430"  # abbreviated as in the catalog; the emulator resolves it
-    full = commit + "0" * 32
+    """The catalog's MinMod folder source (usgs_porcu), not in the mirror: listed from the
+    pinned commit's git tree, every bucket downloaded and checked against its blob id, and
+    read by the MinMod reader exactly as the mirror copy is."""
+    entry = layer("usgs_porcu")
+    source = entry.primary
     folder = "data/mineral-sites/umn/mrdata_porcu"
-    local = mirror_dir / "deposits/minmod/ta2-minmod-data" / folder
-    if not local.is_dir():
-        pytest.skip("MinMod copy not in the mirror")
+    assert source.protocol == "minmod" and source.url.endswith(f"/tree/050de430/{folder}")
+    local = mirror_dir / source.mirror_path
     # Upstream blobs: the mirror keeps large ones gzip-compressed (gunzip gives the blob).
     blobs = {
         p.name.removesuffix(".gz"): (
@@ -574,7 +577,8 @@ def test_minmod_folder_is_fetched_and_verified_against_git_blobs(
         )
         for p in local.glob("b*.json*")
     }
-    owner, repo = "DARPA-CRITICALMAAS", "ta2-minmod-data"
+    owner, repo, commit = "DARPA-CRITICALMAAS", "ta2-minmod-data", "050de430"
+    full = commit + "0" * 32  # the emulator resolves the abbreviated commit to this
     server = FileEmulator({f"/{owner}/{repo}/{full}/{folder}/{n}": b for n, b in blobs.items()})
     server.files[f"/repos/{owner}/{repo}/commits/{commit}"] = json.dumps({"sha": full}).encode()
 
@@ -592,49 +596,25 @@ def test_minmod_folder_is_fetched_and_verified_against_git_blobs(
         ],
     }
     server.files[f"/repos/{owner}/{repo}/git/trees/{full}"] = json.dumps(tree).encode()
-    entry = Layer(
-        id="synthetic_minmod_porcu",
-        title="synthetic test layer: a MinMod folder",
-        kind=LayerKind.DEPOSITS,
-        sources=(
-            Source(
-                "deposits/minmod/synthetic_porcu",
-                f"https://github.com/{owner}/{repo}/tree/{commit}/{folder}",
-                protocol="minmod",
-            ),
-        ),
-        reader="vector",
-        normalizer="mrds",
-        publisher="synthetic",
-        license="none",
-        caveats="synthetic",
-    )
     raw = tmp_path / "raw"
     with running(server):
+        override = {entry.id: server.url("")}
         report = provision.fetch(
-            [entry],
-            raw,
-            None,
-            progress=False,
-            policy=FAST,
-            overrides={entry.id: server.url("")},
+            [entry], raw, None, progress=False, policy=FAST, overrides=override
         )
         [item] = report.fetched
-        folder_path = Path(provision.resolve_source_path(raw, entry.primary))
-        assert sorted(p.name for p in folder_path.iterdir()) == sorted(blobs)
-        assert all(blob_sha1(folder_path / n) == sha1(b) for n, b in blobs.items())
         assert item.origin == "minmod" and f"{len(blobs)} files verified" in item.detail
+        fetched = Path(provision.resolve_source_path(raw, source))
+        assert sorted(p.name for p in fetched.iterdir()) == sorted(blobs)
+        assert all(blob_sha1(fetched / n) == sha1(b) for n, b in blobs.items())
+        reader = READERS[entry.reader]
+        assert len(reader(str(fetched), source)) == len(reader(str(local), source)) > 0
 
         name = sorted(blobs)[0]
         server.files[f"/{owner}/{repo}/{full}/{folder}/{name}"] = b"[]"
         with pytest.raises(FetchError, match=rf"{name} does not match git blob"):
             provision.fetch(
-                [entry],
-                tmp_path / "raw2",
-                None,
-                progress=False,
-                policy=FAST,
-                overrides={entry.id: server.url("")},
+                [entry], tmp_path / "raw2", None, progress=False, policy=FAST, overrides=override
             )
     assert not (tmp_path / "raw2" / "downloads").exists()
 
