@@ -32,12 +32,13 @@ from app.encoders.mvt import TileAttributes
 from app.settings import Settings
 from geo.caches import ByteLRU
 from geo.engine import CACHE_DIR, MemoryEngine
-from geo.filters import DepositFilter
+from geo.filters import DepositFilter, critical_column, critical_flags, with_critical_lists
 from geo.rasters import prospectivity_cache_path, prospectivity_surface
 from geo.scoring import RankParams
 from geo.surface_cache import SurfaceCache
 from layers.antimeridian import bbox_parts
 from layers.catalog import layer as catalog_layer
+from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST
 from layers.errors import NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind
 from layers.store import Store, deposit_sites
@@ -114,10 +115,25 @@ def _layer(layer_id: str) -> Loader:
     return load
 
 
+#: The per-list flags ``geo.filters.with_critical_lists`` adds (filter inputs, not served:
+#: each deposit lists the lists it is critical under in ``critical_lists``).
+CRITICAL_LIST_COLUMNS = tuple(
+    critical_column(i) for i in CRITICAL_LIST_IDS if i != DEFAULT_CRITICAL_LIST
+)
+
+
+def critical_lists_per_row(frame: pd.DataFrame) -> list[list[str]]:
+    """Per deposit, the ids of the critical-mineral lists it holds a mineral of."""
+    flags = np.column_stack([critical_flags(frame, i) for i in CRITICAL_LIST_IDS])
+    ids = np.array(CRITICAL_LIST_IDS, dtype=object)
+    return [ids[row].tolist() for row in flags]
+
+
 def _deposits(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
     """The sites, enriched: each deposit once, its records linked (``layers/sites.py``)."""
     layers = store.layer_ids(LayerKind.DEPOSITS) + store.layer_ids(LayerKind.SITES)
-    return Loaded(engine.deposits, layers)
+    frame = engine.deposits
+    return Loaded(frame.assign(critical_lists=critical_lists_per_row(frame)), layers)
 
 
 def _deposit_records(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
@@ -130,7 +146,9 @@ def _deposit_records(store: Store, engine: MemoryEngine, settings: Settings) -> 
         site_id = records["id"].map(site_of)
     else:
         site_id = records["id"]
-    frame = records.assign(site_id=site_id.to_numpy(dtype=object))
+    frame = with_critical_lists(records).assign(
+        site_id=site_id.to_numpy(dtype=object), critical_lists=critical_lists_per_row(records)
+    )
     return Loaded(frame, store.layer_ids(LayerKind.DEPOSITS))
 
 
@@ -164,7 +182,10 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         "id and link (records_detail; each one is also in deposit_records). Enriched with "
         "the land status of the point (the federal units it lies in, governing agency, "
         "designation and mineral-entry status) and distances in metres to the nearest "
-        "road, railway and power line (null where no layer covers the point).",
+        "road, railway and power line (null where no layer covers the point). `critical` "
+        f"is the flag of the default critical-mineral list ({DEFAULT_CRITICAL_LIST}); "
+        "`critical_lists` names every list the deposit holds a mineral of; in vector tiles "
+        "`critical` follows the request's critical_list.",
         _deposits,
         filters=DEPOSIT_FILTERS,
         tile_properties=(
@@ -176,7 +197,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
             "mineral_entry",
             "n_records",
         ),
-        hidden=("metric_epsg", "x_m", "y_m"),
+        hidden=("metric_epsg", "x_m", "y_m", *CRITICAL_LIST_COLUMNS),
         json_columns=("records_detail", "inventory"),
     ),
     CollectionSpec(
@@ -187,6 +208,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         _deposit_records,
         filters=tuple(f for f in DEPOSIT_FILTERS if f not in ("agency", "mineral_entry")),
         tile_properties=("name", "primary_commodity", "dev_status", "source", "site_id"),
+        hidden=CRITICAL_LIST_COLUMNS,
     ),
     CollectionSpec(
         "federal_lands",
@@ -393,6 +415,7 @@ class Collection:
             for r, fid in zip(self.records, self.ids, strict=True)
         ]
         self.tile_attributes = TileAttributes(self.tile_records, (*spec.tile_properties, "id"))
+        self._tile_attributes_by_list = {DEFAULT_CRITICAL_LIST: self.tile_attributes}
         self.geoms: np.ndarray = frame.geometry.to_numpy()
         #: Each row as an encoded GeoJSON Feature (``app.encoders.geojson`` joins a page).
         self.feature_bytes = _feature_bytes(self.ids, self.geoms, self.records)
@@ -442,6 +465,17 @@ class Collection:
             while len(self._masks) > MASK_CACHE_SIZE:
                 self._masks.popitem(last=False)
         return mask
+
+    def tile_attributes_for(self, critical_list: str) -> TileAttributes:
+        """Tile properties with ``critical`` under ``critical_list`` (built once per list)."""
+        found = self._tile_attributes_by_list.get(critical_list)
+        if found is None:
+            if "critical" not in self.spec.tile_properties:
+                return self.tile_attributes
+            flags = critical_flags(self.frame, critical_list)
+            found = self.tile_attributes.with_flags("critical", flags)
+            self._tile_attributes_by_list[critical_list] = found
+        return found
 
     def has_mask(self, flt: DepositFilter) -> bool:
         """Whether ``mask(flt)`` is free (no filter, or memoized): no pandas work to do."""

@@ -26,6 +26,7 @@ RETRY_AFTER_S = 5
 STATUS_BY_ERROR: tuple[tuple[type[errors.FedminError], int], ...] = (
     (errors.LimitExceededError, 400),
     (errors.UnknownCommodityError, 400),
+    (errors.UnknownCriticalListError, 400),
     (errors.InvalidParameterError, 400),
     (errors.NotFoundError, 404),
     (errors.TimeBudgetExceededError, 503),

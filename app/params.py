@@ -22,6 +22,7 @@ from app.settings import Settings
 from geo.filters import FIELD_DESCRIPTIONS, DepositFilter, parse_bbox
 from layers.antimeridian import bbox_width
 from layers.catalog import layers_of_kind
+from layers.critical import CRITICAL_LIST_IDS
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 from layers.schema import LayerKind
 
@@ -29,6 +30,7 @@ from layers.schema import LayerKind
 FILTER_PARAMS: dict[str, str] = {
     "commodity": "commodities",
     "critical": "critical",
+    "critical_list": "critical_list",
     "dev_status": "dev_status",
     "agency": "agency",
     "mineral_entry": "mineral_entry",
@@ -97,6 +99,13 @@ CommodityParam = Annotated[
     Query(description=FIELD_DESCRIPTIONS["commodities"] + _LIST_NOTE, examples=["chromium"]),
 ]
 CriticalParam = Annotated[bool | None, Query(description=FIELD_DESCRIPTIONS["critical"])]
+CriticalListParam = Annotated[
+    str | None,
+    Query(
+        description=FIELD_DESCRIPTIONS["critical_list"] + " An unknown id is a 400.",
+        examples=list(CRITICAL_LIST_IDS),
+    ),
+]
 DevStatusParam = Annotated[
     list[str] | None, Query(description=FIELD_DESCRIPTIONS["dev_status"] + _LIST_NOTE)
 ]
@@ -125,6 +134,7 @@ StateParam = Annotated[
 def _filters(
     commodity: list[str] | None,
     critical: bool | None,
+    critical_list: str | None,
     dev_status: list[str] | None,
     agency: list[str] | None,
     mineral_entry: list[str] | None,
@@ -133,6 +143,7 @@ def _filters(
     raw = {
         "commodities": _split(commodity),
         "critical": critical,
+        "critical_list": critical_list,
         "dev_status": _split(dev_status),
         "agency": _split(agency),
         "mineral_entry": _split(mineral_entry),
@@ -144,13 +155,14 @@ def _filters(
 async def filter_query(
     commodity: CommodityParam = None,
     critical: CriticalParam = None,
+    critical_list: CriticalListParam = None,
     dev_status: DevStatusParam = None,
     agency: AgencyParam = None,
     mineral_entry: MineralEntryParam = None,
     state: StateParam = None,
 ) -> FilterQuery:
     """Collect the filter parameters; each collection/raster says which it accepts."""
-    return _filters(commodity, critical, dev_status, agency, mineral_entry, state)
+    return _filters(commodity, critical, critical_list, dev_status, agency, mineral_entry, state)
 
 
 def plain_filter_query(query: PlainQuery) -> FilterQuery:
@@ -158,6 +170,7 @@ def plain_filter_query(query: PlainQuery) -> FilterQuery:
     return _filters(
         query.texts("commodity"),
         query.boolean("critical"),
+        query.text("critical_list"),
         query.texts("dev_status"),
         query.texts("agency"),
         query.texts("mineral_entry"),
@@ -304,6 +317,7 @@ async def items_query(
     crs: CrsParam = None,
     commodity: CommodityParam = None,
     critical: CriticalParam = None,
+    critical_list: CriticalListParam = None,
     dev_status: DevStatusParam = None,
     agency: AgencyParam = None,
     mineral_entry: MineralEntryParam = None,
@@ -317,7 +331,7 @@ async def items_query(
     return ItemsQuery(
         _page(request.app.state.settings, limit, offset),
         _bbox(bbox, bbox_crs, crs),
-        _filters(commodity, critical, dev_status, agency, mineral_entry, state),
+        _filters(commodity, critical, critical_list, dev_status, agency, mineral_entry, state),
         _format(f, accept),
     )
 

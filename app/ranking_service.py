@@ -34,6 +34,7 @@ from app.exports import Shortlist
 from geo.engine import MemoryEngine
 from geo.grid import point_cell_ids
 from geo.scoring import RankParams, RankResult
+from layers.critical import critical_list_info
 from layers.errors import TimeBudgetExceededError
 
 #: Metric bookkeeping of the grid and the scoring inputs that are not meant for clients.
@@ -156,6 +157,7 @@ def provenance(ranking: Ranking, top: int) -> dict[str, Any]:
     result = ranking.result
     return {
         "params": echo_params(result, top),
+        "critical_list": critical_list_info(result.params["filter"]["critical_list"]),
         "manifest": result.manifest,
         "validation": result.validation,
         "notes": result.notes,

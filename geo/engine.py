@@ -50,6 +50,7 @@ from geo.components import (
     weighted_ranking,
 )
 from geo.coverage import national_only_note
+from geo.filters import with_critical_lists
 from geo.grid import Grid, GridSpec, build_grid, parse_cell_id
 from geo.landcoverage import LandCoverage, land_coverage_for_store
 from geo.landstatus import (
@@ -218,7 +219,7 @@ class MemoryEngine:
         """Canonical deposits plus land status, distances and metric coordinates."""
         with self._lock:
             if self._deposits is None:
-                self._deposits = self._load_or_enrich()
+                self._deposits = with_critical_lists(self._load_or_enrich())
             return self._deposits
 
     def _load_or_enrich(self) -> gpd.GeoDataFrame:

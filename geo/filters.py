@@ -19,8 +19,15 @@ import numpy as np
 import pandas as pd
 
 from layers.antimeridian import bbox_contains_lon
+from layers.critical import (
+    CRITICAL_LIST_IDS,
+    DEFAULT_CRITICAL_LIST,
+    critical_list_spec,
+    critical_mask,
+    critical_names,
+)
 from layers.errors import InvalidParameterError
-from layers.reference import resolve_commodity_filter
+from layers.reference import commodity_mask, resolve_commodity_filter
 from layers.schema import AGENCIES, DEV_STATUSES, LAND_MINERAL_ENTRY
 
 #: Values of the enriched ``mineral_entry`` column: the schema's four plus ``non_federal``.
@@ -30,7 +37,8 @@ ENRICHED_MINERAL_ENTRY = LAND_MINERAL_ENTRY
 FIELD_DESCRIPTIONS: dict[str, str] = {
     "commodities": (
         "Commodities to keep: names ('gold'), MRDS codes ('AU') or 'critical' for the "
-        "USGS 2022 critical-minerals list; a deposit matches when any of its commodities does."
+        "minerals of the critical-mineral list in force (critical_list); a deposit matches "
+        "when any of its commodities does."
     ),
     "dev_status": f"Development statuses to keep, any of {', '.join(DEV_STATUSES)}.",
     "agency": (
@@ -43,8 +51,15 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     ),
     "state": "Two-letter state postal codes to keep, e.g. 'CA'.",
     "critical": (
-        "true: only deposits with a critical mineral; false: only deposits without one; "
-        "unset: both."
+        "true: only deposits with a critical mineral (of the list critical_list); false: only "
+        "deposits without one; unset: both."
+    ),
+    "critical_list": (
+        f"Critical-mineral list that 'critical' and commodity=critical use, one of "
+        f"{', '.join(CRITICAL_LIST_IDS)} (default {DEFAULT_CRITICAL_LIST}: the USGS 2025 final "
+        "list, 60 minerals; usgs2022: the 2022 list, 50; eo14241: Executive Order 14241 "
+        "sec. 2(a), the list in force plus uranium, copper, potash and gold). Echoed in "
+        "every response."
     ),
     "bbox": (
         "Bounding box minx,miny,maxx,maxy in longitude/latitude (EPSG:4326); minx > maxx "
@@ -98,6 +113,11 @@ def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
     return (minx, miny, maxx, maxy)
 
 
+def _list_id(value: Any) -> Any:
+    """A list id as given, trimmed and lower-cased ('USGS2022 ' is usgs2022)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _meta(name: str) -> dict[str, str]:
     return {"description": FIELD_DESCRIPTIONS[name]}
 
@@ -116,6 +136,7 @@ class DepositFilter:
     mineral_entry: tuple[str, ...] = field(default=(), metadata=_meta("mineral_entry"))
     state: tuple[str, ...] = field(default=(), metadata=_meta("state"))
     critical: bool | None = field(default=None, metadata=_meta("critical"))
+    critical_list: str = field(default=DEFAULT_CRITICAL_LIST, metadata=_meta("critical_list"))
     bbox: tuple[float, float, float, float] | None = field(default=None, metadata=_meta("bbox"))
 
     def __post_init__(self) -> None:
@@ -140,6 +161,8 @@ class DepositFilter:
             raise InvalidParameterError(f"critical: expected true/false, got {self.critical!r}")
         if self.critical is not None:
             set_(self, "critical", bool(self.critical))
+        list_id = self.critical_list
+        set_(self, "critical_list", critical_list_spec(_list_id(list_id)).id)
         set_(self, "bbox", parse_bbox(self.bbox))
         # Resolve now so an unknown commodity fails at construction, not at query time.
         _ = self.commodity_names
@@ -149,12 +172,14 @@ class DepositFilter:
         """Normalized commodity names the filter keeps, or None when it keeps all."""
         if not self.commodities:
             return None
-        return resolve_commodity_filter(list(self.commodities))
+        return resolve_commodity_filter(list(self.commodities), critical_names(self.critical_list))
 
     @cached_property
     def is_empty(self) -> bool:
-        """True when no field filters anything."""
-        return all(getattr(self, f.name) in ((), None) for f in fields(self))
+        """True when no field filters anything (the list alone selects no rows)."""
+        return all(
+            getattr(self, f.name) in ((), None) for f in fields(self) if f.name != "critical_list"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready echo of the filter (travels with every result)."""
@@ -166,6 +191,7 @@ class DepositFilter:
             "mineral_entry": list(self.mineral_entry),
             "state": list(self.state),
             "critical": self.critical,
+            "critical_list": self.critical_list,
             "bbox": list(self.bbox) if self.bbox else None,
         }
 
@@ -195,7 +221,7 @@ class DepositFilter:
         if self.state:
             keep &= deposits["state"].isin(self.state).to_numpy()
         if self.critical is not None:
-            keep &= deposits["critical"].to_numpy(dtype=bool) == self.critical
+            keep &= critical_flags(deposits, self.critical_list) == self.critical
         if self.bbox is not None:
             _, miny, _, maxy = self.bbox
             geoms = deposits.geometry
@@ -208,10 +234,28 @@ class DepositFilter:
         return deposits.loc[self.mask(deposits)]
 
 
-def commodity_mask(commodities: pd.Series, names: frozenset[str]) -> np.ndarray:
-    """True where a deposit's commodity list shares a name with ``names`` (vectorized)."""
-    exploded = commodities.reset_index(drop=True).explode()
-    hit = exploded.isin(names).to_numpy(dtype=bool)
-    out = np.zeros(len(commodities), dtype=bool)
-    np.logical_or.at(out, exploded.index.to_numpy()[hit], True)
-    return out
+def critical_column(list_id: str) -> str:
+    """The deposits column holding the critical flag of a list: the stored ``critical`` for
+    the default list, ``critical_<id>`` for the others (``with_critical_lists``)."""
+    return "critical" if list_id == DEFAULT_CRITICAL_LIST else f"critical_{list_id}"
+
+
+def with_critical_lists(deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``deposits`` with a ``critical_<id>`` column for every list but the default (whose
+    flag is the stored ``critical``): computed once per store from ``commodities``, so a
+    filter reads a column rather than testing every row's commodities."""
+    extra = {
+        critical_column(list_id): critical_mask(deposits["commodities"], list_id)
+        for list_id in CRITICAL_LIST_IDS
+        if list_id != DEFAULT_CRITICAL_LIST
+    }
+    return deposits.assign(**extra)
+
+
+def critical_flags(deposits: pd.DataFrame, list_id: str) -> np.ndarray:
+    """Per row, whether the deposit holds a mineral of the list ``list_id``: the
+    precomputed column when the frame has it, else evaluated from ``commodities``."""
+    column = critical_column(list_id)
+    if column in deposits.columns:
+        return deposits[column].to_numpy(dtype=bool)
+    return critical_mask(deposits["commodities"], list_id)

@@ -10,7 +10,7 @@ with c_i the largest commodity weight among the deposit's *counted* commodities 
 filter's commodities when it names some, else all of them; 0 when none, e.g. USMIN
 topo-map workings, which are evidence of development and never of potential), s_i the
 weight of its development status, k_i = 1 when a counted commodity is a critical mineral
-and beta the critical boost.
+(of the filter's critical-mineral list) and beta the critical boost.
 
 Per cell c with centre x_c, with a Gaussian kernel K(d) = exp(-d^2 / (2 h^2)) truncated
 at 3h (h = bandwidth, default the cell size):
@@ -44,8 +44,9 @@ import shapely
 from geo.filters import DepositFilter
 from geo.grid import DEFAULT_CELL_KM, DEFAULT_MAX_CELLS, GridSpec
 from geo.landstatus import LAND_SHARE_COLUMNS
+from layers.critical import critical_names
 from layers.errors import InvalidParameterError, UnknownCommodityError
-from layers.reference import commodity_from_name, critical_minerals, known_commodities
+from layers.reference import commodity_from_name, known_commodities
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS
 
 COMPONENTS: tuple[str, ...] = ("potential", "underdevelopment", "access", "land")
@@ -332,7 +333,7 @@ def evidence_weights(deposits: pd.DataFrame, params: RankParams) -> np.ndarray:
     counted = present & (pd.Series(names).isin(allowed).to_numpy() if allowed else True)
     cw = params.commodity_weights or {}
     weight = pd.Series(names[counted]).map(cw).fillna(DEFAULT_COMMODITY_WEIGHT).to_numpy(float)
-    crit = pd.Series(names[counted]).isin(critical_minerals()).to_numpy()
+    crit = pd.Series(names[counted]).isin(critical_names(params.filter.critical_list)).to_numpy()
     c = np.zeros(n)
     np.maximum.at(c, owner[counted], weight)
     k = np.zeros(n, dtype=bool)

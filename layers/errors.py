@@ -51,3 +51,7 @@ class UnknownCommodityError(InvalidParameterError):
 
 class TimeBudgetExceededError(FedminError):
     """Work did not finish within its configured time budget; retrying later may succeed."""
+
+
+class UnknownCriticalListError(InvalidParameterError):
+    """A critical-mineral list id is not one of ``layers.critical.CRITICAL_LIST_IDS``."""

@@ -17,7 +17,7 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers import land_rules, minmod, reference
+from layers import critical, land_rules, minmod, reference
 from layers.antimeridian import lonlat_from_metric
 from layers.catalog import MRDS_REPORT_URL, Layer
 from layers.errors import SchemaError
@@ -125,7 +125,7 @@ def _deposits_frame(
     data: dict[str, object], geometry: gpd.GeoSeries, report: NormalizeReport
 ) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(data, geometry=geometry.to_numpy(), crs=4326)
-    frame["critical"] = frame["commodities"].map(reference.is_critical).astype(bool)
+    frame["critical"] = critical.critical_mask(frame["commodities"])
     frame["primary_commodity"] = frame["commodities"].map(lambda c: c[0] if len(c) else None)
     for column in ("state", "county", "source_url", "dep_id", "deposit_type", "inventory"):
         if column not in frame:

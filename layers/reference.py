@@ -1,7 +1,8 @@
-"""Reference tables committed under ``data/``: commodity codes, critical minerals, state FIPS.
+"""Reference tables committed under ``data/``: commodity codes and names, state FIPS.
 
 They are facts with citations (see the ``.md`` file beside each table), kept as data so a
-reviewer can check them without reading code.
+reviewer can check them without reading code. The critical-mineral lists are in
+``layers.critical``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import re
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from layers.errors import UnknownCommodityError
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data"
-
-#: Aggregate commodity names that stand for members of the critical-minerals list.
-CRITICAL_AGGREGATES = frozenset({"platinum_group_elements", "rare_earth_elements"})
 
 
 def _rows(filename: str) -> list[dict[str, str]]:
@@ -37,11 +38,9 @@ def commodity_aliases() -> dict[str, str]:
 
 
 @cache
-def critical_minerals() -> frozenset[str]:
-    """Normalized names on the USGS 2022 critical minerals list, plus their aggregates."""
-    return frozenset(row["name"] for row in _rows("critical_minerals_2022.csv")) | (
-        CRITICAL_AGGREGATES
-    )
+def commodity_names() -> frozenset[str]:
+    """Names fedmin normalizes to that no MRDS code stands for (individual rare earths, ...)."""
+    return frozenset(row["name"] for row in _rows("commodity_names.csv"))
 
 
 @cache
@@ -70,10 +69,10 @@ def known_commodities() -> frozenset[str]:
     observed = {n for names in minmod_observed_names().values() for n in names}
     return (
         frozenset(commodity_codes().values())
-        | critical_minerals()
         | frozenset(commodity_aliases().values())
         | frozenset(n for n in minmod_commodity_names().values() if n)
         | frozenset(observed)
+        | commodity_names()
     )
 
 
@@ -146,12 +145,19 @@ def minmod_commodity(
     return None
 
 
-def is_critical(commodities: list[str]) -> bool:
-    return any(c in critical_minerals() for c in commodities)
+def commodity_mask(commodities: pd.Series, names: frozenset[str]) -> np.ndarray:
+    """True where a deposit's commodity list shares a name with ``names`` (vectorized)."""
+    exploded = commodities.reset_index(drop=True).explode()
+    hit = exploded.isin(names).to_numpy(dtype=bool)
+    out = np.zeros(len(commodities), dtype=bool)
+    np.logical_or.at(out, exploded.index.to_numpy()[hit], True)
+    return out
 
 
-def resolve_commodity_filter(values: list[str]) -> frozenset[str]:
-    """Turn a user's commodity filter (names, MRDS codes, or ``critical``) into names.
+def resolve_commodity_filter(values: list[str], critical: frozenset[str]) -> frozenset[str]:
+    """Turn a user's commodity filter (names, MRDS codes, or ``critical``) into names;
+    ``critical`` stands for ``critical`` (the names of the critical-mineral list in force,
+    ``layers.critical.critical_names``).
 
     Raises ``UnknownCommodityError`` for anything not in the tables, so a typo is a 4xx
     rather than an empty result.
@@ -162,7 +168,7 @@ def resolve_commodity_filter(values: list[str]) -> frozenset[str]:
         if not value:
             continue
         if value.lower() == "critical":
-            resolved |= critical_minerals()
+            resolved |= critical
             continue
         if value.upper() in commodity_codes() and value.lower() not in known_commodities():
             resolved.add(commodity_codes()[value.upper()])

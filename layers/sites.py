@@ -52,7 +52,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from layers import reference
+from layers import critical, reference
 from layers.errors import SchemaError
 
 #: Bump when the linking or the site columns change in a way the parameters do not show.
@@ -628,7 +628,7 @@ def build_sites(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> tuple[gpd.G
     folded = [fold(n) if n is not None else "" for n in col["name"]]
     linked_by = _linked_by_all(links)
     status_rank = {s: i for i, s in enumerate(STATUS_ORDER)}
-    critical = reference.is_critical
+    critical_names = critical.critical_names()  # the default list (the stored flag)
     labels_sorted = links.labels[order]
     bounds = np.flatnonzero(np.r_[True, labels_sorted[1:] != labels_sorted[:-1], True])
     rows: list[dict[str, Any]] = []
@@ -678,7 +678,7 @@ def build_sites(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> tuple[gpd.G
                 "source_url": col["source_url"][main],
                 "commodities": merged,
                 "primary_commodity": primary or (merged[0] if merged else None),
-                "critical": bool(critical(merged)),
+                "critical": not critical_names.isdisjoint(merged),
                 "dev_status": best,
                 "state": next((col["state"][m] for m in members if col["state"][m]), None),
                 "county": next((col["county"][m] for m in members if col["county"][m]), None),

@@ -267,6 +267,22 @@ class TileAttributes:
                     self.values.append((_VALUE_FIELD[type(value)], value))
                 self.codes[row, column] = code
 
+    def with_flags(self, key: str, flags: np.ndarray) -> TileAttributes:
+        """A copy whose boolean property ``key`` is ``flags`` (one per row), e.g. the
+        deposits' ``critical`` under another critical-mineral list; O(rows) in numpy."""
+        out = object.__new__(TileAttributes)
+        out.keys, out.values, out.codes = self.keys, list(self.values), self.codes.copy()
+        column = self.keys.index(key)
+        for flag in (False, True):
+            code = next(
+                (i for i, (_, v) in enumerate(out.values) if type(v) is bool and v is flag), None
+            )
+            if code is None:
+                code = len(out.values)
+                out.values.append((_VALUE_FIELD[bool], flag))
+            out.codes[np.asarray(flags, dtype=bool) == flag, column] = code
+        return out
+
 
 def _first_use(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct codes in order of first appearance, and each code's index among them."""

@@ -14,6 +14,7 @@ from app.encoders import GEOJSON, HTML, JSON, MVT, OPENAPI, PNG
 from app.params import CRS84, FILTER_PARAMS, TILE_MATRIX_SET
 from app.settings import Settings
 from geo.landcoverage import coverage_summary, declared_coverage
+from layers.critical import CRITICAL_LIST_IDS, critical_list_info
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -125,6 +126,8 @@ def collection(
         "fedmin:computed": loaded is not None,
         "fedmin:landCoverage": coverage_summary(declared_coverage(manifest)),
     }
+    if "critical_list" in spec.filters:
+        extra["fedmin:criticalLists"] = [critical_list_info(i) for i in CRITICAL_LIST_IDS]
     if loaded is None:
         doc["description"] = spec.description
         doc["extent"] = _extent(None)

@@ -29,6 +29,7 @@ from app.params import (
     plain_items_query,
 )
 from app.settings import Settings
+from layers.critical import critical_list_info
 from layers.store import Store
 
 router = APIRouter(tags=["OGC API - Features"], route_class=FastPathRoute)
@@ -155,6 +156,8 @@ async def items(
         "numberReturned": len(positions),
         "links": ogc.page_links(f"{url}/items", query, page.offset, page.limit, len(matched), url),
     }
+    if "critical_list" in coll.spec.filters:
+        members["fedmin:criticalList"] = critical_list_info(flt.critical_list)
     content = geojson.feature_collection(coll, positions, members)
     return await _geojson_or_html(content, q.fmt, f"{coll.spec.title}: features")
 

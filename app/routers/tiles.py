@@ -63,6 +63,7 @@ from app.params import (
     tile_matrix_set,
 )
 from app.settings import Settings
+from layers.critical import critical_list_info
 from layers.store import Store
 
 #: Bump when tile rendering changes, so clients revalidate old ETags.
@@ -147,7 +148,7 @@ async def _render_vector(
         mvt.encode_tile,
         coll.id,
         coll.geoms_3857[positions],
-        coll.tile_attributes,
+        coll.tile_attributes_for(flt.critical_list),
         positions,
         bounds,
         settings.mvt_extent,
@@ -238,7 +239,7 @@ def collection_tilejson(
     base: Base,
 ) -> dict[str, Any]:
     coll = registry.get(collection_id)
-    filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")  # refuse bad filters now
+    flt = filters.to_filter(coll.spec.filters, f"collection {coll.id!r}")  # refuse bad ones now
     layer = {
         "id": coll.id,
         "description": coll.spec.title,
@@ -255,6 +256,11 @@ def collection_tilejson(
         settings=settings,
         attribution=_attribution(coll.provenance),
         vector_layers=[layer],
+        extra=(
+            {"fedmin:criticalList": critical_list_info(flt.critical_list)}
+            if "critical_list" in coll.spec.filters
+            else None
+        ),
     )
 
 
@@ -348,5 +354,13 @@ def raster_tilejson(
         bounds=resolved.bounds if resolved else spec.bounds,
         settings=settings,
         attribution="; ".join(dict.fromkeys(layers[i]["publisher"] for i in spec.layer_ids)),
-        extra={"fedmin:style": spec.style.to_dict(), "fedmin:empty": resolved is None},
+        extra={
+            "fedmin:style": spec.style.to_dict(),
+            "fedmin:empty": resolved is None,
+            **(
+                {"fedmin:criticalList": critical_list_info(flt.critical_list)}
+                if "critical_list" in spec.filters
+                else {}
+            ),
+        },
     )

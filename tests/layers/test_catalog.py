@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from layers import catalog, reference
+from layers import catalog, critical, reference
 from layers.errors import NotFoundError, UnknownCommodityError
 from layers.normalize import NORMALIZERS
 from layers.readers import READERS
@@ -59,16 +59,14 @@ def test_unknown_layer_names_the_known_ones() -> None:
     ],
 )
 def test_commodity_filters_resolve_names_and_codes(given: list[str], expected: set[str]) -> None:
-    assert reference.resolve_commodity_filter(given) == expected
+    assert reference.resolve_commodity_filter(given, frozenset()) == expected
 
 
-def test_critical_filter_is_the_2022_list() -> None:
-    critical = reference.resolve_commodity_filter(["critical"])
-    assert {"chromium", "tungsten", "lithium", "platinum", "cobalt"} <= critical
-    assert "gold" not in critical and "osmium" not in critical
-    assert len(reference.critical_minerals() - reference.CRITICAL_AGGREGATES) == 50
+def test_critical_filter_is_the_given_list() -> None:
+    names = critical.critical_names("usgs2022")
+    assert reference.resolve_commodity_filter(["critical", "gold"], names) == names | {"gold"}
 
 
 def test_unknown_commodity_is_an_error_with_advice() -> None:
     with pytest.raises(UnknownCommodityError, match="unknown commodity 'unobtainium'"):
-        reference.resolve_commodity_filter(["unobtainium"])
+        reference.resolve_commodity_filter(["unobtainium"], frozenset())
