@@ -17,6 +17,7 @@ from geo.engine import MemoryEngine, open_engine
 from geo.filters import DepositFilter
 from geo.scoring import DEFAULT_MIN_OPEN_LAND, RankParams, RankResult
 from layers import catalog, provision, store
+from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST, critical_list_info
 from layers.errors import FedminError
 from layers.sources import status as sources_status
 from layers.sources.areas import Area
@@ -232,6 +233,13 @@ def rank(
             "access=0.1,land=0.2 (others keep their defaults)."
         ),
     ] = None,
+    critical_list: Annotated[
+        str,
+        typer.Option(
+            help=f"Critical-mineral list for 'critical' and the critical boost: "
+            f"{', '.join(CRITICAL_LIST_IDS)}.",
+        ),
+    ] = DEFAULT_CRITICAL_LIST,
     cell_km: Annotated[float, typer.Option(help="Grid cell edge in km.")] = 5.0,
     top: Annotated[int, typer.Option(help="How many cells to print and export.")] = 20,
     state: Annotated[list[str] | None, typer.Option(help="State postal code (repeatable).")] = None,
@@ -270,7 +278,10 @@ def rank(
     try:
         params = RankParams(
             filter=DepositFilter(
-                commodities=tuple(commodity or ()), state=tuple(state or ()), bbox=bbox
+                commodities=tuple(commodity or ()),
+                state=tuple(state or ()),
+                bbox=bbox,
+                critical_list=critical_list,
             ),
             weights=_parse_weights(weights),
             cell_km=cell_km,
@@ -376,6 +387,8 @@ def _print_ranking(result: RankResult, names: dict[str, str]) -> None:
         )
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
+    listed = critical_list_info(result.params["filter"]["critical_list"])
+    console.print(f"critical minerals: {listed['id']} ({listed['title']})")
     validation = result.validation
     console.print(
         f"success-rate AUC: {validation.get('auc')} ({validation.get('held_out')} producers "

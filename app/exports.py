@@ -61,6 +61,10 @@ SHAPEFILE_FIELDS: dict[str, str] = {
     "potential_raw": "pot_raw",
     "undeveloped_raw": "undev_raw",
     "development_raw": "dev_raw",
+    "neutral_raw": "neutr_raw",
+    "unknown_status_raw": "unkn_raw",
+    "n_unknown_status": "n_unknown",
+    "n_compilation": "n_compil",
     "claims_covered": "claims_cov",
     "active_claims": "act_claims",
     "top_deposit_ids": "top_dep_id",
@@ -73,6 +77,7 @@ SHAPEFILE_FIELDS: dict[str, str] = {
     "commodities": "commoditys",
     "land_unit_ids": "land_ids",
     "land_unit_names": "land_names",
+    "critical_lists": "crit_lists",
     "mineral_entry": "min_entry",
     "designation": "designatn",
     # both

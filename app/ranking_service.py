@@ -30,8 +30,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
+from app.collections import CRITICAL_LIST_COLUMNS
 from app.exports import Shortlist
 from geo.engine import MemoryEngine
+from geo.filters import critical_flags
 from geo.grid import point_cell_ids
 from geo.scoring import RankParams, RankResult
 from layers.critical import critical_list_info
@@ -148,8 +150,12 @@ def client_cells(cells: gpd.GeoDataFrame, top: int | None = None) -> gpd.GeoData
     return cells.drop(columns=[c for c in CELL_INTERNAL_COLUMNS if c in cells.columns])
 
 
-def client_deposits(deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return deposits.drop(columns=[c for c in DEPOSIT_INTERNAL_COLUMNS if c in deposits.columns])
+def client_deposits(deposits: gpd.GeoDataFrame, critical_list: str) -> gpd.GeoDataFrame:
+    """Deposits as clients see them: ``critical`` under the request's list, without the
+    scoring bookkeeping and the per-list flags."""
+    internal = (*DEPOSIT_INTERNAL_COLUMNS, *CRITICAL_LIST_COLUMNS)
+    deposits = deposits.assign(critical=critical_flags(deposits, critical_list))
+    return deposits.drop(columns=[c for c in internal if c in deposits.columns])
 
 
 def provenance(ranking: Ranking, top: int) -> dict[str, Any]:
@@ -186,7 +192,7 @@ def build_shortlist(
     inside = np.isin(cell_of, cells["cell_id"].to_numpy(dtype=object))
     rank_of = dict(zip(cells["cell_id"], cells["rank"], strict=True))
     deposits = (
-        client_deposits(deposits.loc[inside])
+        client_deposits(deposits.loc[inside], params.filter.critical_list)
         .rename(columns={"id": "deposit_id"})
         .assign(cell_id=cell_of[inside])
     )

@@ -539,10 +539,10 @@ class MemoryEngine:
         potential = scoring.normalize_potential(potential_raw)
         development_raw = statics["development_raw"].to_numpy(float)
         developed = evidence["dev_status"].isin(scoring.DEVELOPMENT_STATUSES).to_numpy()
-        undeveloped_raw = np.bincount(
-            pair_cell, weights=np.where(developed[pair_dep], 0.0, contribution), minlength=n
+        split = development_split(evidence, pair_cell, pair_dep, contribution, n)
+        underdevelopment = scoring.underdevelopment(
+            potential, split["undeveloped_raw"], split["neutral_raw"], development_raw
         )
-        underdevelopment = scoring.underdevelopment(potential, undeveloped_raw, development_raw)
         access, _ = scoring.access_component(statics)
         land = scoring.land_component(statics)
 
@@ -563,7 +563,7 @@ class MemoryEngine:
             "access": access,
             "land": land,
             "potential_raw": potential_raw,
-            "undeveloped_raw": undeveloped_raw,
+            **split,
             "development_raw": development_raw,
             "claims_covered": statics["claims_covered"].to_numpy(bool),
             "active_claims": statics["active_claims"].to_numpy(np.int64),
@@ -626,7 +626,7 @@ class MemoryEngine:
         """Kernel-weighted development D per cell, and active claims per cell."""
         self.stats["development"] += 1
         deposits = self.deposits
-        worked = deposits["dev_status"].isin(scoring.DEVELOPMENT_STATUSES).to_numpy()
+        worked = scoring.development_evidence(deposits).developed
         reps = shapely.point_on_surface(self._active_claims.geometry.values)
         c_lon, c_lat = shapely.get_x(reps), shapely.get_y(reps)
         c_epsg = metric_epsg_for_lonlat(c_lon, c_lat)
@@ -779,6 +779,35 @@ def named_cell_columns(table: pd.DataFrame, evidence: pd.DataFrame) -> dict[str,
     }
     out["place_label"] = place_labels(table.assign(best_deposit_name=out["best_deposit_name"]))
     return out
+
+
+def development_split(
+    evidence: pd.DataFrame,
+    pair_cell: np.ndarray,
+    pair_dep: np.ndarray,
+    contribution: np.ndarray,
+    n_cells: int,
+) -> dict[str, np.ndarray]:
+    """Per cell, the kernel-weighted evidence by what it says about development:
+    ``undeveloped_raw`` (N: prospects, occurrences, plants), ``neutral_raw`` (Q: unknown
+    status, not developed), ``unknown_status_raw`` (all evidence of unknown status,
+    large-deposit compilations included), and the counts of contributing deposits, of
+    those of unknown status and of those from large-deposit compilations."""
+    dev = scoring.development_evidence(evidence)
+    undeveloped = ~dev.developed & ~dev.neutral
+
+    def total(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        values = mask[pair_dep] if weights is None else np.where(mask[pair_dep], weights, 0.0)
+        return np.bincount(pair_cell, weights=values.astype(float), minlength=n_cells)
+
+    return {
+        "undeveloped_raw": total(undeveloped, contribution),
+        "neutral_raw": total(dev.neutral, contribution),
+        "unknown_status_raw": total(dev.unknown_status, contribution),
+        "n_evidence": np.bincount(pair_cell, minlength=n_cells),
+        "n_unknown_status": total(dev.unknown_status).astype(np.int64),
+        "n_compilation": total(dev.compilation).astype(np.int64),
+    }
 
 
 def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

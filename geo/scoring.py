@@ -16,11 +16,13 @@ Per cell c with centre x_c, with a Gaussian kernel K(d) = exp(-d^2 / (2 h^2)) tr
 at 3h (h = bandwidth, default the cell size):
 
 * potential     P_c = log(1 + E_c) / log(1 + max E), E_c = sum_i w_i K(|x_c - x_i|)
-* underdevelop. U_c = P_c * N_c / (N_c + D_c): the share of local evidence not yet
-                developed, with N_c = sum_i w_i K(..) over the evidence deposits that are not
-                producers or past producers and D_c = sum_j v_j K(|x_c - x_j|) over every
-                producer and past producer (v = 1, any commodity, USMIN workings included)
-                and active claim (v = 0.5; only where claims data exists)
+* underdevelop. U_c = P_c * (N_c + rho Q_c) / (N_c + Q_c + D_c): the share of local
+                evidence not yet developed, with N_c = sum_i w_i K(..) over the evidence
+                deposits of a known undeveloped status (prospect, occurrence, plant), Q_c the
+                same over the evidence of unknown status (neutral: rho = 0.5) and
+                D_c = sum_j v_j K(|x_c - x_j|) over every producer and past producer and
+                every deposit of a large-deposit compilation (v = 1, any commodity, USMIN
+                workings included) and active claim (v = 0.5; only where claims data exists)
 * access        A_c = sum_k a_k m_k(d_k) / sum_k a_k over the kinds k with a known
                 distance, m_k(d) = 1 / (1 + (d / d50_k)^2)
 * land          L_c = area(cell on federal land open to entry, minus active claims) /
@@ -44,9 +46,10 @@ import shapely
 from geo.filters import DepositFilter
 from geo.grid import DEFAULT_CELL_KM, DEFAULT_MAX_CELLS, GridSpec
 from geo.landstatus import LAND_SHARE_COLUMNS
+from layers.catalog import large_deposit_compilations
 from layers.critical import critical_names
 from layers.errors import InvalidParameterError, UnknownCommodityError
-from layers.reference import commodity_from_name, known_commodities
+from layers.reference import commodity_from_name, commodity_mask, known_commodities
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS
 
 COMPONENTS: tuple[str, ...] = ("potential", "underdevelopment", "access", "land")
@@ -106,6 +109,10 @@ KERNEL_REACH_BANDWIDTHS = 3.0
 DEVELOPMENT_STATUSES: tuple[str, ...] = ("producer", "past_producer")
 DEVELOPMENT_DEPOSIT_WEIGHT = 1.0
 DEVELOPMENT_CLAIM_WEIGHT = 0.5
+#: The status that says nothing about development, and rho: the share of such evidence
+#: that counts as undeveloped (0.5: neither developed nor undeveloped).
+UNKNOWN_STATUS = "unknown"
+UNKNOWN_STATUS_UNDEVELOPED_SHARE = 0.5
 
 #: Access: distance (m) at which a kind's membership falls to 0.5, and the kinds' weights.
 ACCESS_MIDPOINTS_M: dict[str, float] = {"road": 5_000.0, "rail": 25_000.0, "power": 10_000.0}
@@ -342,6 +349,39 @@ def evidence_weights(deposits: pd.DataFrame, params: RankParams) -> np.ndarray:
     return c * s * (1.0 + params.critical_boost * k)
 
 
+@dataclass(frozen=True)
+class DevelopmentEvidence:
+    """What each deposit row says about development (boolean arrays over the rows).
+
+    ``developed``: a producer or past producer, or a deposit of a large-deposit
+    compilation (catalog ``large_deposit_compilation``: they list big known deposits, most
+    of them mined; a deposit with a published tonnage has at least been drilled out);
+    ``neutral``: not developed and of unknown status, evidence of neither; the rest (a
+    prospect, occurrence or plant) is evidence of under-development. ``unknown_status``
+    and ``compilation`` are the raw facts, for the explanations.
+    """
+
+    developed: np.ndarray
+    neutral: np.ndarray
+    unknown_status: np.ndarray
+    compilation: np.ndarray
+
+
+def from_large_deposit_compilation(sources: pd.Series) -> np.ndarray:
+    """True where a row's source (a layer id, or a list of them for a linked site) is a
+    large-deposit compilation."""
+    return commodity_mask(sources, large_deposit_compilations())  # any listed name matches
+
+
+def development_evidence(deposits: pd.DataFrame) -> DevelopmentEvidence:
+    """Classify every row's development evidence (see ``DevelopmentEvidence``)."""
+    status = deposits["dev_status"]
+    unknown = (status.isna() | status.eq(UNKNOWN_STATUS)).to_numpy(dtype=bool)
+    compilation = from_large_deposit_compilation(deposits["source"])
+    developed = status.isin(DEVELOPMENT_STATUSES).to_numpy(dtype=bool) | compilation
+    return DevelopmentEvidence(developed, unknown & ~developed, unknown, compilation)
+
+
 def kernel(distance_m: np.ndarray, bandwidth_m: float) -> np.ndarray:
     """Gaussian kernel, 1 at distance 0, truncated to 0 beyond the reach."""
     d = np.asarray(distance_m, float)
@@ -377,16 +417,23 @@ def normalize_potential(raw: np.ndarray) -> np.ndarray:
 
 
 def underdevelopment(
-    potential: np.ndarray, undeveloped_raw: np.ndarray, development_raw: np.ndarray
+    potential: np.ndarray,
+    undeveloped_raw: np.ndarray,
+    neutral_raw: np.ndarray,
+    development_raw: np.ndarray,
 ) -> np.ndarray:
-    """U = P * N / (N + D): potential times the share of the local evidence that is not
-    yet developed. Scale-free, so dense districts and sparse ranges compare fairly; 0
-    where there is no evidence at all."""
+    """U = P * (N + rho Q) / (N + Q + D): potential times the share of the local evidence
+    that is not yet developed, evidence of unknown status (Q) counting as rho = 0.5 of
+    itself (it says nothing either way, so it cannot make a cell look untouched).
+    Scale-free, so dense districts and sparse ranges compare fairly; 0 where there is no
+    evidence at all."""
     n = np.asarray(undeveloped_raw, float)
+    q = np.asarray(neutral_raw, float)
     d = np.asarray(development_raw, float)
-    total = n + d
+    total = n + q + d
+    undeveloped = n + UNKNOWN_STATUS_UNDEVELOPED_SHARE * q
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, n / np.where(total > 0, total, 1.0), 0.0)
+        share = np.where(total > 0, undeveloped / np.where(total > 0, total, 1.0), 0.0)
     return np.asarray(potential, float) * share
 
 
@@ -504,6 +551,18 @@ def _num(value: Any, digits: int = 4) -> float | None:
     return None if math.isnan(value) else round(value, digits)
 
 
+def unknown_status_summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """How much of a cell's evidence has an unknown development status: the share of its
+    evidence (kernel-weighted, E), and the count among its contributing deposits."""
+    evidence = float(row["potential_raw"])
+    share = float(row["unknown_status_raw"]) / evidence if evidence > 0 else None
+    return {
+        "share": _num(share),
+        "count": int(row["n_unknown_status"]),
+        "of": int(row["n_evidence"]),
+    }
+
+
 def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, Any]:
     """A cell's self-explanation: components, weights used, inputs, top deposits, notes."""
     known = [c for c in COMPONENTS if _num(row[c]) is not None]
@@ -535,6 +594,18 @@ def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, A
     for c in COMPONENTS:
         if c not in known:
             notes.append(f"{c} is unknown here; the score uses the other components")
+    unknown = unknown_status_summary(row)
+    if unknown["count"]:
+        notes.append(
+            f"{unknown['share']:.0%} of this cell's evidence ({unknown['count']} of "
+            f"{unknown['of']} contributing deposits) has no development status: unknown counts "
+            f"as {UNKNOWN_STATUS_UNDEVELOPED_SHARE:g} undeveloped, not as untouched ground"
+        )
+    if row["n_compilation"]:
+        notes.append(
+            f"{int(row['n_compilation'])} contributing deposits come from large-deposit "
+            "compilations (big known deposits, most of them mined): they count as development"
+        )
     return {
         "score": _num(row["score"]),
         "components": {c: _num(row[c]) for c in COMPONENTS},
@@ -544,7 +615,10 @@ def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, A
         "inputs": {
             "evidence_raw": _num(row["potential_raw"]),
             "undeveloped_evidence_raw": _num(row["undeveloped_raw"]),
+            "unknown_status_evidence_raw": _num(row["neutral_raw"]),
             "development_raw": _num(row["development_raw"]),
+            "unknown_status": unknown,
+            "large_deposit_compilation_deposits": int(row["n_compilation"]),
             "n_deposits": int(row["n_deposits"]),
             "distances_m": {k: _num(row[f"dist_{k}_m"], 1) for k in INFRASTRUCTURE_KINDS},
             "access_kinds_used": kinds,

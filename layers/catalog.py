@@ -130,6 +130,10 @@ class Layer:
     upstream: tuple[str, ...] = ()
     #: Link to one record's page at its publisher; ``{record_id}`` is filled in.
     record_url: str | None = None
+    #: Deposit layers that compile large known deposits (major deposits, porphyry copper):
+    #: a deposit big enough for such a list has been drilled out, most of them mined, so the
+    #: ranking counts it as development evidence whatever its status (docs/scoring.md).
+    large_deposit_compilation: bool = False
 
     @property
     def primary(self) -> Source:
@@ -444,6 +448,7 @@ LAYERS: tuple[Layer, ...] = (
             "state": "StateProvince",
             "geometry": "LongitudeDecimal, LatitudeDecimal",
         },
+        large_deposit_compilation=True,
     ),
     # --- sites (derived from every deposits layer) -----------------------------------------
     Layer(
@@ -1193,6 +1198,7 @@ def _minmod_layer(
     record_url: str | None = None,
     options: dict[str, object] | None = None,
     sources: tuple[Source, ...] = (),
+    large_deposit_compilation: bool = False,
 ) -> Layer:
     return Layer(
         id=layer_id,
@@ -1218,11 +1224,18 @@ def _minmod_layer(
         coverage=coverage,
         upstream=upstream,
         record_url=record_url,
+        large_deposit_compilation=large_deposit_compilation,
     )
 
 
 def _usgs_compilation(
-    layer_id: str, dataset: str, title: str, note: str, caveats: str, record_url: str | None
+    layer_id: str,
+    dataset: str,
+    title: str,
+    note: str,
+    caveats: str,
+    record_url: str | None,
+    large_deposit_compilation: bool = False,
 ) -> Layer:
     """One of the USGS mrdata compilations (mostly global; the US rows are kept)."""
     return _minmod_layer(
@@ -1235,6 +1248,7 @@ def _usgs_compilation(
         upstream=(f"https://mrdata.usgs.gov/{dataset.removeprefix('mrdata_').replace('_', '-')}",),
         record_url=record_url,
         options={"mineral_lists": True},
+        large_deposit_compilation=large_deposit_compilation,
     )
 
 
@@ -1383,6 +1397,7 @@ MINMOD_LAYERS: tuple[Layer, ...] = (
         "national, major deposits only",
         "Major deposits only (OFR 2005-1294).",
         "https://mrdata.usgs.gov/major-deposits/show-ofr20051294.php?rec_id={record_id}",
+        large_deposit_compilation=True,
     ),
     _usgs_compilation(
         "usgs_ree",
@@ -1399,6 +1414,7 @@ MINMOD_LAYERS: tuple[Layer, ...] = (
         "national, major porphyry copper deposits only",
         "The same 2008 compilation as the porphyry_copper layer (MinMod's copy).",
         "https://mrdata.usgs.gov/porcu/show-porcu.php?rec_id={record_id}",
+        large_deposit_compilation=True,
     ),
     _usgs_compilation(
         "usgs_potash",
@@ -1585,3 +1601,8 @@ def layer(layer_id: str) -> Layer:
 
 def layers_of_kind(kind: LayerKind) -> tuple[Layer, ...]:
     return tuple(entry for entry in LAYERS if entry.kind == kind)
+
+
+def large_deposit_compilations() -> frozenset[str]:
+    """Ids of the deposit layers declared ``large_deposit_compilation``."""
+    return frozenset(entry.id for entry in LAYERS if entry.large_deposit_compilation)

@@ -24,6 +24,7 @@ from rio_tiler.colormap import cmap
 from app.collections import PROSPECTIVITY, RasterSpec
 from app.map import assets
 from geo.scoring import COMPONENTS, DEFAULT_MIN_OPEN_LAND, DEFAULT_WEIGHTS
+from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST, critical_list_info
 
 #: API paths the page calls, relative to the app's root path ({...} filled in the browser).
 API_PATHS: dict[str, str] = {
@@ -38,6 +39,7 @@ API_PATHS: dict[str, str] = {
 #: Query parameter names of those endpoints (one place to follow an API rename).
 API_PARAMS: dict[str, str] = {
     "commodity": "commodity",
+    "critical_list": "critical_list",
     "weights": "weights",
     "weights_style": "pairs",  # weights=potential:0.35,access:0.2
     "cell_km": "cell_km",
@@ -286,6 +288,8 @@ def page_config(
         "commodities": [name for name, _ in commodities],
         "commodity_counts": dict(commodities),
         "critical_value": CRITICAL_VALUE,
+        "critical_lists": [critical_list_info(i) for i in CRITICAL_LIST_IDS],
+        "critical_list_default": DEFAULT_CRITICAL_LIST,
         "export_formats": list(EXPORT_FORMATS),
         "rasters": raster_legends(rasters),
         "deposit_id_property": "id",

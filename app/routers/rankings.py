@@ -316,7 +316,9 @@ def ranking_cell(
     contributors = contributors.assign(in_cell=in_cell)
     cell = client_cells(gpd.GeoDataFrame([row], geometry="geometry", crs=4326))
     feature = geojson_features(cell, id_column="cell_id")[0]
-    deposits = geojson_features(client_deposits(contributors), id_column="id")
+    deposits = geojson_features(
+        client_deposits(contributors, req.params.filter.critical_list), id_column="id"
+    )
     return geojson_response(
         {
             **feature,

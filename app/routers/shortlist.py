@@ -26,6 +26,7 @@ from app.ranking_service import (
 from app.routers.rankings import ERROR_RESPONSES, RankingRequest, ranking_request
 from app.settings import Settings
 from geo.filters import DepositFilter
+from layers.critical import DEFAULT_CRITICAL_LIST
 from layers.errors import InvalidParameterError
 
 MAX_LABEL_CHARS = 40
@@ -49,10 +50,11 @@ def export_format(query: FormatQuery = Depends()) -> ExportFormat:
 
 
 def shortlist_filename(deposit_filter: DepositFilter, build_id: str, top: int, ext: str) -> str:
-    """``fedmin-shortlist-<commodity or all>-<build id short>-top<N>.<ext>``.
+    """``fedmin-shortlist-<commodity or all>-<build id short>-top<N>.<ext>``; a selection
+    by critical minerals of a list other than the default names the list too.
 
-    The build id's short form is its content key (the part after the timestamp), which
-    names the data, not the moment it was built.
+        The build id's short form is its content key (the part after the timestamp), which
+        names the data, not the moment it was built.
     """
     if deposit_filter.commodities:
         label = "+".join(deposit_filter.commodities)
@@ -60,6 +62,11 @@ def shortlist_filename(deposit_filter: DepositFilter, build_id: str, top: int, e
         label = "critical"
     else:
         label = "all"
+    uses_list = deposit_filter.critical is not None or "critical" in (
+        c.strip().lower() for c in deposit_filter.commodities
+    )
+    if uses_list and deposit_filter.critical_list != DEFAULT_CRITICAL_LIST:
+        label = f"{label}-{deposit_filter.critical_list}"
     slug = re.sub(r"[^a-z0-9+]+", "_", label.lower()).strip("_")[:MAX_LABEL_CHARS] or "all"
     short = build_id.rsplit("-", 1)[-1][:8]
     return f"fedmin-shortlist-{slug}-{short}-top{top}.{ext}"

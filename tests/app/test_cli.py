@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pyogrio
 import pytest
 from typer.testing import CliRunner
@@ -83,3 +84,22 @@ def test_serve_with_workers_runs_the_app_factory(
         )
     ]
     assert runner.invoke(cli, ["serve", "--workers", "0"]).exit_code != 0
+
+
+def test_rank_takes_the_critical_list_and_says_which(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "critical.geojson"
+    args = ["rank", "--commodity", "critical", "--critical-list", "eo14241", "--state", "CA"]
+    result = runner.invoke(cli, [*args, "--top", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "critical minerals: eo14241" in result.output
+    doc = orjson.loads(out.read_bytes())
+    assert doc["fedmin"]["params"]["filter"]["critical_list"] == "eo14241"
+    assert doc["fedmin"]["critical_list"]["minerals"] == 61
+    assert "gold" in doc["fedmin"]["params"]["filter"]["commodity_names"]
+    deposits = [
+        f["properties"] for f in doc["features"] if f["properties"]["feature_type"] == "deposit"
+    ]
+    assert deposits and all(d["critical"] for d in deposits)  # critical under eo14241
+    assert any(d["commodities"] == ["gold"] for d in deposits)  # gold-only counts here
+    result = runner.invoke(cli, ["rank", "--critical-list", "usgs2018"])
+    assert result.exit_code == 2 and "usgs2025" in result.output

@@ -225,6 +225,12 @@ def test_unknown_format_is_400_listing_the_formats(client: TestClient) -> None:
         (DepositFilter(commodities="gold,Silver"), "gold+silver"),
         (DepositFilter(commodities="critical"), "critical"),
         (DepositFilter(critical=True), "critical"),
+        (DepositFilter(critical=True, critical_list="eo14241"), "critical_eo14241"),
+        (
+            DepositFilter(commodities="gold", critical=False, critical_list="usgs2022"),
+            "gold_usgs2022",
+        ),
+        (DepositFilter(commodities="gold", critical_list="usgs2022"), "gold"),
         (DepositFilter(state="CA"), "all"),
     ],
 )

@@ -173,8 +173,14 @@
   // --- ranked cells -------------------------------------------------------------------------
 
   const state = {
-    commodity: '', weights: {}, cellKm: null, minOpenLand: null, colorBy: 'score', ranking: null, requestId: 0,
+    commodity: '', criticalList: '', listInForce: '', weights: {}, cellKm: null, minOpenLand: null,
+    colorBy: 'score', ranking: null, requestId: 0,
   };
+
+  /** The critical-mineral list in force on the map (its id, title, size and citation):
+   * the one of the last applied filter, which the tiles, the surface and the ranking use. */
+  const criticalList = () => config.critical_lists.find((l) => l.id === state.listInForce) || config.critical_lists[0];
+  const isCritical = (p) => (Array.isArray(p.critical_lists) ? p.critical_lists.includes(state.listInForce) : truthy(p.critical));
 
   function cellValue(p) {
     if (state.colorBy === 'score') return Number(p.score);
@@ -195,6 +201,7 @@
     const params = new URLSearchParams();
     const names = config.params;
     if (state.commodity) params.set(names.commodity, state.commodity);
+    params.set(names.critical_list, state.criticalList);
     if (names.weights_style === 'prefixed') {
       for (const [k, v] of Object.entries(state.weights)) params.set(`${names.weights}${k}`, v);
     } else {
@@ -342,7 +349,7 @@
     return `<div class="fedmin-popup fedmin-deposit-popup" data-deposit-id="${esc(id)}">
       <h3>${esc(p.name || id)}</h3>
       <table class="fedmin-table">
-        <tr><th>commodities</th><td>${esc(commodities)}${truthy(p.critical) ? ' <span class="fedmin-badge">critical</span>' : ''}</td></tr>
+        <tr><th>commodities</th><td>${esc(commodities)}${isCritical(p) ? ` <span class="fedmin-badge" title="${esc(criticalList().title)}">critical</span>` : ''}</td></tr>
         <tr><th>dev status</th><td class="fedmin-dev-status"><span class="fedmin-dot" style="background:${statusColor(p.dev_status)}"></span>${esc(label(p.dev_status))}</td></tr>
         <tr><th>land</th><td>${land || 'not federal land'}</td></tr>
         <tr><th>mineral entry</th><td>${entry}</td></tr>
@@ -406,6 +413,7 @@
       if (!options.filterable) continue;
       const params = new URLSearchParams();
       if (state.commodity) params.set(options.commodityParam || config.params.commodity, state.commodity);
+      if (state.criticalList !== config.critical_list_default) params.set(config.params.critical_list, state.criticalList);
       const url = withQuery(options.url, params);
       if (layer._url !== url) layer.setUrl(url);
     }
@@ -426,7 +434,7 @@
 
   function panelHtml() {
     const commodityOptions = ['<option value="">all commodities</option>',
-      `<option value="${esc(config.critical_value)}">critical minerals (USGS 2022 list)</option>`,
+      `<option value="${esc(config.critical_value)}">critical minerals (of the list below)</option>`,
       ...config.commodities.map((c) => `<option value="${esc(c)}">${esc(label(c))}</option>`)].join('');
     const sliders = config.components.map((c) => `
       <label class="fedmin-slider" title="${esc(config.component_help[c] || '')}">
@@ -436,6 +444,8 @@
       </label>`).join('');
     const colorBy = ['score', ...config.components].map((c) =>
       `<option value="${esc(c)}">${esc(c === 'score' ? 'combined score' : label(c))}</option>`).join('');
+    const lists = config.critical_lists.map((l) =>
+      `<option value="${esc(l.id)}" title="${esc(l.citation)}">${esc(l.title)}</option>`).join('');
     const exports = config.export_formats.map((f) =>
       `<a class="fedmin-button" data-format="${esc(f)}" download href="#">${esc(f.toUpperCase())}</a>`).join('');
     return `
@@ -447,6 +457,8 @@
           <ul id="fedmin-search-results" class="fedmin-results"></ul></section>
         <section><h4>Filter and rank</h4>
           <label>Commodity <select id="fedmin-commodity">${commodityOptions}</select></label>
+          <label>Critical-mineral list <select id="fedmin-critical-list">${lists}</select></label>
+          <p id="fedmin-critical-note" class="fedmin-status"></p>
           <div class="fedmin-weights">${sliders}</div>
           <label title="leave out cells whose open or unknown-status land is below this share; 0 shows every cell">Min. open land <input id="fedmin-min-open-land" type="number" min="0" max="1" step="0.01" value="${state.minOpenLand}"></label>
           <label>Cell size (km) <input id="fedmin-cell-km" type="number" min="${config.cell_km.min}" max="${config.cell_km.max}" step="1" value="${state.cellKm}"></label>
@@ -468,6 +480,15 @@
     },
   });
 
+  /** Put the selected list in force and say so (panel note and legend). */
+  function showCriticalList() {
+    state.listInForce = state.criticalList;
+    const list = criticalList();
+    const note = document.getElementById('fedmin-critical-note');
+    note.textContent = `Critical minerals: ${list.title}`;
+    note.title = list.citation;
+  }
+
   function wirePanel() {
     document.getElementById('fedmin-search').addEventListener('input', onSearchInput);
     document.querySelectorAll('.fedmin-weights input[type=range]').forEach((input) => {
@@ -479,6 +500,10 @@
     });
     document.getElementById('fedmin-commodity').addEventListener('change', (e) => {
       state.commodity = e.target.value;
+      updateExports();
+    });
+    document.getElementById('fedmin-critical-list').addEventListener('change', (e) => {
+      state.criticalList = e.target.value;
       updateExports();
     });
     document.getElementById('fedmin-cell-km').addEventListener('change', (e) => {
@@ -498,6 +523,8 @@
       drawCells();
     });
     document.getElementById('fedmin-apply').addEventListener('click', () => {
+      showCriticalList();
+      syncLegend();
       applyCommodityToLayers();
       rerank();
     });
@@ -506,6 +533,8 @@
       panel.classList.toggle('collapsed');
       e.target.textContent = panel.classList.contains('collapsed') ? '+' : '–';
     });
+    document.getElementById('fedmin-critical-list').value = state.criticalList;
+    showCriticalList();
     updateExports();
   }
 
@@ -530,7 +559,7 @@
       closed_lands: ['Closed to mineral entry', rows(Object.values(ENTRY).map(([c, t, id]) => [hatch(id, c), t]))],
       deposits: ['Deposits by development status', rows([
         ...Object.values(DEV_STATUS).map(([c, t]) => [dot(c), t]),
-        [dot('#ffffff', '#000000'), 'black ring: critical mineral']])],
+        [dot('#ffffff', '#000000'), `black ring: critical mineral (${criticalList().id})`]])],
       roads: ['Infrastructure', rows(Object.values(LINES).map(([c, t, d, w]) => [line(c, d, w), t]))],
       ranked_cells: ['Ranked cells', `<div class="fedmin-ramp">${RAMP.map((c) => `<span style="background:${c}"></span>`).join('')}</div>
         <div class="fedmin-ramp-labels"><span id="fedmin-ramp-label">combined score</span><span>0 → 1</span></div>
@@ -610,6 +639,7 @@
     state.weights = { ...config.weights };
     state.cellKm = config.cell_km.default;
     state.minOpenLand = config.min_open_land;
+    state.criticalList = config.critical_list_default;
     fedmin.state = state;
 
     addHatchPatterns();
