@@ -355,6 +355,9 @@ def kml_summary(metadata: Mapping[str, Any]) -> str:
     for key in ("build_id", "generated_at"):
         if key in metadata:
             lines.append(f"{key}: {metadata[key]}")
+    if "critical_list" in metadata:
+        listed = metadata["critical_list"]
+        lines.append(f"critical minerals: {listed['id']} ({listed['title']})")
     if "params" in metadata:
         lines.append("params: " + dumps(metadata["params"]).decode())
     return "\n".join(lines)

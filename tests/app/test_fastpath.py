@@ -45,6 +45,7 @@ VALUES: dict[str, list[str]] = {
     "crs": ["OGC:CRS84", "EPSG:32611"],
     "commodity": ["gold", "chromium,manganese", "critical", "unobtainium", "AU", ""],
     "critical": ["true", "false", "True", "1", "0", "yes", "no", "maybe", ""],
+    "critical_list": ["usgs2025", "usgs2022", "eo14241", "USGS2022", "usgs2018", ""],
     "dev_status": ["producer", "past_producer,occurrence", "Producer", "mined-out"],
     "agency": ["BLM", "usfs", "NPS", "nasa"],
     "mineral_entry": ["open", "closed", "restricted", "sometimes"],
@@ -138,6 +139,9 @@ def test_vector_tiles_answer_as_validated(
         ITEMS.format("deposits") + "?limit=100&offset=1000",
         ITEMS.format("deposits") + "?limit=5&bbox=-123.5,40.5,-122.5,41.5&commodity=chromium",
         ITEMS.format("deposits") + "?critical=true&state=CA&dev_status=producer&limit=3",
+        ITEMS.format("deposits") + "?critical=true&critical_list=eo14241&limit=3",
+        ITEMS.format("deposits") + "?critical_list=usgs2018",  # 400 naming the lists
+        TILE.format("deposits", "WebMercatorQuad", 8, 40, 96) + "?critical_list=usgs2022",
         ITEMS.format("deposits") + "?limit=10001",  # 400 from the limit check
         ITEMS.format("deposits") + "?bbox=10,10,0,0",  # 400 from the bbox check
         ITEMS.format("roads") + "?commodity=gold",  # 400: roads take no commodity
