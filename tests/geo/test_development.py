@@ -40,7 +40,9 @@ def _kernel_sum(cell_xy: np.ndarray, points: pd.DataFrame, weights: np.ndarray) 
 
 @pytest.fixture(scope="module")
 def arizona_copper(geo_engine: Any) -> Any:
-    return geo_engine.rank(RankParams(filter=DepositFilter(commodities="copper", state="AZ")))
+    """Every cell kept (``min_open_land=0``): districts on private land are scored too."""
+    flt = DepositFilter(commodities="copper", state="AZ")
+    return geo_engine.rank(RankParams(filter=flt, min_open_land=0.0))
 
 
 def test_arizona_copper_districts_are_not_underdeveloped(
@@ -84,13 +86,20 @@ def test_arizona_copper_districts_are_not_underdeveloped(
         assert any("large-deposit compilations" in n for n in explanation["notes"])
     top = arizona_copper.cells.iloc[0]["explanation"]["inputs"]["unknown_status"]
     assert top["share"] == 1.0 and top["count"] >= 1  # said in every served explanation
+    # with the default open-land gate a district cell is either left out or still U = 0
+    gated = geo_engine.rank(RankParams(filter=DepositFilter(commodities="copper", state="AZ")))
+    for cell_id in cell_ids:
+        if cell_id in gated.all_cells.index:
+            assert gated.all_cells.loc[cell_id, "underdevelopment"] == 0.0
 
 
 def test_unknown_status_is_neutral_not_untouched(geo_engine: Any) -> None:
     """Nevada tungsten records carry no status: a cell whose evidence is only those, with
     no development near, gets U = 0.5 P (neutral), not U = P."""
     result = geo_engine.rank(
-        RankParams(filter=DepositFilter(commodities="tungsten", state="NV"), top=None)
+        RankParams(
+            filter=DepositFilter(commodities="tungsten", state="NV"), top=None, min_open_land=0.0
+        )
     )
     cells = result.all_cells
     only_unknown = (
