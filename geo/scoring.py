@@ -377,7 +377,10 @@ def development_evidence(deposits: pd.DataFrame) -> DevelopmentEvidence:
     """Classify every row's development evidence (see ``DevelopmentEvidence``)."""
     status = deposits["dev_status"]
     unknown = (status.isna() | status.eq(UNKNOWN_STATUS)).to_numpy(dtype=bool)
-    compilation = from_large_deposit_compilation(deposits["source"])
+    # a linked site lists every source of its records in ``sources``; a record its own
+    compilation = from_large_deposit_compilation(
+        deposits["sources" if "sources" in deposits.columns else "source"]
+    )
     developed = status.isin(DEVELOPMENT_STATUSES).to_numpy(dtype=bool) | compilation
     return DevelopmentEvidence(developed, unknown & ~developed, unknown, compilation)
 
