@@ -29,6 +29,8 @@ V = TypeVar("V")
 MIB = 1024 * 1024
 #: What one geometry costs beyond its coordinates (GEOS object, Python wrapper).
 GEOMETRY_OVERHEAD_BYTES = 200
+#: Object arrays and lists are sized from this many values (their mean times the length).
+SAMPLE = 16
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def nbytes(value: Any) -> int:
         return len(value) + 49
     if isinstance(value, np.ndarray):
         if value.dtype == object and value.size:
-            sample = value.ravel()[: min(value.size, 64)]
+            sample = value.ravel()[: min(value.size, SAMPLE)]
             if isinstance(sample[0], shapely.Geometry):
                 coords = int(shapely.get_num_coordinates(value.ravel()).sum())
                 return value.nbytes + 16 * coords + GEOMETRY_OVERHEAD_BYTES * value.size
@@ -76,7 +78,7 @@ def nbytes(value: Any) -> int:
     if isinstance(value, Mapping):
         return sum(nbytes(k) + nbytes(v) for k, v in value.items()) + 64
     if isinstance(value, list | tuple):
-        sample = value[:64]
+        sample = value[:SAMPLE]
         per = sum(nbytes(v) for v in sample) / len(sample) if sample else 0
         return 56 + 8 * len(value) + int(per * len(value))
     if is_dataclass(value):

@@ -45,6 +45,7 @@ from geo.components import (
     CELL_STATIC_COLUMNS,
     RankComponents,
     commodity_counts,
+    contribution_order,
     empty_cells,
     top_contributors,
     weighted_ranking,
@@ -352,7 +353,8 @@ class MemoryEngine:
         comps = scored.components
         hit = np.flatnonzero(comps.pair_cell == comps.cell_index.get_loc(cell_id))
         dep, contribution = comps.pair_deposit[hit], comps.pair_contribution[hit]
-        order = np.lexsort((dep, -contribution))  # as ``top_contributors``: ties by position
+        top = float(comps.pair_contribution.max())  # the order ``top_contributors`` uses
+        order = contribution_order(comps.pair_cell[hit], contribution, top)
         contributors = comps.evidence.iloc[dep[order]].copy()
         contributors["contribution"] = contribution[order]
         return row, contributors
@@ -458,7 +460,10 @@ class MemoryEngine:
         self.stats["grid.subset"] += 1
         base_cell, pair_dep, pair_dist = base.pairs(ev_xy, ev_epsg, params.reach_m)
         located = base.grid.locate(ev_xy[:, 0], ev_xy[:, 1], ev_epsg)
-        used = np.unique(np.concatenate([base_cell, located[located >= 0]]))
+        hold = np.zeros(len(base.grid), dtype=bool)  # a mask, not np.unique of 10^7 pairs
+        hold[base_cell] = True
+        hold[located[located >= 0]] = True
+        used = np.flatnonzero(hold)
         if len(used) > params.max_cells:
             raise LimitExceededError(
                 f"the grid would have more than {params.max_cells} cells of "
@@ -478,7 +483,9 @@ class MemoryEngine:
             statics = pd.DataFrame(
                 {c: base.statics[c][used] for c in CELL_STATIC_COLUMNS}, index=grid.cells.index
             )
-        return grid, statics, np.searchsorted(used, base_cell), pair_dep, pair_dist
+        position = np.full(len(base.grid), -1, dtype=np.int64)
+        position[used] = np.arange(len(used))
+        return grid, statics, position[base_cell], pair_dep, pair_dist
 
     def cell_statics(self, grid: Grid, params: RankParams) -> pd.DataFrame:
         """Seam: the filter-independent inputs of each cell (``CELL_STATIC_COLUMNS``):

@@ -318,7 +318,7 @@ def build_grid(
         x, y = project_lonlat(lon[sel], lat[sel], epsg)
         col, row = cell_index(x, y, spec)
         dc, dr = _reach_offsets(spec, reach_m)
-        own = np.unique(np.stack([col, row], axis=1), axis=0)
+        own = _unique_pairs(col, row)
         if len(own) * len(dc) > MAX_CANDIDATES:
             raise LimitExceededError(
                 f"{len(own)} evidence cells with a {reach_m / 1000:g} km reach on "
@@ -329,11 +329,11 @@ def build_grid(
             q, r = _offset_to_axial(own[:, 0], own[:, 1])
             qq = (q[:, None] + dc[None, :]).ravel()
             rr = (r[:, None] + dr[None, :]).ravel()
-            cand = np.unique(np.stack(_axial_to_offset(qq, rr), axis=1), axis=0)
+            cand = _unique_pairs(*_axial_to_offset(qq, rr))
         else:
             cc = (own[:, 0][:, None] + dc[None, :]).ravel()
             rr = (own[:, 1][:, None] + dr[None, :]).ravel()
-            cand = np.unique(np.stack([cc, rr], axis=1), axis=0)
+            cand = _unique_pairs(cc, rr)
         # Exact rule: keep a candidate when it holds a point or its centre lies within the
         # reach of one (so its potential is > 0); the offsets above are only a superset.
         cx, cy = cell_centre(cand[:, 0], cand[:, 1], spec)
@@ -431,6 +431,14 @@ def build_grid(
     cells = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, crs=4326).values, crs=4326)
     cells.index = pd.Index(cells["cell_id"].to_numpy(dtype=object))
     return Grid(spec=spec, cells=cells, metric_geometry=metric, reach_m=reach_m)
+
+
+def _unique_pairs(col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Distinct (col, row) rows sorted by col then row, as ``np.unique(axis=0)`` gives,
+    through one int64 key per pair (a 1-D unique is several times faster)."""
+    mask = (1 << _KEY_BITS) - 1
+    keys = np.unique((np.asarray(col, np.int64) << _KEY_BITS) | (np.asarray(row, np.int64) & mask))
+    return np.stack([keys >> _KEY_BITS, keys & mask], axis=1)
 
 
 def _clip(polys: np.ndarray, land: shapely.Geometry) -> np.ndarray:
