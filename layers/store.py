@@ -17,6 +17,7 @@ file ``stores/.prune.lock``, so a build is never deleted between being chosen an
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import itertools
 import json
@@ -345,6 +346,7 @@ def build(
     staging = stores / f".tmp-{build_id}"
     staging.mkdir()
     started = time.perf_counter()
+    gc.disable()  # see _GC_NOTE below
     try:
         manifest_layers: dict[str, dict] = {}
         built: dict[str, gpd.GeoDataFrame] = {}
@@ -381,7 +383,8 @@ def build(
                     progress,
                     step=lambda name, layer_id=entry.id: bar.set_postfix_str(f"{layer_id}: {name}"),
                 )
-                built[entry.id] = frame
+                if entry.kind is LayerKind.BOUNDARIES:  # later layers are placed in them
+                    built[entry.id] = frame
                 record |= _write_frame(frame, staging, entry.id)
                 record |= {
                     "repaired_geometries": report.repaired_geometries,
@@ -398,7 +401,9 @@ def build(
                     record["infrastructure_kind"] = entry.options["kind"]
                     record["coverage_states"] = _coverage_states(entry, record["sources"])
             manifest_layers[entry.id] = record
-        deposit_layers = [e for e in entries if e.kind is LayerKind.DEPOSITS and e.id in built]
+        deposit_layers = [
+            e for e in entries if e.kind is LayerKind.DEPOSITS and e.id in manifest_layers
+        ]
         if "states" in built and deposit_layers:
             manifest_layers[coverage.LAYER_ID] = _build_coverage(deposit_layers, built, staging)
         manifest = {
@@ -416,6 +421,8 @@ def build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        gc.enable()
     _swap_link(data_dir, final)
     _prune(stores, keep={final, previous})
     return BuildResult(final, manifest, absent=absent)
@@ -447,7 +454,6 @@ def _build_coverage(layers: list[Layer], built: dict[str, gpd.GeoDataFrame], sta
     """The derived ``deposit_coverage`` layer (one polygon per deposits layer)."""
     frame = coverage.build_deposit_coverage(layers, built["states"])
     frame = schema.validate(frame, LayerKind.COVERAGE, coverage.LAYER_ID)
-    built[coverage.LAYER_ID] = frame
     return {
         "kind": LayerKind.COVERAGE.value,
         "title": "Where each deposits layer has data",
@@ -462,6 +468,12 @@ def _build_coverage(layers: list[Layer], built: dict[str, gpd.GeoDataFrame], sta
         "sources": [],
         **_write_frame(frame, staging, coverage.LAYER_ID),
     }
+
+
+#: _GC_NOTE: the cyclic garbage collector is paused during a build. The MinMod layers
+#: allocate millions of small lists and dicts (a record's commodities, aliases, grade
+#: entries); every collection then walks all of them, which cost several times the build's
+#: own work. Frames hold no reference cycles worth collecting; collection resumes after.
 
 
 def _new_build_id(stores: Path, key: str) -> str:
