@@ -46,7 +46,7 @@ EXPECTED_MINMOD_ROWS = {
     "nc_survey": 7008,
     "va_survey": 9842,
     "al_survey": 4397,
-    "mining_reports": 119,
+    "mining_reports": 137,
     "world_tin_tungsten": 41,
 }
 
@@ -66,7 +66,7 @@ def _raw_record(folder: Path, record_id: str) -> dict:
 def test_every_minmod_layer_has_its_count_after_merge(real_store: store.Store) -> None:
     layers = real_store.manifest["layers"]
     assert {k: layers[k]["rows"] for k in EXPECTED_MINMOD_ROWS} == EXPECTED_MINMOD_ROWS
-    assert sum(EXPECTED_MINMOD_ROWS.values()) == 261_761
+    assert sum(EXPECTED_MINMOD_ROWS.values()) == 261_779
     assert {x.id for x in catalog.MINMOD_LAYERS} == set(EXPECTED_MINMOD_ROWS)
 
 
@@ -78,8 +78,11 @@ def test_merge_and_drop_counts_are_reported(real_store: store.Store) -> None:
     assert mrds["dropped_rows"] == {"no location": 73_146, OUTSIDE: 20_615}
     assert layers["ardf"]["counts"][MERGED] == 6379  # SRI's ARDF records joined UMN's
     assert layers["ardf"]["dropped_rows"] == {OUTSIDE: 1}  # Middleton Island, 80 km offshore
-    reports = layers["mining_reports"]["dropped_rows"]
-    assert reports["invalid coordinates (null, unparseable or out of range)"] == 251
+    assert layers["mining_reports"]["dropped_rows"] == {
+        "invalid coordinates (null, unparseable or out of range)": 39,
+        "no location": 234,
+        OUTSIDE: 913,
+    }
     assert layers["usgs_nicrpge"]["dropped_rows"] == {OUTSIDE: 11_663}
 
 
@@ -99,14 +102,14 @@ def test_state_comes_from_the_location_not_from_minmod(real_store: store.Store) 
 def test_national_mrds_counts_per_state(real_store: store.Store) -> None:
     states = real_store.frame("minmod_mrds")["state"].value_counts()
     assert states.head(6).to_dict() == {
-        "CA": 23005,
-        "CO": 9966,
+        "CA": 22992,
+        "CO": 9957,
         "NV": 8567,
-        "OR": 8541,
-        "UT": 7822,
-        "AK": 7502,
+        "OR": 8538,
+        "UT": 7824,
+        "AK": 7484,
     }
-    assert len(states) >= 50  # every state
+    assert len(states) == 53  # every state, DC and two territories
 
 
 def test_ids_are_unique_across_deposit_layers(real_store: store.Store) -> None:
