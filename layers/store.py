@@ -383,8 +383,8 @@ def build(
                     progress,
                     step=lambda name, layer_id=entry.id: bar.set_postfix_str(f"{layer_id}: {name}"),
                 )
-                if entry.kind is LayerKind.BOUNDARIES:  # later layers are placed in them
-                    built[entry.id] = frame
+                if entry.kind in (LayerKind.BOUNDARIES, LayerKind.DEPOSITS):
+                    built[entry.id] = frame  # later layers are placed in / linked from them
                 record |= _write_frame(frame, staging, entry.id)
                 record |= {
                     "repaired_geometries": report.repaired_geometries,
