@@ -10,9 +10,10 @@ of records linked by any of three rules, applied in this order, and closed trans
    curated or from UMN's matcher). A MinMod id ``site__<source>__<record>__<creator>``
    names one source record whoever created it, so the creator is dropped; an id of
    MRDS (``site__mrdata-usgs-gov-mrds__<dep_id>__...``) is that dep_id's key, which ties
-   rule 2 to rule 1. Only links between records held here are used, and not between
-   records farther apart than ``SAME_AS_MAX_DISTANCE_M`` (``LINK_DISTANCE_M`` where a
-   name is missing or generic: MinMod's matcher joins "Unnamed" records 30 km apart).
+   rule 2 to rule 1. Only links between records held here are used: up to
+   ``LINK_DISTANCE_M`` apart, or up to ``SAME_AS_MAX_DISTANCE_M`` when the two names
+   match (MinMod's matcher joins "Unnamed" records 30 km apart and chains differently
+   named mines of a district).
 3. ``name_near``: records of *different* layers near each other whose names match.
    Names are normalized by ``normalize_name`` (accents, case and punctuation folded,
    abbreviations spelled out, the generic words of ``GENERIC_WORDS`` dropped; a name left
@@ -65,10 +66,12 @@ LINK_RULES = ("dep_id", "same_as", "name_near")
 #: Chosen on the hand-labelled sample; its precision and recall are in docs/data.md.
 LINK_TIERS: tuple[tuple[float, float], ...] = ((500.0, 80.0), (1_000.0, 85.0), (1_500.0, 88.0))
 LINK_DISTANCE_M = LINK_TIERS[-1][0]
-#: Rule 2 keeps a MinMod same-as link between two named records up to this distance
-#: (MRDS duplicates of one deposit can lie kilometres apart), between records of which
-#: one is unnamed or generically named only up to ``LINK_DISTANCE_M``.
+#: Rule 2 keeps a MinMod same-as link up to ``LINK_DISTANCE_M``, and up to this distance
+#: between two records whose names match (MRDS duplicates of one deposit can lie
+#: kilometres apart)...
 SAME_AS_MAX_DISTANCE_M = 10_000.0
+#: ... when their names score at least this (as in rule 3).
+SAME_AS_NAME_SCORE = 85.0
 #: A name whose tokens all occur in the other name matches when its longest token has at
 #: least this many characters ("Hazel" ~ "Hazel Creek"; "Big" alone does not).
 MIN_SUBSET_TOKEN_CHARS = 4
@@ -194,16 +197,30 @@ ABBREVIATIONS = {
 GENERIC_PREFIXES = ("unnamed", "un-named", "unknown", "no name", "not named", "none")
 
 #: Best source first: the main record of a site (its name, location, source fields) is
-#: its member from the best-ranked layer. Specialist site-level compilations and state
-#: surveys first, then MRDS (the national system), then topographic mine symbols, then
-#: district-scale compilations whose point is a deposit centroid. Unlisted layers rank
+#: its member from the best-ranked layer. Site-level specialist compilations and the state
+#: surveys (current, checked against the ground for their state) first, then the USGS
+#: critical-mineral compilations, then MRDS (the national system, not updated since 2011:
+#: the MRDS table, MinMod's national sample, MinMod's California set, the tungsten
+#: records), then other compilations, topographic mine symbols, district-scale
+#: compilations whose point is a deposit or district centroid, and last the points
+#: extracted by a language model from NI 43-101 reports. Unlisted layers rank
 #: ``DEFAULT_PRIORITY``.
 SOURCE_PRIORITY: dict[str, int] = {
     "usgs_lithium": 10,
+    **dict.fromkeys(
+        ("ardf", "umos", "dogami", "idaho_igs", "nc_survey", "va_survey", "al_survey"), 20
+    ),
+    **dict.fromkeys(("earth_mri", "usmin_deposits", "pp1802"), 25),
     "mrds": 30,
+    "minmod_mrds": 31,
+    "mrds_california": 32,
     "mrds_tungsten": 35,
     "usmin_mine_features": 60,
-    "porphyry_copper": 70,
+    **dict.fromkeys(
+        ("porphyry_copper", "usgs_porcu", "usgs_major_deposits", "usgs_copper_assessment"), 70
+    ),
+    "world_tin_tungsten": 80,
+    "mining_reports": 90,
 }
 DEFAULT_PRIORITY = 50
 
@@ -221,6 +238,7 @@ def parameters() -> dict[str, Any]:
         "version": LINKER_VERSION,
         "tiers": LINK_TIERS,
         "same_as_max_distance_m": SAME_AS_MAX_DISTANCE_M,
+        "same_as_name_score": SAME_AS_NAME_SCORE,
         "min_subset_token_chars": MIN_SUBSET_TOKEN_CHARS,
         "generic_words": sorted(GENERIC_WORDS),
         "generic_prefixes": GENERIC_PREFIXES,
@@ -490,27 +508,37 @@ def _distance_m(xyz: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _same_as_edges(
-    keys: pd.DataFrame, same_as: pd.DataFrame, xyz: np.ndarray, named: np.ndarray
+    keys: pd.DataFrame, same_as: pd.DataFrame, xyz: np.ndarray, first_name: list[str | None]
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Rule 2 as record pairs: records sharing a MinMod record key, and the same-as links
-    between keys that records hold. A link between records farther apart than
-    ``SAME_AS_MAX_DISTANCE_M``, or, where either is unnamed or generically named, than
-    ``LINK_DISTANCE_M``, is not used (MinMod's matcher joins "Unnamed" records tens of
-    kilometres apart)."""
+    between keys that records hold. A link is used between records up to
+    ``LINK_DISTANCE_M`` apart, and up to ``SAME_AS_MAX_DISTANCE_M`` where both are named
+    and their names match (score ``SAME_AS_NAME_SCORE``, or one name's words in the
+    other's): MinMod's matcher also joins "Unnamed" records tens of kilometres apart and
+    chains differently named mines of one district."""
     shared_a, shared_b = _star(keys.loc[keys["key"].str.startswith("mm:")])
     left = same_as.merge(keys.rename(columns={"key": "key_1", "rec": "a"}), on="key_1")
     pairs = left.merge(keys.rename(columns={"key": "key_2", "rec": "b"}), on="key_2")
     a, b = pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64)
     a, b = a[a != b], b[a != b]
     distance = _distance_m(xyz, a, b)
-    limit = np.where(named[a] & named[b], SAME_AS_MAX_DISTANCE_M, LINK_DISTANCE_M)
-    near = distance <= limit
+    keep = distance <= LINK_DISTANCE_M
+    far = np.flatnonzero(
+        ~keep
+        & (distance <= SAME_AS_MAX_DISTANCE_M)
+        & np.array([first_name[i] is not None for i in a], dtype=bool)
+        & np.array([first_name[i] is not None for i in b], dtype=bool)
+    )
+    if len(far):
+        scores = name_scores([first_name[i] for i in a[far]], [first_name[i] for i in b[far]])
+        ok = (scores["score"].to_numpy() >= SAME_AS_NAME_SCORE) | scores["subset"].to_numpy()
+        keep[far[ok & scores["comparable"].to_numpy()]] = True
     counts = {
         "same_as_links_read": len(same_as),
         "same_as_links_between_records": len(a),
-        "same_as_links_too_far": int((~near).sum()),
+        "same_as_links_not_used": int((~keep).sum()),
     }
-    return np.r_[shared_a, a[near]], np.r_[shared_b, b[near]], counts
+    return np.r_[shared_a, a[keep]], np.r_[shared_b, b[keep]], counts
 
 
 def link(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> Links:
@@ -520,8 +548,9 @@ def link(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> Links:
     lat = records.geometry.y.to_numpy()
     xyz = _unit_xyz(lon, lat)
     names = _normalized_names(records)
-    named = np.zeros(n, dtype=bool)
-    named[names[0]] = True
+    first_name: list[str | None] = [None] * n
+    for rec, name in zip(names[0][::-1].tolist(), names[1][::-1], strict=True):
+        first_name[rec] = name  # reversed: each record's first normalized name wins
     dep = dep_ids(records)
     has_dep = np.flatnonzero(pd.notna(dep))
     dep_keys = pd.DataFrame({"key": [f"dep:{d}" for d in dep[has_dep]], "rec": has_dep})
@@ -538,7 +567,7 @@ def link(records: gpd.GeoDataFrame, same_as: pd.DataFrame) -> Links:
         if rule == "dep_id":
             a, b = _star(dep_keys)
         elif rule == "same_as":
-            a, b, counts = _same_as_edges(keys, same_as, xyz, named)
+            a, b, counts = _same_as_edges(keys, same_as, xyz, first_name)
             report |= counts
         else:
             pairs = name_pairs(records, names=names, xyz=xyz)

@@ -120,19 +120,19 @@ def test_deposits_serve_sites_and_deposit_records_every_record(
 ) -> None:
     sites = client.get("/collections/deposits/items", params={"limit": 1}).json()
     records = client.get("/collections/deposit_records/items", params={"limit": 1}).json()
-    assert (sites["numberMatched"], records["numberMatched"]) == (7913, 8522)
+    assert (sites["numberMatched"], records["numberMatched"]) == (199565, 270301)
     assert records["numberMatched"] == len(real_store.kind_frame(LayerKind.DEPOSITS))
     site = client.get("/collections/deposits/items/mrds:10077604").json()["properties"]
     assert (site["name"], site["n_records"], site["dev_status"]) == (
         "Niagara Group",
-        7,
+        19,
         "past_producer",
     )
     detail = site["records_detail"]  # decoded: a list of records, not JSON text
     assert [r["id"] for r in detail] == site["records"]
     mrds = next(r for r in detail if r["id"] == "mrds:10077610")
     assert mrds["source"] == "mrds" and mrds["source_url"].endswith("dep_id=10077610")
-    assert mrds["name"] == "Summit" and mrds["linked_by"] == ["name_near"]
+    assert mrds["name"] == "Summit" and mrds["linked_by"] == ["dep_id", "name_near"]
     moved = client.get("/collections/deposits/items/mrds:10077610", follow_redirects=False)
     assert moved.status_code == 308  # an MRDS duplicate's URL leads to its site
     assert moved.headers["location"].endswith("/collections/deposits/items/mrds:10077604")

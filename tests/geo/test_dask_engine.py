@@ -76,7 +76,7 @@ def test_enriched_deposits_equal_the_memory_engine(
     dask_engine: DaskEngine, memory: MemoryEngine
 ) -> None:
     got, want = dask_engine.deposits, memory.deposits
-    assert len(got) == len(want) == 7913  # the sites of the 8,522 records
+    assert len(got) == len(want) == 199565  # the sites of the 270,301 records
     assert (got["mineral_entry"] != "non_federal").any()
     assert_same_deposits(got, want)
 

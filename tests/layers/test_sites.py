@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 
 from layers import sites, store
 from layers.schema import LayerKind
-from tests.layers.fixtures.draw_link_sample import minmod_ca_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HAND_LABELLED = FIXTURES / "link_pairs_hand_labelled.csv"
@@ -87,64 +85,95 @@ def test_minmod_keys() -> None:
 
 def test_link_report_and_site_counts(real_store: store.Store) -> None:
     report = real_store.manifest["layers"]["sites"]["link_report"]
-    assert report["records"] == 8522
-    assert report["sites"] == real_store.manifest["layers"]["sites"]["rows"] == 7913
+    assert report["records"] == 270301
+    assert report["sites"] == real_store.manifest["layers"]["sites"]["rows"] == 199565
     assert report["rules"] == {
-        "dep_id": {"records_linked": 0, "sites_merged": 0},
-        "same_as": {"records_linked": 233, "sites_merged": 128},
-        "name_near": {"records_linked": 675, "sites_merged": 481},
+        "dep_id": {"records_linked": 6718, "sites_merged": 3359},
+        "same_as": {"records_linked": 7494, "sites_merged": 4827},
+        "name_near": {"records_linked": 91715, "sites_merged": 62550},
     }
-    assert (report["same_as_links_between_records"], report["same_as_links_too_far"]) == (269, 46)
-    assert report["per_source"] == {
-        "mrds": {"records": 4330, "sites": 4153},
-        "mrds_tungsten": {"records": 1694, "sites": 1610},
-        "porphyry_copper": {"records": 100, "sites": 100},
-        "usgs_lithium": {"records": 21, "sites": 21},
-        "usmin_mine_features": {"records": 2377, "sites": 2225},
-    }
-    per_state = report["sites_per_state"]
-    assert (per_state["CA"], per_state["NV"], per_state["AZ"], per_state["AK"]) == (
-        6784,
-        1034,
-        39,
-        14,
+    assert (report["same_as_links_between_records"], report["same_as_links_not_used"]) == (
+        32836,
+        22596,
     )
-    assert sum(per_state.values()) == 7913
+    per_source = report["per_source"]
+    assert len(per_source) == 36
+    assert {k: per_source[k] for k in ("mrds", "minmod_mrds", "mrds_california", "umos")} == {
+        "mrds": {"records": 4330, "sites": 3315},
+        "minmod_mrds": {"records": 144098, "sites": 130981},
+        "mrds_california": {"records": 42744, "sites": 32216},
+        "umos": {"records": 7792, "sites": 7497},
+    }
+    assert per_source["usgs_lithium"] == {"records": 21, "sites": 20}
+    per_state = report["sites_per_state"]
+    assert [per_state[s] for s in ("CA", "NV", "AZ", "AK", "UT")] == [
+        37912,
+        8539,
+        6889,
+        10977,
+        10395,
+    ]
+    assert sum(per_state.values()) == 199565
     frame = real_store.frame("sites")
-    assert int(frame["n_records"].sum()) == 8522  # every record in exactly one site
+    assert int(frame["n_records"].sum()) == 270301  # every record in exactly one site
     assert frame["records"].explode().is_unique
 
 
 def test_same_as_links_between_distant_unnamed_records_are_not_used(
     real_store: store.Store,
 ) -> None:
-    """MinMod links 19 "Unnamed Location" MRDS records over 19 x 25 km into one site; only
-    the 6 within 1.5 km of each other stay linked."""
+    """MinMod links 19 "Unnamed Location" MRDS records of Shasta County over 19 x 25 km;
+    only those within 1.5 km of another stay linked."""
     frame = real_store.frame("sites").set_index("id")
-    assert frame["n_records"].max() == 7
     site = frame.loc["mrds:10077752"]
-    assert (site["name"], site["n_records"], list(site["link_rules"])) == (
-        "Unnamed Location",
-        6,
-        ["same_as"],
-    )
+    assert (site["name"], site["n_records"]) == ("Unnamed Location", 12)
     records = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
-    xmin, ymin, xmax, ymax = records.loc[list(site["records"])].to_crs(5070).total_bounds
-    assert max(xmax - xmin, ymax - ymin) < sites.LINK_DISTANCE_M
+    mrds = [r for r in site["records"] if r.startswith("mrds:")]
+    assert len(mrds) == 6  # of the 19; the others are their MinMod and California copies
+    xmin, ymin, xmax, ymax = records.loc[mrds].to_crs(5070).total_bounds
+    assert max(xmax - xmin, ymax - ymin) < 2 * sites.LINK_DISTANCE_M
+
+
+def test_iron_mountain_has_records_of_six_sources_and_one_site_id(real_store: store.Store) -> None:
+    """Iron Mountain Mine (Shasta County, a producer): four MRDS dep_ids in the MRDS table
+    and in MinMod's sample, four records of MinMod's California MRDS, the Ni-Cr-PGE and VMS
+    compilations and a USMIN mine symbol: one site, ``mrds:<lowest dep_id>``."""
+    site = real_store.frame("sites").set_index("id").loc["mrds:10077593"]
+    assert site["name"] == "Iron Mountain Mine" and site["state"] == "CA"
+    assert list(site["sources"]) == [
+        "mrds",
+        "minmod_mrds",
+        "mrds_california",
+        "usgs_nicrpge",
+        "usgs_vms",
+        "usmin_mine_features",
+    ]
+    assert list(site["dep_ids"]) == ["10077593", "10189961", "10216041", "60000273"]
+    assert site["n_records"] == 15
+    assert site["dev_status"] == "producer"
+    assert "Iron Mountain District" in list(site["alt_names"])
+    detail = {d["id"]: d for d in json.loads(site["records_detail"])}
+    assert detail["minmod_mrds:10189961"]["linked_by"] == ["dep_id", "name_near"]
+    assert detail["usmin:5526061-26"]["linked_by"] == ["name_near"]
+    assert detail["mrds:10077593"]["source_url"].endswith("dep_id=10077593")
 
 
 def test_a_site_with_duplicate_dep_ids_and_mine_symbols(real_store: store.Store) -> None:
-    """Niagara Group (Shasta County): four MRDS records and three USMIN mine symbols."""
+    """Niagara Group (Shasta County): MRDS records, their MinMod copies, California MRDS
+    records and USMIN mine symbols."""
     site = real_store.frame("sites").set_index("id").loc["mrds:10077604"]
     assert site["name"] == "Niagara Group"
-    assert list(site["sources"]) == ["mrds", "usmin_mine_features"]
-    assert list(site["dep_ids"]) == ["10077604", "10077610", "10165229", "10213964"]
-    assert set(site["alt_names"]) == {"Summit", "Niagara Summit Mine", "Summit Mine"}
-    assert site["dev_status"] == "past_producer"
+    assert list(site["sources"]) == [
+        "mrds",
+        "minmod_mrds",
+        "mrds_california",
+        "usmin_mine_features",
+    ]
+    assert list(site["dep_ids"]) == ["10077604", "10077610", "10140683", "10165229", "10213964"]
+    assert {"Summit", "Niagara Summit Mine", "Summit Mine"} <= set(site["alt_names"])
+    assert site["dev_status"] == "past_producer" and site["n_records"] == 19
     detail = json.loads(site["records_detail"])
     assert [d["id"] for d in detail] == list(site["records"])
-    assert {d["source"] for d in detail} == {"mrds", "usmin_mine_features"}
-    assert all(d["linked_by"] == ["name_near"] for d in detail)
 
 
 def test_kings_valley_is_found_as_thacker_pass(real_store: store.Store) -> None:
@@ -155,46 +184,10 @@ def test_kings_valley_is_found_as_thacker_pass(real_store: store.Store) -> None:
 
 
 def test_porphyry_inventory_travels_with_its_record(real_store: store.Store) -> None:
-    frame = real_store.frame("sites")
-    porcu = frame.loc[frame["source"].eq("porphyry_copper") & frame["inventory"].notna()]
-    assert len(porcu) > 50
-    items = json.loads(porcu.iloc[0]["inventory"])
-    assert {i["layer"] for i in items} == {"porphyry_copper"}
-    assert {i["record"] for i in items} == set(porcu.iloc[0]["records"])
-    assert items[0]["commodity"] == "copper"
-
-
-@pytest.fixture(scope="module")
-def three_source_sites(real_store: store.Store, mirror_dir: Path) -> gpd.GeoDataFrame:
-    """The store's records plus MinMod's USGS MRDS of California records (real, read from
-    the mirror) of the northern California box, linked (rule 3 only links those)."""
-    records = real_store.kind_frame(LayerKind.DEPOSITS)
-    minmod = minmod_ca_records(mirror_dir)
-    minmod = minmod.assign(
-        source_id=minmod["id"].str.split(":").str[1],
-        dev_status="unknown",
-        critical=False,
-        commodities=[[] for _ in range(len(minmod))],
-    )
-    both = gpd.GeoDataFrame(pd.concat([records, minmod], ignore_index=True), crs=4326)
-    frame, _ = sites.build_sites(both, pd.DataFrame({"key_1": [], "key_2": []}))
-    return frame.set_index("id")
-
-
-def test_iron_mountain_has_records_of_three_sources_and_one_site_id(
-    three_source_sites: gpd.GeoDataFrame,
-) -> None:
-    """Iron Mountain Mine (Shasta County, a producer): four MRDS dep_ids, four MinMod CA
-    records and a USMIN mine symbol, one site ``mrds:<lowest dep_id>``."""
-    site = three_source_sites.loc["mrds:10077593"]
-    assert site["name"] == "Iron Mountain Mine"
-    # Sources best first: MRDS, then the (unranked) MinMod layer, then the mine symbol.
-    assert list(site["sources"]) == ["mrds", "minmod_mrds_california", "usmin_mine_features"]
-    assert list(site["dep_ids"]) == ["10077593", "10189961", "10216041", "60000273"]
-    assert site["n_records"] == 9
-    assert site["dev_status"] == "producer"
-    assert "Iron Mountain District" in list(site["alt_names"])
-    members = three_source_sites.index[
-        three_source_sites["records"].map(lambda r: "usmin:5526061-26" in r)
-    ]
-    assert members.tolist() == ["mrds:10077593"]
+    frame = real_store.frame("sites").set_index("id")
+    bingham = frame.loc["mrds:10008465"]  # Bingham Canyon, Utah: ten sources
+    assert bingham["dev_status"] == "producer" and bingham["state"] == "UT"
+    items = json.loads(bingham["inventory"])
+    porcu = [i for i in items if i["layer"] == "porphyry_copper"]
+    assert porcu and {i["record"] for i in porcu} <= set(bingham["records"])
+    assert {i["commodity"] for i in porcu} >= {"copper", "molybdenum"}

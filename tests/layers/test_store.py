@@ -37,7 +37,7 @@ EXPECTED_ROWS = {
     "populated_places": 769,  # adm0_a3 = USA rows of 7,343
     "rivers": 239,  # of 1,455 worldwide, clipped to the US boxes
     "lakes": 418,  # of 1,200 in North America, clipped to the US boxes
-    "sites": 7913,  # 8,522 records linked (layers/sites.py; docs/data.md)
+    "sites": 199565,  # 270,301 records linked (layers/sites.py; docs/data.md)
 }
 
 
