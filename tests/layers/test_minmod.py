@@ -230,7 +230,7 @@ def test_every_table_name_is_a_known_commodity_and_filters_accept_them() -> None
     names = {n for names in reference.minmod_observed_names().values() for n in names}
     names |= {n for n in reference.minmod_commodity_names().values() if n}
     assert names <= reference.known_commodities()
-    assert reference.resolve_commodity_filter(["rhenium", "neodymium"]) == {
+    assert reference.resolve_commodity_filter(["rhenium", "neodymium"], frozenset()) == {
         "rhenium",
         "neodymium",
     }
