@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from layers.coverage import FULL_KINDS, LAYER_ID
@@ -36,14 +36,15 @@ def _full_coverage(store: Any) -> shapely.Geometry | None:
     return _FULL[root]
 
 
-def national_only_note(store: Any, cells: gpd.GeoDataFrame) -> list[str]:
-    """A note (empty list when none applies) on cells covered only by national sources."""
+def national_only_note(store: Any, cells: pd.DataFrame) -> list[str]:
+    """A note (empty list when none applies) on cells covered only by national sources;
+    ``cells`` has a lon/lat ``geometry`` column (a GeoDataFrame or a plain frame)."""
     if not len(cells) or "geometry" not in cells:
         return []
     area = _full_coverage(store)
     if area is None:
         return []
-    covered = shapely.intersects(area, np.asarray(cells.geometry.values))
+    covered = shapely.intersects(area, np.asarray(cells["geometry"].to_numpy(), dtype=object))
     outside = int((~covered).sum())
     if not outside:
         return []
