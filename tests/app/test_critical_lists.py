@@ -20,8 +20,7 @@ from fastapi.testclient import TestClient
 
 from app.exports import KML_NS
 from layers.reference import REFERENCE_DIR
-from layers.schema import LayerKind
-from layers.store import Store
+from layers.store import Store, deposit_sites
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 TRIANGLE_GROUP = "mrds:10037703"  # NV, uranium only (MRDS tungsten file)
@@ -44,7 +43,7 @@ LISTS = {
 
 
 def _critical_ids(store: Store, list_id: str) -> set[str]:
-    deposits = store.kind_frame(LayerKind.DEPOSITS)
+    deposits = deposit_sites(store)
     names = LISTS[list_id]
     return {
         i for i, cs in zip(deposits["id"], deposits["commodities"], strict=True) if set(cs) & names
@@ -70,7 +69,7 @@ def test_items_critical_filter_follows_the_list(
     assert by_name == expected
     _, others = _all_items(client, f"critical=false&critical_list={list_id}")
     assert not others & expected
-    assert len(others) + len(expected) == len(real_store.kind_frame(LayerKind.DEPOSITS))
+    assert len(others) + len(expected) == len(deposit_sites(real_store))
     for feature in doc["features"][:50]:
         assert list_id in feature["properties"]["critical_lists"]
         assert not {
@@ -83,25 +82,25 @@ def test_copper_uranium_potash_are_critical_in_2025_not_2022(
 ) -> None:
     _, in2025 = _all_items(client, "critical=true")  # the default list: usgs2025
     _, in2022 = _all_items(client, "critical=true&critical_list=usgs2022")
-    assert {TRIANGLE_GROUP, SHOE_MAKER} <= in2025 and not {TRIANGLE_GROUP, SHOE_MAKER} & in2022
-    deposits = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
+    _, eo = _all_items(client, "critical=true&critical_list=eo14241")
+    deposits = deposit_sites(real_store).set_index("id")
     for mineral in ("copper", "uranium", "potash"):
         holders = {i for i, cs in deposits["commodities"].items() if mineral in cs}
-        assert holders and holders <= in2025, mineral
+        only = {i for i in holders if not set(deposits.loc[i, "commodities"]) & LISTS["usgs2022"]}
+        assert len(only) >= 1, mineral  # deposits whose only critical mineral is this one
+        assert holders <= in2025 and holders <= eo, mineral
         # under 2022 only the holders of another 2022 mineral count (potash ones: lithium)
-        others = {i for i in holders if set(deposits.loc[i, "commodities"]) & LISTS["usgs2022"]}
-        assert holders & in2022 == others, mineral
-    porphyry = set(deposits.index[deposits["source"].eq("porphyry_copper").to_numpy()])
-    assert len(porphyry) == 100 and porphyry <= in2025
-    assert len(porphyry - in2022) == 100  # Cu-Mo-Au-Ag: none on the 2022 list
-    _, eo = _all_items(client, "critical=true&critical_list=eo14241")
-    assert GOLD_ONLY in eo and GOLD_ONLY not in in2025
+        assert holders & in2022 == holders - only, mineral
+    for site in (TRIANGLE_GROUP, SHOE_MAKER):  # uranium (NV) and copper (CA) deposits
+        assert site in in2025 and site not in in2022
     gold = {i for i, cs in deposits["commodities"].items() if "gold" in cs}
-    assert gold <= eo and len(gold) == 3186
+    gold_only = {i for i in gold if not set(deposits.loc[i, "commodities"]) & LISTS["usgs2025"]}
+    assert GOLD_ONLY in gold_only and len(gold_only) > 1000
+    assert gold <= eo and not gold_only & in2025
 
 
-def _tile_of(real_store: Store, deposit_id: str, z: int = 9) -> morecantile.Tile:
-    deposits = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
+def _tile_of(real_store: Store, deposit_id: str, z: int = 12) -> morecantile.Tile:
+    deposits = deposit_sites(real_store).set_index("id")
     point = deposits.loc[deposit_id, "geometry"]
     return TMS.tile(point.x, point.y, z)
 

@@ -12,7 +12,7 @@ import pytest
 from layers import critical, reference
 from layers.errors import InvalidParameterError, UnknownCriticalListError
 from layers.schema import LayerKind
-from layers.store import Store
+from layers.store import Store, deposit_sites
 
 ADDED_2025 = {
     "boron",
@@ -117,13 +117,14 @@ def test_every_list_table_has_a_citation_file() -> None:
 
 
 def test_stored_critical_flag_is_the_2025_list(real_store: Store) -> None:
-    deposits = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
-    flags = critical.critical_mask(deposits["commodities"], "usgs2025")
-    assert np.array_equal(deposits["critical"].to_numpy(), flags)
-    # uranium-only (NV tungsten file) and copper-only (MRDS) records now count
-    assert list(deposits.loc["mrds:10037703", "commodities"]) == ["uranium"]
-    assert deposits.loc["mrds:10037703", "critical"]
-    assert list(deposits.loc["mrds:10214130", "commodities"]) == ["copper"]
-    assert deposits.loc["mrds:10214130", "critical"]
-    porphyry = deposits.loc[deposits["source"].eq("porphyry_copper").to_numpy()]
+    for frame in (real_store.kind_frame(LayerKind.DEPOSITS), deposit_sites(real_store)):
+        flags = critical.critical_mask(frame["commodities"], "usgs2025")
+        assert np.array_equal(frame["critical"].to_numpy(), flags)
+    records = real_store.kind_frame(LayerKind.DEPOSITS).set_index("id")
+    # a uranium-only record (NV tungsten file) and a copper-only MRDS record now count
+    assert list(records.loc["mrds_tungsten:10037703", "commodities"]) == ["uranium"]
+    assert records.loc["mrds_tungsten:10037703", "critical"]
+    assert list(records.loc["mrds:10214130", "commodities"]) == ["copper"]
+    assert records.loc["mrds:10214130", "critical"]
+    porphyry = records.loc[records["source"].eq("porphyry_copper").to_numpy()]
     assert len(porphyry) == 100 and porphyry["critical"].all()
