@@ -260,3 +260,14 @@ def test_cells_are_named_by_place(alaska_copper: tuple[Any, Any], enriched: Any)
     assert row["place_label"].endswith(": Pebble Copper")
     assert row["county"] in row["place_label"]
     assert row["land_units"] == []  # general Alaska land: no mapped unit
+
+
+def test_aleutian_bbox_returns_the_ardf_deposits_on_both_sides(geo_store: Any) -> None:
+    deposits = geo_store.kind_frame(LayerKind.DEPOSITS)
+    picked = deposits.loc[DepositFilter(bbox=(170.0, 50.0, -170.0, 60.0)).mask(deposits)]
+    ids = set(picked["id"])
+    # Adak (east of 180) and Attu and Little Sitkin (west of it), from the ARDF layer.
+    assert {"ardf:AD001", "ardf:AT001", "ardf:RI001"} <= ids
+    assert picked.loc[picked["id"] == "ardf:AD001", "name"].iloc[0] == "Sweeper Cove"
+    x = picked.geometry.x.to_numpy()
+    assert ((x >= 170) | (x <= -170)).all() and (x > 0).any() and (x < 0).any()
