@@ -1,15 +1,13 @@
 """Fixtures for the geo tests: a store built from the real-data mirror, an engine over it,
 and a synthetic two-cell toy store (named as such) whose scores can be computed by hand.
 
-The real store is built once per session straight from the mirror (the ``shared/data``
-folder beside the checkout, or ``FEDMIN_DATA_MIRROR``) into a temporary directory; the
+The real store is the session's one build from the mirror (``tests/conftest.py``); the
 tests skip with a reason when no mirror is present.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,24 +21,10 @@ import shapely
 from layers.schema import SCHEMAS, LayerKind
 
 
-def mirror_path() -> Path:
-    configured = os.environ.get("FEDMIN_DATA_MIRROR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
 @pytest.fixture(scope="session")
-def geo_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The real store (northern California extract and national layers), built once."""
-    mirror = mirror_path()
-    if not (mirror / "deposits").is_dir():
-        pytest.skip(f"no real-data mirror at {mirror} (set FEDMIN_DATA_MIRROR)")
-    from layers import store
-
-    data_dir = tmp_path_factory.mktemp("geo-store")
-    store.build(mirror, data_dir, progress=False)
-    return store.open_store(data_dir)
+def geo_store(real_store: Any) -> Any:
+    """The real store: the session's one build from the mirror (``tests/conftest.py``)."""
+    return real_store
 
 
 @pytest.fixture(scope="session")
