@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -577,31 +577,22 @@ class TileBlob:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class TileCache:
-    """A bounded, thread-safe LRU of rendered tiles keyed by everything they depend on."""
+def _tile_bytes(blob: TileBlob) -> int:
+    """A tile's bytes plus the bookkeeping of its entry (key tuple, blob, headers)."""
+    return len(blob.content or b"") + TILE_ENTRY_OVERHEAD
 
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, TileBlob] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._items)
+#: Bytes an entry of the tile cache costs beyond the tile's own.
+TILE_ENTRY_OVERHEAD = 600
 
-    def get(self, key: Hashable) -> TileBlob | None:
-        """The cached tile, or None (never renders)."""
-        with self._lock:
-            blob = self._items.get(key)
-            if blob is not None:
-                self._items.move_to_end(key)
-            return blob
 
-    def put(self, key: Hashable, blob: TileBlob) -> None:
-        if self.max_entries:
-            with self._lock:
-                self._items[key] = blob
-                while len(self._items) > self.max_entries:
-                    self._items.popitem(last=False)
+class TileCache(ByteLRU[TileBlob]):
+    """The LRU of rendered tiles keyed by everything they depend on, bounded by the bytes
+    it holds (``FEDMIN_TILE_CACHE_BYTES``): 2,300 filters of a 464 kB z0 tile held a
+    gigabyte when it was bounded by entries."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__("tiles", max_bytes, sizer=_tile_bytes)
 
 
 # --- rasters -----------------------------------------------------------------------------

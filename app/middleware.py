@@ -6,6 +6,10 @@ of layers, so streamed and file responses pass through untouched and a request c
 
 1. the request log: a request id (``X-Request-ID`` echoed when it is a plain token, else
    generated) and one JSON log line per request with its timing and size;
+   then the Host check (a 400 for a Host not in ``FEDMIN_ALLOWED_HOSTS`` unless
+   ``FEDMIN_PUBLIC_URL`` is set, as Starlette's ``TrustedHostMiddleware`` does, so no
+   link is ever made from a forged Host) and ``HEAD``: answered as the ``GET`` of the
+   same URL (same status and headers, Content-Length included) without the body;
 2. security headers: ``nosniff`` and ``Referrer-Policy`` on every response, a
    Content-Security-Policy and frame denial on HTML;
 3. CORS (Starlette's), only when ``FEDMIN_CORS_ORIGINS`` names origins: closed by default;
@@ -161,9 +165,12 @@ class FedminMiddleware:
         max_bytes: int,
         docs_paths: Iterable[str] = (),
         cors: dict[str, Any] | None = None,
+        allowed_hosts: Iterable[str] | None = None,
     ):
         self.app = app
         self.max_bytes = max_bytes
+        #: None: any Host (links do not come from it); else the names and ``*.`` suffixes.
+        self.hosts = TrustedHosts(allowed_hosts) if allowed_hosts is not None else None
         self.docs_paths = frozenset(docs_paths)
         self.cors = CORSMiddleware(self._behind_cors, **cors) if cors else None
 
@@ -171,10 +178,12 @@ class FedminMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = length = chunked = None
+        given = length = chunked = host = None
         for key, value in scope.get("headers", ()):  # the first of each, as before
             if key == b"x-request-id":
                 given = value.decode("latin-1") if given is None else given
+            elif key == b"host":
+                host = value.decode("latin-1") if host is None else host
             elif key == b"content-length":
                 length = value.decode("latin-1") if length is None else length
             elif key == b"transfer-encoding":
@@ -185,9 +194,15 @@ class FedminMiddleware:
         status = 500  # unless a response starts
         sent = 0
         pinned: list[Snapshot] = []  # without CORS, the build header is set here too
+        logged = scope
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_wrapped(message: Message) -> None:
             nonlocal status, sent
+            if head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
@@ -205,13 +220,15 @@ class FedminMiddleware:
             await send(message)
 
         try:
-            if self.cors is not None:
+            if self.hosts is not None and host is not None and not self.hosts.allows(host):
+                await self.hosts.refusal(host)(scope, receive, send_wrapped)
+            elif self.cors is not None:
                 await self.cors(scope, receive, send_wrapped)
             else:
                 await self._limited(scope, receive, send_wrapped, length, chunked, pinned)
         finally:
             if access_log.isEnabledFor(logging.INFO):
-                _log_access(scope, request_id, status, started, sent)
+                _log_access(logged, request_id, status, started, sent)
             request_id_var.reset(token)
 
     async def _behind_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -323,6 +340,38 @@ class FedminMiddleware:
             await internal_error(scope["path"], exc)(scope, receive, tracked)
 
 
+class TrustedHosts:
+    """The Host names a request may use (``name``, ``*.domain`` or ``*``), port ignored."""
+
+    def __init__(self, patterns: Iterable[str]):
+        self.patterns = [p.lower() for p in patterns]
+        self.any = "*" in self.patterns
+        self.exact = frozenset(p.strip("[]") for p in self.patterns if not p.startswith("*"))
+        self.suffixes = tuple(p[1:] for p in self.patterns if p.startswith("*."))
+
+    @staticmethod
+    def name(host: str) -> str:
+        """``example.org:8000`` -> ``example.org``; ``[::1]:8000`` -> ``::1``."""
+        host = host.strip().lower()
+        if host.startswith("["):
+            return host[1:].partition("]")[0]
+        return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+    def allows(self, host: str) -> bool:
+        if self.any:
+            return True
+        name = self.name(host)
+        return name in self.exact or name.endswith(self.suffixes)
+
+    def refusal(self, host: str) -> Any:
+        return error_response(
+            400,
+            "InvalidHost",
+            f"Host {host[:100]!r} is not served here (allowed: {self.patterns}); set "
+            "FEDMIN_ALLOWED_HOSTS, or FEDMIN_PUBLIC_URL to make links from a fixed URL",
+        )
+
+
 def _log_access(scope: Scope, request_id: str, status: int, started: float, sent: int) -> None:
     """One ``fedmin.access`` record: the request, its status, timing and size."""
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -370,4 +419,5 @@ def install(app: FastAPI, settings: Settings) -> None:
         max_bytes=settings.max_request_body_bytes,
         docs_paths=docs,
         cors=cors,
+        allowed_hosts=None if settings.public_url else settings.allowed_hosts,
     )

@@ -62,10 +62,11 @@ RasterId = Annotated[
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
-    """Repeated and comma-separated values as one tuple (None when not given)."""
+    """Repeated and comma-separated values as one tuple, empty items dropped (None when
+    nothing is left: an empty value is an absent parameter, see ``app.routing``)."""
     if not values:
         return None
-    return tuple(part for value in values for part in value.split(","))
+    return tuple(part for value in values for part in value.split(",") if part.strip()) or None
 
 
 @dataclass(frozen=True)

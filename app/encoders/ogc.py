@@ -184,8 +184,10 @@ def page_links(
     ]
     if offset + limit < matched:
         links.append(link(at(offset + limit), "next", GEOJSON, "Next page"))
-    if offset > 0:
-        links.append(link(at(max(0, offset - limit)), "prev", GEOJSON, "Previous page"))
+    if offset > 0 and matched > 0:  # past the end: prev is the last page that has features
+        links.append(
+            link(at(max(0, min(offset, matched) - limit)), "prev", GEOJSON, "Previous page")
+        )
     return links
 
 
