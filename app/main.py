@@ -11,6 +11,7 @@ from app import errors, middleware
 from app.collections import TileCache
 from app.deps import store_dep
 from app.encoders import OrjsonResponse
+from app.params import document_ogc_parameters
 from app.routers import features, rankings, shortlist, tiles
 from app.routers import map as map_routes
 from app.routing import CheckedRoute
@@ -59,6 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.route_class = CheckedRoute  # /health too refuses unknown parameters
     errors.install(app)
     middleware.install(app, settings)
+    documented = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document_ogc_parameters(documented(), settings)  # cached by FastAPI
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["service"], summary="Service health and the loaded layers")
     def health(store: Store = Depends(store_dep)) -> dict:

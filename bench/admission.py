@@ -112,10 +112,15 @@ def main() -> None:
         prober = threading.Thread(target=probe, args=(server.base, stop, load))
         prober.start()
         t0 = time.monotonic()
-        ranked = asyncio.run(rankings(server.base, args.rankings, args.seconds))
+        try:
+            ranked = asyncio.run(rankings(server.base, args.rankings, args.seconds))
+        except Exception:
+            print(server.log.read_text()[-4000:] if server.log else "", file=sys.stderr)
+            raise
+        finally:
+            stop.set()
+            prober.join()
         wall = time.monotonic() - t0
-        stop.set()
-        prober.join()
         rss = server.rss_mib()
 
     rows = []

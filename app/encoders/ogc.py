@@ -21,7 +21,19 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    # Part 3 (filtering) and the CQL2 classes tests/app/test_cql.py exercises
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
+QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
 
@@ -107,6 +119,7 @@ def collection(
         link(f"{url}?f=html", "alternate", HTML, "This collection as HTML"),
         link(f"{url}/items", "items", GEOJSON, "Features"),
         link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
+        link(f"{url}/queryables", QUERYABLES, "application/schema+json", "Queryables"),
         link(f"{url}/tiles/{TILE_MATRIX_SET}/tilejson.json", TILESETS_VECTOR, JSON, "TileJSON"),
         link(
             f"{url}/tiles/{TILE_MATRIX_SET}/{{z}}/{{x}}/{{y}}",
@@ -145,6 +158,18 @@ def collection(
             "fedmin:provenance": loaded.provenance,
         }
     return doc | {"links": links} | extra
+
+
+def queryables(coll: Collection, base: str) -> dict[str, Any]:
+    """The collection's queryables as a JSON Schema (OGC API - Features Part 3)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/collections/{coll.id}/queryables",
+        "type": "object",
+        "title": coll.spec.title,
+        "properties": coll.queryables,
+        "additionalProperties": False,
+    }
 
 
 def collections(docs: list[dict[str, Any]], base: str) -> dict[str, Any]:
