@@ -63,11 +63,14 @@ class Ranking:
 
 
 def default_workers() -> int:
-    """The cores this process may run on (the ranking executor's size by default)."""
+    """The ranking executor's size by default: the cores this process may run on, less
+    one for the event loop (the cheap requests), at least one. Rankings are partly pure
+    Python: more threads than that only take the GIL from the event loop."""
     try:
-        return len(os.sched_getaffinity(0)) or 1
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 class RankingService:

@@ -88,8 +88,8 @@ class Settings(BaseSettings):
     ranking_workers: int | None = Field(
         None,
         ge=1,
-        description="Threads of the rankings' own executor; None: one per core this "
-        "process may use.",
+        description="Threads of the rankings' own executor; None: the cores this process "
+        "may use less one (kept for the event loop), at least one.",
     )
     ranking_queue: int = Field(
         4,
