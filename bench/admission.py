@@ -65,13 +65,20 @@ async def rankings(base: str, n: int, seconds: float) -> dict[str, object]:
     refusals: list[float] = []
     answered: list[float] = []
     other: list[int] = []
+    resets: list[float] = []
     started = time.monotonic()
 
     async def one(client: httpx.AsyncClient, i: int) -> None:
         path = f"/rankings?weights=potential:1,access:{0.001 * (i + 1):.3f}&top=10"
         while time.monotonic() - started < seconds:
             t0 = time.perf_counter()
-            response = await client.get(path)
+            try:
+                response = await client.get(path)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # a kept-alive connection the server closed while the client slept
+                # (uvicorn's 5 s keep-alive timeout = Retry-After): ask again
+                resets.append(time.monotonic() - started)
+                continue
             elapsed = time.perf_counter() - t0
             if response.status_code == 200:
                 answered.append(time.monotonic() - started)
@@ -85,7 +92,7 @@ async def rankings(base: str, n: int, seconds: float) -> dict[str, object]:
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client:
         await asyncio.gather(*(one(client, i) for i in range(n)))
-    return {"answered": answered, "refusals": refusals, "other": other}
+    return {"answered": answered, "refusals": refusals, "other": other, "resets": resets}
 
 
 def main() -> None:
@@ -153,7 +160,8 @@ def main() -> None:
         f"rankings: {len(answered)}/{args.rankings} answered 200 within {args.seconds:g} s "
         f"(last at {max(answered, default=float('nan')):.1f} s); {len(refusals)} refusals "
         f"(503 + Retry-After), answered in p50 {refused['p50']:.1f} ms, p99 "
-        f"{refused['p99']:.1f} ms; other statuses: {ranked['other'] or 'none'}"
+        f"{refused['p99']:.1f} ms; other statuses: {ranked['other'] or 'none'}; "
+        f"{len(ranked['resets'])} kept-alive connections closed by the server and retried"
     )
     print(f"server RSS at the end: {rss:.0f} MiB" if rss else "")
     worst = max(c.summarize(load[k])["p99"] for k in PROBES)
