@@ -133,3 +133,15 @@ def test_gdal_where_is_sent_to_the_server_in_few_pages(
     pages = [q for q in requests if "limit=1000" in q]
     assert len(pages) == -(-len(expected) // 1000), requests  # ceil(matched / 1000)
     assert len(requests) <= len(pages) + 1  # plus GDAL's schema probe (limit=20)
+
+
+def test_gdal_ogcapi_reads_a_vector_tile_layer(client: TestClient, server_url: str) -> None:
+    """GDAL's OGC API driver follows collection -> tilesets -> tileset -> tile matrix
+    set, exposes one layer per zoom and reads the MVT tiles of zoom 0."""
+    url = f"OGCAPI:{server_url}/collections/states"
+    layers = [name for name, _ in pyogrio.list_layers(url)]
+    assert layers == [f"Zoom level {z}" for z in range(17)]
+    frame = pyogrio.read_dataframe(url, layer="Zoom level 0")
+    states = {f["properties"]["name"] for f in _api_features(client, "states")}
+    assert 50 <= len(frame) <= len(states) and set(frame["name"]) <= states
+    assert {"California", "Nevada", "Alaska"} <= set(frame["name"])
