@@ -18,6 +18,12 @@ of layers, so streamed and file responses pass through untouched and a request c
 5. the store snapshot the request is served from (``app.state``), and the JSON 500 for
    an exception no handler took (``app.errors.internal_error``), so that it too carries
    the headers above.
+
+Inside it, Starlette's ``GZipMiddleware`` compresses a response of at least
+``FEDMIN_GZIP_MIN_BYTES`` when the request's ``Accept-Encoding`` names gzip (``Vary:
+Accept-Encoding`` on each); tiles, GeoPackages and zips are sent as they are (already
+compact, or compressed, and a tile's ETag names one representation). The access log and
+``HEAD`` see the compressed response, as the client does.
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ import orjson
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.encoders import MVT
 from app.errors import error_response, internal_error
 from app.map.page import OSM_TILES
 from app.settings import Settings
@@ -147,6 +155,9 @@ CSP_API_DOCS = content_security_policy(
     worker=["blob:"],
 )
 REFERRER_POLICY = "strict-origin-when-cross-origin"  # OSM's tile policy wants a Referer
+#: Sent uncompressed: Starlette's binary defaults (PNG among them), vector tiles,
+#: GeoPackage and zipped Shapefile exports.
+GZIP_EXCLUDED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT, "application/geopackage+sqlite3")
 
 
 class FedminMiddleware:
@@ -396,7 +407,8 @@ def _log_access(scope: Scope, request_id: str, status: int, started: float, sent
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the one middleware layer (CORS inside it, only when origins are named)."""
+    """Add the one middleware layer (CORS inside it, only when origins are named) and,
+    inside that, gzip."""
     configure_logging(settings)
     cors = None
     if settings.cors_origins:
@@ -413,6 +425,13 @@ def install(app: FastAPI, settings: Settings) -> None:
                 REQUEST_ID_HEADER,
             ],
         }
+    if settings.gzip_min_bytes:  # first added, so inside FedminMiddleware
+        app.add_middleware(
+            GZipMiddleware,
+            minimum_size=settings.gzip_min_bytes,
+            compresslevel=settings.gzip_level,
+            exclude_content_types=GZIP_EXCLUDED,
+        )
     docs = [p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p]
     app.add_middleware(
         FedminMiddleware,

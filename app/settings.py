@@ -97,6 +97,16 @@ class Settings(BaseSettings):
         description="Ranking computations that may wait for a worker; one more is refused "
         "at once with a 503 and Retry-After (cached rankings are always answered).",
     )
+    gzip_min_bytes: int = Field(
+        4096,
+        ge=0,
+        description="Responses of at least this many bytes (JSON, GeoJSON, HTML, CSV, KML; "
+        "not tiles, GeoPackages or zips) are gzip-compressed when the request's "
+        "Accept-Encoding allows it; 0: never compress.",
+    )
+    gzip_level: int = Field(
+        5, ge=1, le=9, description="zlib level of that compression (1 fastest, 9 smallest)."
+    )
     max_request_body_bytes: int = Field(
         1_048_576, ge=0, description="Larger request bodies are refused with a 413."
     )

@@ -43,11 +43,16 @@ def _error(response: Any, status: int, error: str) -> str:
 
 @pytest.mark.parametrize("path", GET_ROUTES)
 def test_head_answers_as_get_without_the_body(client: TestClient, path: str) -> None:
-    got, head = client.get(path), client.head(path)
+    identity = {"Accept-Encoding": "identity"}
+    got, head = client.get(path, headers=identity), client.head(path, headers=identity)
     assert head.status_code == got.status_code == 200
     assert head.content == b""
     assert head.headers["content-type"] == got.headers["content-type"]
     assert int(head.headers["content-length"]) == len(got.content) > 0
+    zipped, zipped_head = client.get(path), client.head(path)  # httpx asks for gzip
+    assert zipped_head.content == b"" and zipped.content == got.content
+    assert zipped_head.headers.get("content-encoding") == zipped.headers.get("content-encoding")
+    assert zipped_head.headers["content-length"] == zipped.headers["content-length"]
 
 
 def test_every_get_route_of_the_app_takes_head(client: TestClient) -> None:
@@ -60,6 +65,34 @@ def test_every_get_route_of_the_app_takes_head(client: TestClient) -> None:
             for name in ("z", "x", "y", "featureId", "cellId"):
                 path = path.replace("{" + name + "}", "0")
             assert client.head(path).status_code != 405, path
+
+
+# --- gzip ------------------------------------------------------------------------------
+
+
+def test_large_json_is_gzipped_when_the_client_accepts_it(client: TestClient) -> None:
+    url = "/collections/deposits/items?limit=1000&state=NV"
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert int(plain.headers["content-length"]) == len(plain.content) > 400_000
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["vary"]
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 5
+    body = zipped.json()  # httpx decompressed it: the same 1,000 Nevada deposits
+    assert body == plain.json() | {"timeStamp": body["timeStamp"]}
+    assert body["numberReturned"] == 1000 and {f["properties"]["state"] for f in body["features"]} == {"NV"}
+    small = client.get("/conformance", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers  # under FEDMIN_GZIP_MIN_BYTES
+    tile = client.get(f"/collections/deposits/tiles/WebMercatorQuad/0/0/0", headers={"Accept-Encoding": "gzip"})
+    assert tile.status_code == 200 and len(tile.content) > 4096
+    assert "content-encoding" not in tile.headers  # its ETag names this representation
+
+
+def test_gzip_can_be_switched_off(app_settings: Settings) -> None:
+    with TestClient(create_app(app_settings.model_copy(update={"gzip_min_bytes": 0}))) as off:
+        page = off.get("/collections/deposits/items?limit=1000", headers={"Accept-Encoding": "gzip"})
+        assert page.status_code == 200 and "content-encoding" not in page.headers
 
 
 # --- Host and links ---------------------------------------------------------------------
