@@ -55,5 +55,8 @@ async def tile_cache_dep(request: Request) -> TileCache:
 
 
 async def base_url(request: Request) -> str:
-    """Absolute root of the API (honours a root_path behind a proxy), without a slash."""
-    return str(request.base_url).rstrip("/")
+    """Absolute root of the API, without a slash: ``FEDMIN_PUBLIC_URL`` when set, else
+    the request's own (honouring a root_path behind a proxy; its Host has been checked
+    against ``FEDMIN_ALLOWED_HOSTS`` by ``app.middleware``)."""
+    public = request.app.state.settings.public_url
+    return public if public is not None else str(request.base_url).rstrip("/")

@@ -30,6 +30,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FedminError], int], ...] = (
     (errors.InvalidParameterError, 400),
     (errors.NotFoundError, 404),
     (errors.TimeBudgetExceededError, 503),
+    (errors.RankingOverloadedError, 503),
     (errors.StoreNotBuiltError, 503),
     (errors.DataError, 503),
     (errors.FedminError, 500),
@@ -116,7 +117,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.FedminError)
     async def _domain(request: Request, exc: errors.FedminError) -> OrjsonResponse:
         status = status_for(exc)
-        if status >= 500:
+        if status == 503:  # expected under load or before a build: no traceback
+            log.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        elif status >= 500:
             log.exception("unexpected domain error on %s", request.url.path, exc_info=exc)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
         return error_response(status, type(exc).__name__, str(exc), headers)

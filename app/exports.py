@@ -157,15 +157,23 @@ def metadata_rows(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _is_null(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
 def _is_listlike(value: Any) -> bool:
     return isinstance(value, list | tuple | np.ndarray | set | frozenset)
 
 
 def _to_text(value: Any) -> Any:
+    """A list as ``a;b`` (an unknown item as an empty one, so positions still line up
+    with a parallel list; only unknown items: null, never the text ``None``), a
+    mapping as JSON, else as is."""
     if _is_listlike(value) and any(isinstance(v, Mapping) for v in value):
         return dumps(list(value)).decode()  # e.g. a cell's land units: JSON, not reprs
     if _is_listlike(value):
-        return LIST_SEPARATOR.join(str(v) for v in value)
+        items = ["" if _is_null(v) else str(v) for v in value]
+        return LIST_SEPARATOR.join(items) if not items or any(items) else None
     if isinstance(value, Mapping):
         return dumps(value).decode()
     return value
@@ -188,12 +196,29 @@ def _lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame if frame.crs is not None and frame.crs.to_epsg() == 4326 else frame.to_crs(4326)
 
 
+def mixed_single_and_multi(frame: pd.DataFrame) -> bool:
+    """Whether a layer mixes e.g. Polygon and MultiPolygon (GDAL warns about such a
+    layer: it is written promoted to Multi*, one geometry type per layer)."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.empty:
+        return False
+    types = set(frame.geometry.geom_type.dropna())
+    return any(t in types and f"Multi{t}" in types for t in ("Point", "LineString", "Polygon"))
+
+
 def _write_layers(
     path: Path, layers: Iterable[tuple[str, pd.DataFrame]], driver: str, **options: Any
 ) -> None:
     """Write frames as named layers of one dataset (GDAL creates it on the first)."""
     for i, (layer, frame) in enumerate(layers):
-        pyogrio.write_dataframe(frame, path, layer=layer, driver=driver, append=i > 0, **options)
+        pyogrio.write_dataframe(
+            frame,
+            path,
+            layer=layer,
+            driver=driver,
+            append=i > 0,
+            promote_to_multi=True if mixed_single_and_multi(frame) else None,
+            **options,
+        )
 
 
 def _encode_in_tempdir(write: Callable[[Path], Path]) -> bytes:
@@ -290,7 +315,12 @@ def to_shapefile_zip(shortlist: Shortlist) -> bytes:
         fields: dict[str, dict[str, str]] = {}
         for layer, frame in (("cells", shortlist.cells), ("deposits", shortlist.deposits)):
             renamed, fields[layer] = _for_shapefile(frame)
-            pyogrio.write_dataframe(renamed, tmp / f"{layer}.shp", encoding="UTF-8")
+            pyogrio.write_dataframe(
+                renamed,
+                tmp / f"{layer}.shp",
+                encoding="UTF-8",
+                promote_to_multi=True if mixed_single_and_multi(renamed) else None,
+            )
         manifest = {**shortlist.metadata, "shapefile_fields": fields}
         (tmp / "manifest.json").write_bytes(dumps(manifest, indent=True))
         archive = tmp / "shortlist.zip"

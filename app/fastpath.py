@@ -23,9 +23,10 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from fastapi import Request
-from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
+
+from app.routing import CheckedRoute
 
 #: Endpoint keyword arguments parsed from a request; raises ``NotPlain`` to hand the
 #: request to FastAPI.
@@ -51,8 +52,9 @@ def fast_path(parser: FastParser) -> Callable[[Callable[..., Any]], Callable[...
     return attach
 
 
-class FastPathRoute(APIRoute):
-    """An ``APIRoute`` that tries its endpoint's hand parser before FastAPI's handler.
+class FastPathRoute(CheckedRoute):
+    """A ``CheckedRoute`` that tries its endpoint's hand parser before FastAPI's handler
+    (after the unknown and empty parameters have been dealt with).
 
     A parsed request skips FastAPI's request wrapper too (its exit stacks are for
     dependencies with ``yield``; there are none here): the endpoint's response is sent
@@ -63,7 +65,7 @@ class FastPathRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
         self.fast_parser: FastParser | None = getattr(endpoint, _PARSER_ATTR, None)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle_checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.fast_parser is not None and scope["method"] in self.methods:
             request = Request(scope, receive, send)
             if request.app.state.settings.fast_paths:
@@ -75,7 +77,7 @@ class FastPathRoute(APIRoute):
                     response = await self.endpoint(**kwargs)
                     await response(scope, receive, send)
                     return
-        await super().handle(scope, receive, send)
+        await super().handle_checked(scope, receive, send)
 
 
 class PlainQuery:

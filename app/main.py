@@ -11,8 +11,10 @@ from app import errors, middleware
 from app.collections import TileCache
 from app.deps import store_dep
 from app.encoders import OrjsonResponse
+from app.params import document_ogc_parameters
 from app.routers import features, rankings, shortlist, tiles
 from app.routers import map as map_routes
+from app.routing import CheckedRoute
 from app.settings import Settings, get_settings
 from app.state import ServingState, freeze_heap
 from geo.landcoverage import coverage_summary, declared_coverage
@@ -35,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.tile_cache = TileCache(settings.tile_cache_entries)  # keys hold the build
+        app.state.tile_cache = TileCache(settings.tile_cache_bytes)  # keys hold the build
         app.state.serving = serving = ServingState(settings)  # the store build being served
         serving.start_watching()
         freeze_heap()  # the first requests must not pay a full collection of start-up's heap
@@ -55,8 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=OrjsonResponse,
         openapi_tags=OPENAPI_TAGS,
     )
+    app.router.route_class = CheckedRoute  # /health too refuses unknown parameters
     errors.install(app)
     middleware.install(app, settings)
+    documented = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document_ogc_parameters(documented(), settings)  # cached by FastAPI
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["service"], summary="Service health and the loaded layers")
     def health(store: Store = Depends(store_dep)) -> dict:

@@ -6,6 +6,10 @@ of layers, so streamed and file responses pass through untouched and a request c
 
 1. the request log: a request id (``X-Request-ID`` echoed when it is a plain token, else
    generated) and one JSON log line per request with its timing and size;
+   then the Host check (a 400 for a Host not in ``FEDMIN_ALLOWED_HOSTS`` unless
+   ``FEDMIN_PUBLIC_URL`` is set, as Starlette's ``TrustedHostMiddleware`` does, so no
+   link is ever made from a forged Host) and ``HEAD``: answered as the ``GET`` of the
+   same URL (same status and headers, Content-Length included) without the body;
 2. security headers: ``nosniff`` and ``Referrer-Policy`` on every response, a
    Content-Security-Policy and frame denial on HTML;
 3. CORS (Starlette's), only when ``FEDMIN_CORS_ORIGINS`` names origins: closed by default;
@@ -14,6 +18,12 @@ of layers, so streamed and file responses pass through untouched and a request c
 5. the store snapshot the request is served from (``app.state``), and the JSON 500 for
    an exception no handler took (``app.errors.internal_error``), so that it too carries
    the headers above.
+
+Inside it, Starlette's ``GZipMiddleware`` compresses a response of at least
+``FEDMIN_GZIP_MIN_BYTES`` when the request's ``Accept-Encoding`` names gzip (``Vary:
+Accept-Encoding`` on each); tiles, GeoPackages and zips are sent as they are (already
+compact, or compressed, and a tile's ETag names one representation). The access log and
+``HEAD`` see the compressed response, as the client does.
 """
 
 from __future__ import annotations
@@ -34,8 +44,10 @@ import orjson
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.encoders import MVT
 from app.errors import error_response, internal_error
 from app.map.page import OSM_TILES
 from app.settings import Settings
@@ -143,6 +155,9 @@ CSP_API_DOCS = content_security_policy(
     worker=["blob:"],
 )
 REFERRER_POLICY = "strict-origin-when-cross-origin"  # OSM's tile policy wants a Referer
+#: Sent uncompressed: Starlette's binary defaults (PNG among them), vector tiles,
+#: GeoPackage and zipped Shapefile exports.
+GZIP_EXCLUDED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT, "application/geopackage+sqlite3")
 
 
 class FedminMiddleware:
@@ -161,9 +176,12 @@ class FedminMiddleware:
         max_bytes: int,
         docs_paths: Iterable[str] = (),
         cors: dict[str, Any] | None = None,
+        allowed_hosts: Iterable[str] | None = None,
     ):
         self.app = app
         self.max_bytes = max_bytes
+        #: None: any Host (links do not come from it); else the names and ``*.`` suffixes.
+        self.hosts = TrustedHosts(allowed_hosts) if allowed_hosts is not None else None
         self.docs_paths = frozenset(docs_paths)
         self.cors = CORSMiddleware(self._behind_cors, **cors) if cors else None
 
@@ -171,10 +189,12 @@ class FedminMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = length = chunked = None
+        given = length = chunked = host = None
         for key, value in scope.get("headers", ()):  # the first of each, as before
             if key == b"x-request-id":
                 given = value.decode("latin-1") if given is None else given
+            elif key == b"host":
+                host = value.decode("latin-1") if host is None else host
             elif key == b"content-length":
                 length = value.decode("latin-1") if length is None else length
             elif key == b"transfer-encoding":
@@ -185,9 +205,15 @@ class FedminMiddleware:
         status = 500  # unless a response starts
         sent = 0
         pinned: list[Snapshot] = []  # without CORS, the build header is set here too
+        logged = scope
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_wrapped(message: Message) -> None:
             nonlocal status, sent
+            if head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
@@ -205,13 +231,15 @@ class FedminMiddleware:
             await send(message)
 
         try:
-            if self.cors is not None:
+            if self.hosts is not None and host is not None and not self.hosts.allows(host):
+                await self.hosts.refusal(host)(scope, receive, send_wrapped)
+            elif self.cors is not None:
                 await self.cors(scope, receive, send_wrapped)
             else:
                 await self._limited(scope, receive, send_wrapped, length, chunked, pinned)
         finally:
             if access_log.isEnabledFor(logging.INFO):
-                _log_access(scope, request_id, status, started, sent)
+                _log_access(logged, request_id, status, started, sent)
             request_id_var.reset(token)
 
     async def _behind_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -323,6 +351,38 @@ class FedminMiddleware:
             await internal_error(scope["path"], exc)(scope, receive, tracked)
 
 
+class TrustedHosts:
+    """The Host names a request may use (``name``, ``*.domain`` or ``*``), port ignored."""
+
+    def __init__(self, patterns: Iterable[str]):
+        self.patterns = [p.lower() for p in patterns]
+        self.any = "*" in self.patterns
+        self.exact = frozenset(p.strip("[]") for p in self.patterns if not p.startswith("*"))
+        self.suffixes = tuple(p[1:] for p in self.patterns if p.startswith("*."))
+
+    @staticmethod
+    def name(host: str) -> str:
+        """``example.org:8000`` -> ``example.org``; ``[::1]:8000`` -> ``::1``."""
+        host = host.strip().lower()
+        if host.startswith("["):
+            return host[1:].partition("]")[0]
+        return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+    def allows(self, host: str) -> bool:
+        if self.any:
+            return True
+        name = self.name(host)
+        return name in self.exact or name.endswith(self.suffixes)
+
+    def refusal(self, host: str) -> Any:
+        return error_response(
+            400,
+            "InvalidHost",
+            f"Host {host[:100]!r} is not served here (allowed: {self.patterns}); set "
+            "FEDMIN_ALLOWED_HOSTS, or FEDMIN_PUBLIC_URL to make links from a fixed URL",
+        )
+
+
 def _log_access(scope: Scope, request_id: str, status: int, started: float, sent: int) -> None:
     """One ``fedmin.access`` record: the request, its status, timing and size."""
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -347,7 +407,8 @@ def _log_access(scope: Scope, request_id: str, status: int, started: float, sent
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the one middleware layer (CORS inside it, only when origins are named)."""
+    """Add the one middleware layer (CORS inside it, only when origins are named) and,
+    inside that, gzip."""
     configure_logging(settings)
     cors = None
     if settings.cors_origins:
@@ -364,10 +425,18 @@ def install(app: FastAPI, settings: Settings) -> None:
                 REQUEST_ID_HEADER,
             ],
         }
+    if settings.gzip_min_bytes:  # first added, so inside FedminMiddleware
+        app.add_middleware(
+            GZipMiddleware,
+            minimum_size=settings.gzip_min_bytes,
+            compresslevel=settings.gzip_level,
+            exclude_content_types=GZIP_EXCLUDED,
+        )
     docs = [p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p]
     app.add_middleware(
         FedminMiddleware,
         max_bytes=settings.max_request_body_bytes,
         docs_paths=docs,
         cors=cors,
+        allowed_hosts=None if settings.public_url else settings.allowed_hosts,
     )

@@ -19,6 +19,8 @@ from app.collections import COLLECTIONS, DEPOSIT_FILTERS, PROSPECTIVITY
 from app.deps import settings_dep
 from app.fastpath import PlainQuery, plain_integer
 from app.settings import Settings
+from geo.cql import CQL2_TEXT, CqlFilter
+from geo.cql import LANGUAGES as CQL_LANGUAGES
 from geo.filters import FIELD_DESCRIPTIONS, DepositFilter, parse_bbox
 from layers.antimeridian import bbox_width
 from layers.catalog import layers_of_kind
@@ -62,10 +64,11 @@ RasterId = Annotated[
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
-    """Repeated and comma-separated values as one tuple (None when not given)."""
+    """Repeated and comma-separated values as one tuple, empty items dropped (None when
+    nothing is left: an empty value is an absent parameter, see ``app.routing``)."""
     if not values:
         return None
-    return tuple(part for value in values for part in value.split(","))
+    return tuple(part for value in values for part in value.split(",") if part.strip()) or None
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,32 @@ LimitParam = Annotated[
 OffsetParam = Annotated[int, Query(ge=0, description="Matching features to skip.")]
 
 
+def document_ogc_parameters(schema: dict[str, Any], settings: Settings) -> None:
+    """Plain schemas where OGC clients read them in the OpenAPI document: ``limit`` with
+    its served default and maximum (GDAL's OAPIF driver pages at that maximum, at
+    ``limit=10`` when it finds none) and ``filter-lang`` as a string enum (GDAL sends a
+    CQL2 ``filter`` when it finds ``cql2-text`` there). FastAPI writes an optional
+    parameter as ``anyOf`` with null, which these clients do not read."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []):
+                if param.get("name") == "filter-lang" and param.get("in") == "query":
+                    param["schema"] = {
+                        "type": "string",
+                        "enum": list(CQL_LANGUAGES),
+                        "default": CQL2_TEXT,
+                        "title": "Filter-Lang",
+                    }
+                if param.get("name") == "limit" and param.get("in") == "query":
+                    param["schema"] = {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": settings.max_page_limit,
+                        "default": settings.default_page_limit,
+                        "title": "Limit",
+                    }
+
+
 def _page(settings: Settings, limit: int | None, offset: int) -> Page:
     if limit is not None and limit > settings.max_page_limit:
         raise LimitExceededError(
@@ -298,6 +327,43 @@ async def output_format(f: FormatParam = None, accept: AcceptHeader = None) -> O
     return _format(f, accept)
 
 
+FilterParam = Annotated[
+    str | None,
+    Query(
+        alias="filter",
+        description="A CQL2 filter (OGC API - Features Part 3) on the collection's "
+        "queryables (/collections/{collectionId}/queryables), e.g. "
+        "`commodities LIKE '%lithium%' AND state = 'NV'` or "
+        "`S_INTERSECTS(geometry, BBOX(-123,40,-122,41))`. A list property (commodities) "
+        "matches when any of its items does.",
+        examples=["commodities LIKE '%lithium%'"],
+    ),
+]
+FilterLangParam = Annotated[
+    Literal["cql2-text", "cql2-json"] | None,
+    Query(alias="filter-lang", description="Language of `filter` (default cql2-text)."),
+]
+FilterCrsParam = Annotated[
+    str | None,
+    Query(alias="filter-crs", description=f"CRS of the filter's geometries; only {CRS84}."),
+]
+SortbyParam = Annotated[
+    str | None,
+    Query(
+        description="Comma-separated properties to sort by, `-name` for descending "
+        "(nulls last, ties in collection order), e.g. `state,-name`.",
+        examples=["state,-name"],
+    ),
+]
+PropertiesParam = Annotated[
+    str | None,
+    Query(
+        description="Comma-separated properties each feature keeps (default: all).",
+        examples=["name,dev_status"],
+    ),
+]
+
+
 @dataclass(frozen=True)
 class ItemsQuery:
     """Everything an items page takes from its query, parsed by one dependency."""
@@ -306,6 +372,26 @@ class ItemsQuery:
     bbox: BBox | None
     filters: FilterQuery
     fmt: OutputFormat
+    cql: CqlFilter | None = None
+    sortby: tuple[str, ...] = ()
+    properties: tuple[str, ...] | None = None
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def _cql(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | None:
+    _only_crs84(crs, "filter-crs")
+    if text is None:
+        return None
+    return _cql_filter(text, lang or CQL2_TEXT)
+
+
+@lru_cache(maxsize=256)
+def _cql_filter(text: str, lang: str) -> CqlFilter:
+    """Parsed once per text (a map pages many times with one filter)."""
+    return CqlFilter(text, lang)
 
 
 async def items_query(
@@ -323,6 +409,11 @@ async def items_query(
     mineral_entry: MineralEntryParam = None,
     state: StateParam = None,
     f: FormatParam = None,
+    cql_filter: FilterParam = None,
+    filter_lang: FilterLangParam = None,
+    filter_crs: FilterCrsParam = None,
+    sortby: SortbyParam = None,
+    properties: PropertiesParam = None,
     accept: AcceptHeader = None,
 ) -> ItemsQuery:
     """The items page's parameters in one dependency: each ``Depends`` costs a resolution
@@ -333,6 +424,9 @@ async def items_query(
         _bbox(bbox, bbox_crs, crs),
         _filters(commodity, critical, critical_list, dev_status, agency, mineral_entry, state),
         _format(f, accept),
+        _cql(cql_filter, filter_lang, filter_crs),
+        _names(sortby),
+        _names(properties) if properties is not None else None,
     )
 
 
@@ -345,11 +439,16 @@ def plain_items_query(request: Request) -> ItemsQuery:
     bbox, bbox_crs, crs = query.text("bbox"), query.text("bbox-crs"), query.text("crs")
     filters = plain_filter_query(query)
     fmt = query.literal("f", OUTPUT_FORMATS)
+    cql_lang = query.literal("filter-lang", CQL_LANGUAGES)
+    properties = query.text("properties")
     return ItemsQuery(
         _page(request.app.state.settings, limit, 0 if offset is None else offset),
         _bbox(bbox, bbox_crs, crs),
         filters,
         _format(fmt, request.headers.get("accept")),  # type: ignore[arg-type]
+        _cql(query.text("filter"), cql_lang, query.text("filter-crs")),
+        _names(query.text("sortby")),
+        _names(properties) if properties is not None else None,
     )
 
 

@@ -9,23 +9,29 @@ CLI's ``fedmin rank --out`` writes the same shortlist files.
   it holds futures, so concurrent identical requests share one computation too;
 * the encoded response of each (ranking, ``top``) asked for, so a repeated request is a
   lookup rather than a re-serialization of hundreds of cells;
-* a per-request time budget (``ranking_time_budget_s``): a ranking that does not finish
-  in time raises ``TimeBudgetExceededError`` (a 503 with ``Retry-After``). The
-  computation is not killed: it completes in the background and lands in the cache, so
-  retrying the same request later is fast.
+* a per-request time budget (``ranking_time_budget_s``, counted from the request's
+  arrival, queueing included): a ranking that does not finish in time raises
+  ``TimeBudgetExceededError`` (a 503 with ``Retry-After``). The computation is not
+  killed: it completes in the background and lands in the cache, so retrying the same
+  request later is fast;
+* admission: the rankings' own executor sized to the cores and a bounded queue; a
+  request beyond it is refused at once (503, ``RankingOverloadedError``), so a burst of
+  rankings never holds the threads or the event loop the cheap endpoints need.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -37,11 +43,12 @@ from geo.filters import critical_flags
 from geo.grid import point_cell_ids
 from geo.scoring import RankParams, RankResult
 from layers.critical import critical_list_info
-from layers.errors import TimeBudgetExceededError
+from layers.errors import RankingOverloadedError, TimeBudgetExceededError
 
 #: Metric bookkeeping of the grid and the scoring inputs that are not meant for clients.
 CELL_INTERNAL_COLUMNS = ("epsg", "x_m", "y_m")
 DEPOSIT_INTERNAL_COLUMNS = ("metric_epsg", "x_m", "y_m", "evidence_weight", "details")
+T = TypeVar("T")
 
 
 # --- the ranking service ----------------------------------------------------------------------
@@ -55,23 +62,52 @@ class Ranking:
     ranked_at: str
 
 
+def default_workers() -> int:
+    """The ranking executor's size by default: the cores this process may run on, less
+    one for the event loop (the cheap requests), at least one. Rankings are partly pure
+    Python: more threads than that only take the GIL from the event loop."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 class RankingService:
     """Rankings for the HTTP layer: an LRU of futures keyed by (build id, params), one
-    computation per key at a time, each request waiting at most its time budget."""
+    computation per key at a time, each request waiting at most its time budget.
+
+    Admission: rankings run in this service's own executor of ``workers`` threads, never
+    in the thread pool the cheap endpoints use, and at most ``workers + queue`` new
+    computations are pending (running or queued) at once. A request that would need one
+    more is refused at once with ``RankingOverloadedError`` (a 503 with Retry-After) rather
+    than queued for minutes. The follow-up work of a request (encoding, a cell's
+    contributors, a shortlist file) runs in a second executor of as many threads, and a
+    request's deadline counts its queueing as well as its computing.
+    """
 
     def __init__(
         self,
         engine: MemoryEngine,
         entries: int,
         workers: int,
+        queue: int = 0,
+        budget_s: float = 60.0,
     ):
         self.engine = engine
+        self.budget_s = budget_s  # for the messages: callers pass their deadline
         self.entries = entries
+        self.workers = workers
+        self.queue = queue
         self._futures: OrderedDict[tuple[str, str], Future[Ranking]] = OrderedDict()
         #: Encoded responses by (build id, params key, top): the ranking they encode, bytes.
         self._encoded: OrderedDict[tuple[str, str, int], tuple[Ranking, bytes]] = OrderedDict()
-        self._lock = threading.RLock()  # RLock: a done callback may run inside ``rank``
+        self._lock = threading.RLock()  # RLock: a done callback may run inside ``submit``
+        self._pending = 0  # ranking computations submitted and not finished
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fedmin-rank")
+        #: Follow-ups (encoding, shortlist files) have their own threads, so the answer
+        #: of a cached ranking never waits behind a long computation.
+        self._respond = ThreadPoolExecutor(workers, thread_name_prefix="fedmin-respond")
 
     @property
     def build_id(self) -> str:
@@ -81,33 +117,59 @@ class RankingService:
         result = self.engine.rank(params)
         return Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"))
 
-    def _forget_failure(self, key: tuple[str, str], future: Future[Ranking]) -> None:
-        """A failed computation is not cached: the next request tries again."""
-        if future.cancelled() or future.exception() is not None:
-            with self._lock:
-                if self._futures.get(key) is future:
-                    del self._futures[key]
+    def _finished(self, key: tuple[str, str], future: Future[Ranking]) -> None:
+        """Free the computation's admission slot; a failure is not cached (the next
+        request tries again)."""
+        with self._lock:
+            self._pending -= 1
+            if (future.cancelled() or future.exception() is not None) and self._futures.get(
+                key
+            ) is future:
+                del self._futures[key]
 
-    def rank(self, params: RankParams, budget_s: float) -> Ranking:
-        """The ranking for ``params``; ``TimeBudgetExceededError`` past ``budget_s``."""
+    def _future(self, params: RankParams) -> Future[Ranking]:
+        """The cached or running computation of ``params``, else a new one if admitted."""
         key = (self.build_id, params.key())
         with self._lock:
             future = self._futures.get(key)
-            if future is None:
-                future = self._pool.submit(self._compute, params)
-                self._futures[key] = future
-                while len(self._futures) > self.entries:
-                    self._futures.popitem(last=False)
-                future.add_done_callback(partial(self._forget_failure, key))
-            else:
+            if future is not None:
                 self._futures.move_to_end(key)
-        try:
-            return future.result(timeout=budget_s)
-        except FutureTimeout as exc:
-            raise TimeBudgetExceededError(
-                f"the ranking did not finish within the time budget of {budget_s:g} s; it "
-                "keeps computing and will be cached: retry the same request later"
-            ) from exc
+                return future
+            if self._pending >= self.workers + self.queue:
+                raise RankingOverloadedError(
+                    f"{self._pending} rankings are computing or queued, the most this server "
+                    f"takes ({self.workers} computing, {self.queue} waiting); retry later"
+                )
+            self._pending += 1
+            future = self._pool.submit(self._compute, params)
+            self._futures[key] = future
+            while len(self._futures) > self.entries:
+                self._futures.popitem(last=False)
+        future.add_done_callback(partial(self._finished, key))
+        return future
+
+    async def rank(self, params: RankParams, deadline: float) -> Ranking:
+        """The ranking for ``params``; ``TimeBudgetExceededError`` past ``deadline`` (a
+        ``time.monotonic()`` instant), ``RankingOverloadedError`` when not admitted."""
+        return await _wait(self._future(params), deadline, "the ranking", self.budget_s)
+
+    async def run(self, work: Callable[[], T], deadline: float) -> T:
+        """``work()`` (an admitted request's follow-up) in the ranking executor."""
+        return await _wait(self._respond.submit(work), deadline, "the response", self.budget_s)
+
+    def cached_encoding(self, params: RankParams, top: int) -> bytes | None:
+        """The response bytes of a finished, cached ranking for ``top``, if encoded."""
+        key = (self.build_id, params.key())
+        with self._lock:
+            future = self._futures.get(key)
+            hit = self._encoded.get((*key, top))
+            if future is None or hit is None or not future.done() or future.exception():
+                return None
+            if hit[0] is not future.result():  # the ranking was recomputed since
+                return None
+            self._futures.move_to_end(key)
+            self._encoded.move_to_end((*key, top))
+            return hit[1]
 
     def encoded(
         self, params: RankParams, top: int, ranking: Ranking, encode: Callable[[], bytes]
@@ -132,8 +194,31 @@ class RankingService:
         with self._lock:
             return len(self._futures)
 
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._respond.shutdown(wait=False, cancel_futures=True)
+
+
+async def _wait(future: Future[T], deadline: float, what: str, budget_s: float) -> T:
+    """``future``'s result, awaited on the event loop (no thread is held while waiting),
+    or ``TimeBudgetExceededError`` at ``deadline``. The work is not cancelled: a ranking
+    completes in the background and lands in the cache."""
+    if future.done():
+        return future.result()
+    remaining = deadline - time.monotonic()
+    try:
+        if remaining <= 0:
+            raise TimeoutError
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), remaining)
+    except TimeoutError as exc:
+        raise TimeBudgetExceededError(
+            f"{what} did not finish within the time budget of {budget_s:g} s (time queued "
+            "included); it keeps computing and will be cached: retry the same request later"
+        ) from exc
 
 
 # --- what clients see ----------------------------------------------------------------

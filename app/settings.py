@@ -71,12 +71,42 @@ class Settings(BaseSettings):
     )
     min_tile_zoom: int = Field(0, ge=0, le=24)
     max_tile_zoom: int = Field(16, ge=0, le=24)
-    tile_cache_entries: int = Field(2048, ge=0)
+    tile_cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of rendered tiles kept in memory per process (LRU; 0: none).",
+    )
     max_unpaged_bbox_deg2: float = Field(400.0, gt=0)
     max_ranking_cells: int = Field(200_000, ge=1)
-    ranking_time_budget_s: float = Field(60.0, gt=0)
+    ranking_time_budget_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest a ranking or shortlist request waits for its answer, counted "
+        "from its arrival (queued time included); past it: 503 with Retry-After.",
+    )
     ranking_cache_entries: int = Field(16, ge=1, description="Rankings kept in the LRU.")
-    ranking_workers: int = Field(2, ge=1, description="Threads computing rankings.")
+    ranking_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Threads of the rankings' own executor; None: the cores this process "
+        "may use less one (kept for the event loop), at least one.",
+    )
+    ranking_queue: int = Field(
+        4,
+        ge=0,
+        description="Ranking computations that may wait for a worker; one more is refused "
+        "at once with a 503 and Retry-After (cached rankings are always answered).",
+    )
+    gzip_min_bytes: int = Field(
+        4096,
+        ge=0,
+        description="Responses of at least this many bytes (JSON, GeoJSON, HTML, CSV, KML; "
+        "not tiles, GeoPackages or zips) are gzip-compressed when the request's "
+        "Accept-Encoding allows it; 0: never compress.",
+    )
+    gzip_level: int = Field(
+        5, ge=1, le=9, description="zlib level of that compression (1 fastest, 9 smallest)."
+    )
     max_request_body_bytes: int = Field(
         1_048_576, ge=0, description="Larger request bodies are refused with a 413."
     )
@@ -87,6 +117,18 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated, e.g. "
         "https://a.example,https://b.example, or *); empty: same origin only.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The API's public base URL (e.g. https://fedmin.example.org/api): every "
+        "link is made from it and the Host header is not used. Unset: links are made from "
+        "the request, whose Host must then be one of FEDMIN_ALLOWED_HOSTS.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description="Host names a request may name in its Host header when "
+        "FEDMIN_PUBLIC_URL is unset (comma-separated; '*.example.org' for subdomains, '*' "
+        "for any); another host is a 400, so a forged Host never reaches a link.",
     )
     store_check_interval_s: float = Field(
         2.0,
@@ -177,7 +219,7 @@ class Settings(BaseSettings):
             return parse_overrides(value, "FEDMIN_SOURCE_OVERRIDES")
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """Comma-separated, or a JSON list (pydantic-settings' usual form for lists)."""
@@ -202,6 +244,17 @@ class Settings(BaseSettings):
                     f"FEDMIN_CORS_ORIGINS: {origin!r} is not an origin like https://example.org"
                 )
         return origins
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, url: str | None) -> str | None:
+        """An absolute http(s) URL; kept without a trailing slash."""
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"FEDMIN_PUBLIC_URL: {url!r} is not a URL like https://example.org")
+        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.collections import CollectionRegistry, RasterRegistry
-from app.ranking_service import RankingService
+from app.ranking_service import RankingService, default_workers
 from app.settings import Settings
 from geo.engine import MemoryEngine, open_engine
 from layers.store import Store, StoreLease, current_root, open_store
@@ -78,7 +78,11 @@ def load_snapshot(store: Store, settings: Settings) -> Snapshot:
                 collections=CollectionRegistry(store, engine, settings),
                 rasters=RasterRegistry(store, engine, settings),
                 rankings=RankingService(
-                    engine, settings.ranking_cache_entries, settings.ranking_workers
+                    engine,
+                    settings.ranking_cache_entries,
+                    settings.ranking_workers or default_workers(),
+                    settings.ranking_queue,
+                    settings.ranking_time_budget_s,
                 ),
                 lease=lease,
             )

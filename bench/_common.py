@@ -528,7 +528,13 @@ def _lua_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def run_wrk(base: str, paths: Sequence[str], concurrency: int, seconds: float) -> LoadResult:
+def run_wrk(
+    base: str,
+    paths: Sequence[str],
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
     """wrk (one thread) cycling through ``paths`` with ``concurrency`` connections."""
     script = _WRK_LUA % {"paths": ", ".join(_lua_string(p) for p in paths)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
@@ -543,6 +549,7 @@ def run_wrk(base: str, paths: Sequence[str], concurrency: int, seconds: float) -
             "60s",
             "-s",
             handle.name,
+            *(arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")),
             base,
         ]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 90)
@@ -568,8 +575,15 @@ def run_wrk(base: str, paths: Sequence[str], concurrency: int, seconds: float) -
     )
 
 
-def run_httpx(base: str, paths: Sequence[str], concurrency: int, seconds: float) -> LoadResult:
-    """The fallback client: ``concurrency`` asyncio workers over one httpx pool."""
+def run_httpx(
+    base: str,
+    paths: Sequence[str],
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """The fallback client: ``concurrency`` asyncio workers over one httpx pool (``bytes``
+    counts the body as received, before any decompression)."""
     import httpx
 
     async def main() -> LoadResult:
@@ -577,7 +591,9 @@ def run_httpx(base: str, paths: Sequence[str], concurrency: int, seconds: float)
         errors: dict[str, int] = {}
         total_bytes = 0
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=60, headers=headers
+        ) as client:
             started = time.perf_counter()
             deadline = started + seconds
 
@@ -590,7 +606,7 @@ def run_httpx(base: str, paths: Sequence[str], concurrency: int, seconds: float)
                     t0 = time.perf_counter()
                     try:
                         response = await client.get(path)
-                        total_bytes += len(response.content)
+                        total_bytes += response.num_bytes_downloaded
                         if response.status_code >= 400:
                             errors["status"] = errors.get("status", 0) + 1
                     except httpx.HTTPError as exc:
@@ -642,8 +658,10 @@ def run_load(
     concurrency: int,
     seconds: float,
     client: str = "auto",
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """Closed-loop load on 127.0.0.1 for a bounded time: wrk when available, else httpx.
+    """Closed-loop load on 127.0.0.1 for a bounded time: wrk when available, else httpx,
+    each request with ``headers``.
 
     Given a ``Server``, also measures the CPU time its process spent."""
     base = server.base if isinstance(server, Server) else server
@@ -652,9 +670,9 @@ def run_load(
         raise ValueError("benchmarks only send traffic to 127.0.0.1")
     cpu0 = process_cpu_seconds(pid) if pid else float("nan")
     if client == "wrk" or (client == "auto" and have_wrk()):
-        result = run_wrk(base, paths, concurrency, seconds)
+        result = run_wrk(base, paths, concurrency, seconds, headers)
     else:
-        result = run_httpx(base, paths, concurrency, seconds)
+        result = run_httpx(base, paths, concurrency, seconds, headers)
     if pid:
         result.server_cpu = process_cpu_seconds(pid) - cpu0
     return result
@@ -667,9 +685,11 @@ def run_paired(
     seconds: float,
     client: str = "auto",
     rounds: int = 3,
+    headers: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, LoadResult]:
     """Load each server in turn, ``rounds`` times (a, b, a, b, ...), ``seconds`` in all
     per server: a neighbour's burst on a shared machine then hits both, not one.
+    ``headers`` gives a label's request headers (two labels may name one server).
 
     Requests, bytes, errors and time add up over the rounds; the percentiles are the
     median of the rounds' percentiles, ``max`` the largest.
@@ -678,7 +698,8 @@ def run_paired(
     runs: dict[str, list[LoadResult]] = {label: [] for label in servers}
     for _ in range(rounds):
         for label, server in servers.items():
-            runs[label].append(run_load(server, paths, concurrency, per_round, client))
+            extra = (headers or {}).get(label)
+            runs[label].append(run_load(server, paths, concurrency, per_round, client, extra))
     out = {}
     for label, results in runs.items():
         detail: dict[str, int] = {}

@@ -33,6 +33,8 @@ BBOXES = (
     (-118.5, 38.0, -116.0, 41.0),
     (-100.0, 30.0, -99.0, 31.0),
 )
+GZIP_HEADERS = {"gzip": {"Accept-Encoding": "gzip"}}
+LARGE_PAGES = [f"{ITEMS}?limit=1000&offset={o}" for o in (0, 1000, 5000, 20000)]
 GROUPS = {
     "offset pages": [f"{ITEMS}?limit=100&offset={o}" for o in OFFSETS],
     "bbox pages": [f"{ITEMS}?limit=100&bbox={','.join(f'{v:g}' for v in bbox)}" for bbox in BBOXES],
@@ -80,6 +82,18 @@ def main(argv: list[str] | None = None) -> int:
                     servers, group_paths, args.concurrency, args.seconds, args.client, args.rounds
                 )
                 rows.append((group, results["fedmin"], results["bare"]))
+            gzip_rows = []
+            for group, group_paths in (("100-feature pages", paths), ("1000-feature", LARGE_PAGES)):
+                results = c.run_paired(
+                    {"identity": fedmin, "gzip": fedmin},
+                    group_paths,
+                    args.concurrency,
+                    args.seconds,
+                    args.client,
+                    args.rounds,
+                    GZIP_HEADERS,
+                )
+                gzip_rows.append((group, results["identity"], results["gzip"]))
             rss = fedmin.rss_mib()
 
     client = rows[0][1].client
@@ -120,6 +134,42 @@ def main(argv: list[str] | None = None) -> int:
             for group, f, b in rows
         ],
     )
+    print()
+    print("gzip: the same fedmin server, Accept-Encoding identity vs gzip")
+    c.print_table(
+        (
+            "pages",
+            "identity req/s",
+            "gzip req/s",
+            "gzip/identity req/s",
+            "identity p50 ms",
+            "gzip p50 ms",
+            "identity CPU ms/req",
+            "gzip CPU ms/req",
+            "CPU ratio",
+            "identity kB/req",
+            "gzip kB/req",
+            "bytes ratio",
+        ),
+        [
+            (
+                group,
+                i.rps,
+                g.rps,
+                c.ratio(g.rps, i.rps),
+                i.p50,
+                g.p50,
+                i.cpu_ms,
+                g.cpu_ms,
+                c.ratio(g.cpu_ms, i.cpu_ms),
+                i.bytes / i.requests / 1000 if i.requests else float("nan"),
+                g.bytes / g.requests / 1000 if g.requests else float("nan"),
+                c.ratio(g.bytes / max(g.requests, 1), i.bytes / max(i.requests, 1)),
+            )
+            for group, i, g in gzip_rows
+        ],
+    )
+    rows += gzip_rows
     errors = sum(f.errors + b.errors for _, f, b in rows)
     if errors:
         print(f"ERRORS: {errors} ({[(g, f.error_detail, b.error_detail) for g, f, b in rows]})")

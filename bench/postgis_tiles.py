@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-no-cache",
         action="store_true",
-        help="skip the second fedmin series with FEDMIN_TILE_CACHE_ENTRIES=0",
+        help="skip the second fedmin series with FEDMIN_TILE_CACHE_BYTES=0",
     )
     args = parser.parse_args(argv)
     c.install_cleanup()
@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     with c.deadline(args.budget) as left, contextlib.ExitStack() as running:
         series = [("fedmin", {})]
         if not args.skip_no_cache:
-            series.append(("fedmin, tile cache off", {"FEDMIN_TILE_CACHE_ENTRIES": "0"}))
+            series.append(("fedmin, tile cache off", {"FEDMIN_TILE_CACHE_BYTES": "0"}))
         properties: dict[str, tuple[str, list[str]]] = {}
         # A first fedmin process tells which properties its tiles carry (PostGIS is
         # loaded with the same ones); it is stopped before anything is timed.

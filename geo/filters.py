@@ -27,8 +27,14 @@ from layers.critical import (
     critical_names,
 )
 from layers.errors import InvalidParameterError
-from layers.reference import commodity_mask, resolve_commodity_filter
+from layers.reference import (
+    commodity_mask,
+    resolve_commodity_filter,
+    state_postal_by_fips,
+    state_postal_by_name,
+)
 from layers.schema import AGENCIES, DEV_STATUSES, LAND_MINERAL_ENTRY
+from layers.suggest import did_you_mean, nearest
 
 #: Values of the enriched ``mineral_entry`` column: the schema's four plus ``non_federal``.
 ENRICHED_MINERAL_ENTRY = LAND_MINERAL_ENTRY
@@ -86,7 +92,24 @@ def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
 def _check_enum(values: tuple[str, ...], allowed: tuple[str, ...], name: str) -> None:
     bad = [v for v in values if v not in allowed]
     if bad:
-        raise InvalidParameterError(f"{name}: unknown value(s) {bad}; allowed: {list(allowed)}")
+        raise InvalidParameterError(
+            f"{name}: unknown value(s) {bad}{did_you_mean(bad[0], allowed)}; "
+            f"allowed: {list(allowed)}"
+        )
+
+
+def _check_states(states: tuple[str, ...]) -> None:
+    """Postal codes of the state table (``data/state_fips.csv``); a state's name, even
+    misspelt, gets its code suggested (``state=Nevada`` -> ``NV``)."""
+    known = state_postal_by_fips().values()
+    bad = [s for s in states if s not in known]
+    if bad:
+        names = state_postal_by_name()
+        name = nearest(bad[0], names)
+        hint = f" (did you mean {names[name]!r}, {name.title()}?)" if name else ""
+        raise InvalidParameterError(
+            f"state: unknown postal code(s) {bad}{hint}; known: {sorted(known)}"
+        )
 
 
 def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
@@ -153,9 +176,7 @@ class DepositFilter:
         _check_enum(entry, ENRICHED_MINERAL_ENTRY, "mineral_entry")
         set_(self, "mineral_entry", entry)
         states = tuple(v.upper() for v in _as_tuple(self.state, "state"))
-        bad = [s for s in states if len(s) != 2 or not s.isalpha()]
-        if bad:
-            raise InvalidParameterError(f"state: expected two-letter postal codes, got {bad}")
+        _check_states(states)
         set_(self, "state", states)
         if self.critical is not None and not isinstance(self.critical, bool | np.bool_):
             raise InvalidParameterError(f"critical: expected true/false, got {self.critical!r}")

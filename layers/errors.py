@@ -55,3 +55,7 @@ class TimeBudgetExceededError(FedminError):
 
 class UnknownCriticalListError(InvalidParameterError):
     """A critical-mineral list id is not one of ``layers.critical.CRITICAL_LIST_IDS``."""
+
+
+class RankingOverloadedError(FedminError):
+    """More rankings are computing or queued than the server takes; retry later."""

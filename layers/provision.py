@@ -49,10 +49,16 @@ Why it is careful:
   A checksum mismatch always raises, optional or not: a corrupt mirror is not a gap.
   For required layers the first failure raises (after removing its temp files); the error
   names the layer, the page or file and the request that failed, and why.
+* **Leftovers.** A killed fetch cannot remove its ``.part`` files. Every fetch holds a
+  shared ``flock`` on ``raw_dir/.fetch.lock`` while it runs; one that finds no other
+  fetch running (it gets the lock exclusively first) deletes every ``.part`` file under
+  ``raw_dir`` before it starts, so leftovers go with the next fetch and a concurrent
+  fetch's files are never touched.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import gzip
 import hashlib
@@ -91,6 +97,8 @@ log = logging.getLogger(__name__)
 
 #: Name of the fetch record inside ``raw_dir``.
 FETCH_RECORD = "fetch.json"
+#: Held (shared) by every running fetch; see "Leftovers" above.
+FETCH_LOCK = ".fetch.lock"
 #: Sub-directory of ``raw_dir`` holding official downloads, named after their URL.
 DOWNLOADS_DIR = "downloads"
 
@@ -218,6 +226,7 @@ def fetch(
         refresh,
         frozenset(whole),
     )
+    lock = _fetch_lock(raw_dir)
     try:
         for entry in layers:
             started = time.perf_counter()
@@ -242,6 +251,7 @@ def fetch(
             log.info("layer %s: %.1f s", entry.id, time.perf_counter() - started)
     finally:
         client.close()
+        os.close(lock)
     return report
 
 
@@ -262,6 +272,27 @@ def _held_back(
             continue
         held[mirror_path] = {**(old or {}), "pending": new}
     return held
+
+
+def _fetch_lock(raw_dir: Path) -> int:
+    """Take the fetch lock (shared) and return its descriptor; when no other fetch holds
+    it, first remove the ``.part`` files killed fetches left behind."""
+    fd = os.open(raw_dir / FETCH_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass  # another fetch is running: its .part files are live
+    else:
+        for stale in raw_dir.rglob(".*.part"):
+            if PARTIAL_DIR in stale.relative_to(raw_dir).parts:
+                continue  # resumable downloads are kept on purpose
+            log.info("removing %s, left by an interrupted fetch", stale)
+            if stale.is_dir():  # a folder source's staging directory
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
 
 
 def resolve_source_path(raw_dir: Path, source: Source) -> str | None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import UnknownCommodityError
+from layers.suggest import did_you_mean
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -175,8 +176,9 @@ def resolve_commodity_filter(values: list[str], critical: frozenset[str]) -> fro
             continue
         name = commodity_from_name(value)
         if name not in known_commodities():
+            hint = did_you_mean(value, [*known_commodities(), "critical"])
             raise UnknownCommodityError(
-                f"unknown commodity {raw!r}: use a name such as 'gold' or 'chromium', "
+                f"unknown commodity {raw!r}{hint}: use a name such as 'gold' or 'chromium', "
                 "an MRDS code such as 'AU', or 'critical'"
             )
         resolved.add(name)

@@ -12,6 +12,13 @@ is a file ``stores/<build>/.in-use-<pid>-<n>`` with a shared ``flock`` on it; th
 not the file, is the claim, so a crashed process's leftover file protects nothing and the
 next prune removes it. Taking a lease and pruning exclude each other through the lock
 file ``stores/.prune.lock``, so a build is never deleted between being chosen and leased.
+
+Leftovers of a killed build: a build holds an exclusive ``flock`` on
+``stores/.tmp-<build>.lock`` (taken before its staging directory ``.tmp-<build>`` is
+made) until it has renamed the staging directory into place. Every build (even one
+skipped as unchanged) removes the staging directories whose lock no live process
+holds, so a killed build's half-written files go away with the next build and a build
+still running elsewhere is never touched.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ MANIFEST = "manifest.json"
 LEASE_PREFIX = ".in-use-"
 PRUNE_LOCK = ".prune.lock"
 SITES_LAYER = "sites"
+STAGING_PREFIX = ".tmp-"
 
 
 @dataclass
@@ -334,16 +342,19 @@ def build(
     key = build_key(
         {k: {_relative(p, raw_dir): s for p, s in v.items()} for k, v in checksums.items()}
     )
+    stores = data_dir / STORES_DIR
+    if stores.is_dir():
+        _prune(stores, keep=set(), builds=False)  # a killed build's staging directory
     previous = current_root(data_dir)
     if previous is not None and not force:
         manifest = json.loads((previous / MANIFEST).read_text())
         if manifest.get("build_key") == key:
             return BuildResult(previous, manifest, skipped=True, absent=absent)
 
-    stores = data_dir / STORES_DIR
     stores.mkdir(parents=True, exist_ok=True)
     build_id = _new_build_id(stores, key)
-    staging = stores / f".tmp-{build_id}"
+    staging = stores / f"{STAGING_PREFIX}{build_id}"
+    lock = _lock_staging(staging)  # before the directory exists: see the module docstring
     staging.mkdir()
     started = time.perf_counter()
     gc.disable()  # see _GC_NOTE below
@@ -423,6 +434,7 @@ def build(
         raise
     finally:
         gc.enable()
+        _unlock_staging(staging, lock)
     _swap_link(data_dir, final)
     _prune(stores, keep={final, previous})
     return BuildResult(final, manifest, absent=absent)
@@ -481,7 +493,7 @@ def _new_build_id(stores: Path, key: str) -> str:
     gets ``<UTC time>.<n>-<key[:8]>`` rather than colliding with the build it replaces."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     build_id, n = f"{stamp}-{key[:8]}", 1
-    while (stores / build_id).exists() or (stores / f".tmp-{build_id}").exists():
+    while (stores / build_id).exists() or (stores / f"{STAGING_PREFIX}{build_id}").exists():
         n += 1
         build_id = f"{stamp}.{n}-{key[:8]}"
     return build_id
@@ -526,15 +538,56 @@ def _in_use(build_dir: Path) -> bool:
     return in_use
 
 
-def _prune(stores: Path, keep: set[Path | None]) -> None:
+def _staging_lock_path(staging: Path) -> Path:
+    return staging.with_name(staging.name + ".lock")
+
+
+def _lock_staging(staging: Path) -> int:
+    """Hold ``<staging>.lock`` exclusively (the descriptor) while the build writes."""
+    fd = os.open(_staging_lock_path(staging), os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _unlock_staging(staging: Path, fd: int) -> None:
+    _staging_lock_path(staging).unlink(missing_ok=True)
+    os.close(fd)
+
+
+def _staging_abandoned(staging: Path) -> bool:
+    """Whether no live build holds the lock of this staging directory (a killed build)."""
+    lock = _staging_lock_path(staging)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return True  # the lock is made before the directory: its build is gone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        lock.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _prune(stores: Path, keep: set[Path | None], builds: bool = True) -> None:
+    """Delete abandoned staging directories and (``builds``) the builds other than
+    ``keep`` that no process leases."""
     with _prune_lock(stores, fcntl.LOCK_EX):
         for child in stores.iterdir():
-            if (
-                child.is_dir()
-                and child not in keep
-                and not child.name.startswith(".tmp-")
-                and not _in_use(child)
-            ):
+            if child.name.startswith(STAGING_PREFIX) and child.suffix == ".lock":
+                staging = child.with_suffix("")
+                if not staging.exists():  # killed between its lock and its directory
+                    _staging_abandoned(staging)
+                continue
+            if not child.is_dir() or child in keep:
+                continue
+            if child.name.startswith(STAGING_PREFIX):
+                if _staging_abandoned(child):
+                    shutil.rmtree(child, ignore_errors=True)
+            elif builds and not _in_use(child):
                 shutil.rmtree(child, ignore_errors=True)
 
 

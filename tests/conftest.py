@@ -15,6 +15,8 @@ import pytest
 from layers import catalog, provision, store
 
 REPO = Path(__file__).resolve().parent.parent
+#: Starlette's TestClient sends ``Host: testserver``; the live servers are on 127.0.0.1.
+os.environ.setdefault("FEDMIN_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 
 def _mirror() -> Path | None:

@@ -17,10 +17,19 @@ from app.collections import Collection
 
 
 def feature_collection(
-    collection: Collection, positions: np.ndarray, members: dict[str, Any]
+    collection: Collection,
+    positions: np.ndarray,
+    members: dict[str, Any],
+    properties: tuple[str, ...] | None = None,
 ) -> bytes:
-    """A FeatureCollection of ``positions``; ``members`` (links, counts) come first."""
-    features = b"[" + b",".join(collection.feature_bytes[positions].tolist()) + b"]"
+    """A FeatureCollection of ``positions``; ``members`` (links, counts) come first.
+    With ``properties``, the features keep only those (encoded for this page)."""
+    encoded = (
+        collection.feature_bytes[positions]
+        if properties is None
+        else collection.feature_subset_bytes(positions, properties)
+    )
+    features = b"[" + b",".join(encoded.tolist()) + b"]"
     doc = {"type": "FeatureCollection", **members, "features": orjson.Fragment(features)}
     return orjson.dumps(doc)
 

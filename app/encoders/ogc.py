@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
+import morecantile
+
 from app.collections import Collection, CollectionSpec, RasterSpec
 from app.encoders import GEOJSON, HTML, JSON, MVT, OPENAPI, PNG
 from app.params import CRS84, FILTER_PARAMS, TILE_MATRIX_SET
@@ -21,8 +23,32 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    # Part 3 (filtering) and the CQL2 classes tests/app/test_cql.py exercises
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    # OGC API - Tiles: vector tilesets of the collections (tests/app/test_ogc_tiles.py)
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 ]
+QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
+WEB_MERCATOR_QUAD_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+WEB_MERCATOR = morecantile.tms.get(TILE_MATRIX_SET)
 TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
 
 
@@ -54,6 +80,7 @@ def landing(base: str) -> dict[str, Any]:
             link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{base}/collections", "data", JSON, "Feature collections"),
             link(f"{base}/rasters", "data", JSON, "Raster layers (tiles)"),
+            link(f"{base}/tileMatrixSets", TILING_SCHEMES, JSON, "Tile matrix sets"),
             link(f"{base}/map", "alternate", HTML, "Interactive map"),
         ],
     }
@@ -107,7 +134,9 @@ def collection(
         link(f"{url}?f=html", "alternate", HTML, "This collection as HTML"),
         link(f"{url}/items", "items", GEOJSON, "Features"),
         link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
-        link(f"{url}/tiles/{TILE_MATRIX_SET}/tilejson.json", TILESETS_VECTOR, JSON, "TileJSON"),
+        link(f"{url}/queryables", QUERYABLES, "application/schema+json", "Queryables"),
+        link(f"{url}/tiles", TILESETS_VECTOR, JSON, "Vector tilesets (OGC API - Tiles)"),
+        link(f"{url}/tiles/{TILE_MATRIX_SET}/tilejson.json", "describedby", JSON, "TileJSON"),
         link(
             f"{url}/tiles/{TILE_MATRIX_SET}/{{z}}/{{x}}/{{y}}",
             "item",
@@ -147,6 +176,18 @@ def collection(
     return doc | {"links": links} | extra
 
 
+def queryables(coll: Collection, base: str) -> dict[str, Any]:
+    """The collection's queryables as a JSON Schema (OGC API - Features Part 3)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/collections/{coll.id}/queryables",
+        "type": "object",
+        "title": coll.spec.title,
+        "properties": coll.queryables,
+        "additionalProperties": False,
+    }
+
+
 def collections(docs: list[dict[str, Any]], base: str) -> dict[str, Any]:
     return {
         "links": [
@@ -184,9 +225,100 @@ def page_links(
     ]
     if offset + limit < matched:
         links.append(link(at(offset + limit), "next", GEOJSON, "Next page"))
-    if offset > 0:
-        links.append(link(at(max(0, offset - limit)), "prev", GEOJSON, "Previous page"))
+    if offset > 0 and matched > 0:  # past the end: prev is the last page that has features
+        links.append(
+            link(at(max(0, min(offset, matched) - limit)), "prev", GEOJSON, "Previous page")
+        )
     return links
+
+
+def _matrix_limits(bounds: list[float] | None, z: int) -> dict[str, Any]:
+    """The rows and columns of tile matrix ``z`` the collection's extent covers (all of
+    them for an empty collection), so a client asks no tile of empty ocean."""
+    side = (1 << z) - 1
+    if not bounds:
+        rows = cols = (0, side)
+    else:
+        minx, miny, maxx, maxy = bounds
+        top_left = WEB_MERCATOR.tile(max(minx, -180), min(maxy, 85.0511), z)
+        bottom_right = WEB_MERCATOR.tile(min(maxx, 179.9999), max(miny, -85.0511), z)
+        cols = (top_left.x, bottom_right.x) if minx <= maxx else (0, side)
+        rows = (top_left.y, bottom_right.y)
+    return {
+        "tileMatrix": str(z),
+        "minTileRow": rows[0],
+        "maxTileRow": rows[1],
+        "minTileCol": cols[0],
+        "maxTileCol": cols[1],
+    }
+
+
+def tileset(coll: Collection, base: str, settings: Settings) -> dict[str, Any]:
+    """A collection's vector tileset in WebMercatorQuad (OGC API - Tiles, tileset)."""
+    url = f"{base}/collections/{coll.id}/tiles/{TILE_MATRIX_SET}"
+    limits = [
+        _matrix_limits(coll.bounds, z)
+        for z in range(settings.min_tile_zoom, settings.max_tile_zoom + 1)
+    ]
+    fields = {"id": {"type": "string"}} | {
+        name: {"type": "string"} for name in coll.spec.tile_properties
+    }
+    return {
+        "title": f"{coll.spec.title} (vector tiles)",
+        "dataType": "vector",
+        "crs": EPSG_3857,
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD_URI,
+        "links": [
+            link(url, "self", JSON, "This tileset"),
+            link(
+                f"{base}/tileMatrixSets/{TILE_MATRIX_SET}", TILING_SCHEME, JSON, "WebMercatorQuad"
+            ),
+            link(
+                f"{url}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}",
+                "item",
+                MVT,
+                "Mapbox vector tiles",
+                templated=True,
+            ),
+            link(f"{url}/tilejson.json", "describedby", JSON, "TileJSON"),
+        ],
+        "tileMatrixSetLimits": limits,
+        "layers": [
+            {
+                "id": coll.id,
+                "title": coll.spec.title,
+                "dataType": "vector",
+                "minTileMatrix": str(settings.min_tile_zoom),
+                "maxTileMatrix": str(settings.max_tile_zoom),
+                "propertiesSchema": {"type": "object", "properties": fields},
+            }
+        ],
+    }
+
+
+def tilesets(coll: Collection, base: str, settings: Settings) -> dict[str, Any]:
+    """The tilesets list of a collection: its one WebMercatorQuad vector tileset."""
+    one = tileset(coll, base, settings)
+    summary = {k: one[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI", "links")}
+    return {
+        "links": [link(f"{base}/collections/{coll.id}/tiles", "self", JSON, "Tilesets")],
+        "tilesets": [summary],
+    }
+
+
+def tile_matrix_sets(base: str) -> dict[str, Any]:
+    return {
+        "tileMatrixSets": [
+            {
+                "id": TILE_MATRIX_SET,
+                "title": "Google Maps Compatible for the World",
+                "uri": WEB_MERCATOR_QUAD_URI,
+                "links": [
+                    link(f"{base}/tileMatrixSets/{TILE_MATRIX_SET}", "self", JSON, TILE_MATRIX_SET)
+                ],
+            }
+        ]
+    }
 
 
 def tilejson(

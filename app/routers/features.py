@@ -146,6 +146,11 @@ async def items(
     if not coll.has_mask(flt):
         await run_in_threadpool(coll.mask, flt)
     matched = coll.select(flt, q.bbox)
+    if q.cql is not None:  # CQL2 (Part 3): pandas work, memoized per collection
+        cql_mask = await run_in_threadpool(coll.cql_mask, q.cql)
+        matched = matched[cql_mask[matched]]
+    if q.sortby:
+        matched = await run_in_threadpool(coll.sorted_positions, matched, q.sortby)
     page = q.page
     positions = matched[page.offset : page.offset + page.limit]
     url = f"{await base_url(request)}/collections/{coll.id}"
@@ -158,8 +163,19 @@ async def items(
     }
     if "critical_list" in coll.spec.filters:
         members["fedmin:criticalList"] = critical_list_info(flt.critical_list)
-    content = geojson.feature_collection(coll, positions, members)
+    content = geojson.feature_collection(coll, positions, members, q.properties)
     return await _geojson_or_html(content, q.fmt, f"{coll.spec.title}: features")
+
+
+@router.get(
+    "/collections/{collectionId}/queryables",
+    summary="The properties a filter (CQL2) or sortby may name, as a JSON Schema",
+    response_class=OrjsonResponse,
+    responses={200: {"content": {"application/schema+json": {}}}},
+)
+async def queryables(collection_id: CollectionId, registry: Registry, base: Base) -> Response:
+    coll = await registry.aget(collection_id)
+    return OrjsonResponse(ogc.queryables(coll, base), media_type="application/schema+json")
 
 
 @router.get(

@@ -20,9 +20,10 @@ from app.encoders import GEOJSON, geojson
 from app.map import assets
 from app.map.page import commodity_counts, page_config, page_layers, render_map
 from app.map.search import MAX_RESULTS, MIN_QUERY_CHARS, find_by_name, name_index
+from app.routing import CheckedRoute
 from app.settings import Settings
 
-router = APIRouter(tags=["map"])
+router = APIRouter(tags=["map"], route_class=CheckedRoute)
 
 Registry = Annotated[CollectionRegistry, Depends(collections_dep)]
 _OWN_FILES = StaticFiles(directory=assets.OWN_STATIC_DIR)

@@ -9,8 +9,9 @@ so ``top=25`` and ``top=100`` share one cached computation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -27,6 +28,7 @@ from app.ranking_service import (
     client_deposits,
     provenance,
 )
+from app.routing import CheckedRoute
 from app.settings import Settings
 from geo.filters import DepositFilter
 from geo.grid import parse_cell_id, point_cell_ids
@@ -156,6 +158,13 @@ async def filter_dep(
     )
 
 
+async def deadline_dep(settings: Settings = Depends(settings_dep)) -> float:
+    """When a ranking request must be answered by (``time.monotonic()``): its arrival
+    plus ``FEDMIN_RANKING_TIME_BUDGET_S``. Every dependency is a coroutine, so nothing
+    queues before this runs; queueing for a ranking worker counts against the budget."""
+    return time.monotonic() + settings.ranking_time_budget_s
+
+
 def _rank_top(top: int) -> int:
     return next(bucket for bucket in RANK_TOP_BUCKETS if top <= bucket)
 
@@ -223,16 +232,9 @@ async def cell_ranking_request(
     return _ranking_request(weights, deposit_filter, settings, spec.cell_km, spec.shape)
 
 
-# --- encoding -------------------------------------------------------------------------------
-
-
-def geojson_response(body: Mapping[str, Any]) -> Response:
-    return Response(dumps(body), media_type=GEOJSON)
-
-
 # --- routes ---------------------------------------------------------------------------------
 
-router = APIRouter(tags=["rankings"])
+router = APIRouter(tags=["rankings"], route_class=CheckedRoute)
 
 
 @router.get(
@@ -253,27 +255,32 @@ router = APIRouter(tags=["rankings"])
         **ERROR_RESPONSES,
     },
 )
-def rankings(
+async def rankings(
     req: RankingRequest = Depends(ranking_request),
     service: RankingService = Depends(ranking_service_dep),
-    settings: Settings = Depends(settings_dep),
+    deadline: float = Depends(deadline_dep),
 ) -> Response:
     """Score every cell of an equal-area grid near the filtered deposits and return the
     best ``top``. Same filter parameters as the deposit items; see ``docs/scoring.md``."""
-    ranking = service.rank(req.params, settings.ranking_time_budget_s)
+    body = service.cached_encoding(req.params, req.top)
+    if body is None:
+        ranking = await service.rank(req.params, deadline)
 
-    def encode() -> bytes:
-        cells = client_cells(ranking.result.cells, req.top)
-        return dumps(
-            {
-                "type": "FeatureCollection",
-                **provenance(ranking, req.top),
-                "returned": len(cells),
-                "features": geojson_features(cells, id_column="cell_id"),
-            }
+        def encode() -> bytes:
+            cells = client_cells(ranking.result.cells, req.top)
+            return dumps(
+                {
+                    "type": "FeatureCollection",
+                    **provenance(ranking, req.top),
+                    "returned": len(cells),
+                    "features": geojson_features(cells, id_column="cell_id"),
+                }
+            )
+
+        body = await service.run(
+            partial(service.encoded, req.params, req.top, ranking, encode), deadline
         )
-
-    return Response(service.encoded(req.params, req.top, ranking, encode), media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON)
 
 
 @router.get(
@@ -295,34 +302,38 @@ def rankings(
         **ERROR_RESPONSES,
     },
 )
-def ranking_cell(
+async def ranking_cell(
     cell_id: str = Path(alias="cellId", description=CELL_ID_HELP, examples=[CELL_ID_EXAMPLE]),
     req: RankingRequest = Depends(cell_ranking_request),
     service: RankingService = Depends(ranking_service_dep),
-    settings: Settings = Depends(settings_dep),
+    deadline: float = Depends(deadline_dep),
 ) -> Response:
     """The cell ``cell_id`` of the ranking these parameters define."""
-    ranking = service.rank(req.params, settings.ranking_time_budget_s)  # engine.cell reuses it
-    row, contributors = service.engine.cell(cell_id, req.params)
-    in_cell = (
-        point_cell_ids(
-            contributors["x_m"].to_numpy(float),
-            contributors["y_m"].to_numpy(float),
-            contributors["metric_epsg"].to_numpy(),
-            req.params.spec,
+    ranking = await service.rank(req.params, deadline)  # engine.cell reuses it
+
+    def answer() -> bytes:
+        row, contributors = service.engine.cell(cell_id, req.params)
+        in_cell = (
+            point_cell_ids(
+                contributors["x_m"].to_numpy(float),
+                contributors["y_m"].to_numpy(float),
+                contributors["metric_epsg"].to_numpy(),
+                req.params.spec,
+            )
+            == cell_id
         )
-        == cell_id
-    )
-    contributors = contributors.assign(in_cell=in_cell)
-    cell = client_cells(gpd.GeoDataFrame([row], geometry="geometry", crs=4326))
-    feature = geojson_features(cell, id_column="cell_id")[0]
-    deposits = geojson_features(
-        client_deposits(contributors, req.params.filter.critical_list), id_column="id"
-    )
-    return geojson_response(
-        {
-            **feature,
-            "contributing_deposits": {"type": "FeatureCollection", "features": deposits},
-            **provenance(ranking, req.top),
-        }
-    )
+        contributors = contributors.assign(in_cell=in_cell)
+        cell = client_cells(gpd.GeoDataFrame([row], geometry="geometry", crs=4326))
+        feature = geojson_features(cell, id_column="cell_id")[0]
+        deposits = geojson_features(
+            client_deposits(contributors, req.params.filter.critical_list), id_column="id"
+        )
+        return dumps(
+            {
+                **feature,
+                "contributing_deposits": {"type": "FeatureCollection", "features": deposits},
+                **provenance(ranking, req.top),
+            }
+        )
+
+    return Response(await service.run(answer, deadline), media_type=GEOJSON)

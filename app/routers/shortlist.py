@@ -10,41 +10,39 @@ as the sidecar ``/shortlist/manifest`` for the same query, linked from the downl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from app.deps import ranking_service_dep, settings_dep
+from app.deps import base_url, ranking_service_dep
 from app.encoders import JSON
 from app.exports import FORMATS, ExportFormat, dumps
 from app.ranking_service import (
     RankingService,
     build_shortlist,
 )
-from app.routers.rankings import ERROR_RESPONSES, RankingRequest, ranking_request
-from app.settings import Settings
+from app.routers.rankings import ERROR_RESPONSES, RankingRequest, deadline_dep, ranking_request
+from app.routing import CheckedRoute
 from geo.filters import DepositFilter
 from layers.critical import DEFAULT_CRITICAL_LIST
 from layers.errors import InvalidParameterError
+from layers.suggest import did_you_mean
 
 MAX_LABEL_CHARS = 40
 
 FORMAT_HELP = "File format: " + "; ".join(f"`{f.name}`: {f.summary}" for f in FORMATS.values())
 
 
-@dataclass
-class FormatQuery:
-    format: str = Query("csv", description=FORMAT_HELP, examples=list(FORMATS))
-
-
-def export_format(query: FormatQuery = Depends()) -> ExportFormat:
+async def export_format(
+    format: str = Query("csv", description=FORMAT_HELP, examples=list(FORMATS)),
+) -> ExportFormat:
     """The requested format; an unknown one is a 400 that lists the formats."""
-    found = FORMATS.get(query.format.strip().lower())
+    found = FORMATS.get(format.strip().lower())
     if found is None:
         raise InvalidParameterError(
-            f"format: unknown format {query.format!r}; one of {', '.join(FORMATS)}"
+            f"format: unknown format {format!r}{did_you_mean(format, FORMATS)}; "
+            f"one of {', '.join(FORMATS)}"
         )
     return found
 
@@ -76,7 +74,7 @@ def _query_without_format(request: Request) -> str:
     return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "format"])
 
 
-router = APIRouter(tags=["shortlist"])
+router = APIRouter(tags=["shortlist"], route_class=CheckedRoute)
 
 
 @router.get(
@@ -99,21 +97,26 @@ router = APIRouter(tags=["shortlist"])
         **ERROR_RESPONSES,
     },
 )
-def shortlist(
+async def shortlist(
     request: Request,
     export: ExportFormat = Depends(export_format),
     req: RankingRequest = Depends(ranking_request),
     service: RankingService = Depends(ranking_service_dep),
-    settings: Settings = Depends(settings_dep),
+    deadline: float = Depends(deadline_dep),
+    base: str = Depends(base_url),
 ) -> Response:
     """The shortlist of the ranking ``/rankings`` returns for the same parameters."""
-    ranking = service.rank(req.params, settings.ranking_time_budget_s)
+    ranking = await service.rank(req.params, deadline)
     query = _query_without_format(request)
-    data = build_shortlist(service.engine, ranking, req.params, req.top, query)
+
+    def encode() -> bytes:
+        return export.encode(build_shortlist(service.engine, ranking, req.params, req.top, query))
+
+    content = await service.run(encode, deadline)
     name = shortlist_filename(req.params.filter, service.build_id, req.top, export.extension)
-    sidecar = f"{request.url_for('shortlist_manifest')}?{query}"
+    sidecar = f"{base}/shortlist/manifest?{query}"
     return Response(
-        export.encode(data),
+        content,
         media_type=export.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -128,16 +131,19 @@ def shortlist(
     summary="Provenance of a shortlist (the CSV's sidecar): parameters, build, checksums",
     responses={200: {"content": {JSON: {}}}, **ERROR_RESPONSES},
 )
-def shortlist_manifest(
+async def shortlist_manifest(
     request: Request,
     req: RankingRequest = Depends(ranking_request),
     service: RankingService = Depends(ranking_service_dep),
-    settings: Settings = Depends(settings_dep),
+    deadline: float = Depends(deadline_dep),
 ) -> Response:
     """The metadata every shortlist file of this query embeds; ``ranked_at`` matches the
     file's (same cached ranking), ``generated_at`` is the time of this request."""
-    ranking = service.rank(req.params, settings.ranking_time_budget_s)
-    data = build_shortlist(
-        service.engine, ranking, req.params, req.top, _query_without_format(request)
-    )
-    return Response(dumps(data.metadata), media_type=JSON)
+    ranking = await service.rank(req.params, deadline)
+    query = _query_without_format(request)
+
+    def encode() -> bytes:
+        data = build_shortlist(service.engine, ranking, req.params, req.top, query)
+        return dumps(data.metadata)
+
+    return Response(await service.run(encode, deadline), media_type=JSON)

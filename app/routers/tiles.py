@@ -69,6 +69,7 @@ from layers.store import Store
 #: Bump when tile rendering changes, so clients revalidate old ETags.
 RENDER_VERSION = 2
 TMS = morecantile.tms.get(TILE_MATRIX_SET)
+TMS_DEFINITION = TMS.model_dump(mode="json", exclude_none=True)
 MercatorBox = tuple[float, float, float, float]
 
 router = APIRouter(tags=["Tiles"], route_class=FastPathRoute)
@@ -77,6 +78,7 @@ Filters = Annotated[FilterQuery, Depends(filter_query)]
 Tile = Annotated[TileAddress, Depends(tile_address)]
 AppSettings = Annotated[Settings, Depends(settings_dep)]
 AppStore = Annotated[Store, Depends(store_dep)]
+Registry = Annotated[CollectionRegistry, Depends(collections_dep)]
 Base = Annotated[str, Depends(base_url)]
 EMPTY_204 = {"description": "Empty tile: no data here for these filters."}
 NOT_MODIFIED = {"description": "The ETag in If-None-Match is current."}
@@ -262,6 +264,50 @@ def collection_tilejson(
             else None
         ),
     )
+
+
+@router.get(
+    "/collections/{collectionId}/tiles",
+    summary="The collection's vector tilesets (OGC API - Tiles)",
+    response_class=OrjsonResponse,
+)
+async def collection_tilesets(
+    collection_id: CollectionId, registry: Registry, settings: AppSettings, base: Base
+) -> dict[str, Any]:
+    coll = await registry.aget(collection_id)
+    return ogc.tilesets(coll, base, settings)
+
+
+@router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}",
+    summary="The collection's vector tileset in a tile matrix set (OGC API - Tiles)",
+    response_class=OrjsonResponse,
+)
+async def collection_tileset(
+    collection_id: CollectionId,
+    tms: Annotated[str, Depends(tile_matrix_set)],
+    registry: Registry,
+    settings: AppSettings,
+    base: Base,
+) -> dict[str, Any]:
+    coll = await registry.aget(collection_id)
+    return ogc.tileset(coll, base, settings)
+
+
+@router.get("/tileMatrixSets", summary="Tile matrix sets served", response_class=OrjsonResponse)
+async def tile_matrix_sets(base: Base) -> dict[str, Any]:
+    return ogc.tile_matrix_sets(base)
+
+
+@router.get(
+    "/tileMatrixSets/{tileMatrixSetId}",
+    summary="A tile matrix set's definition (OGC Two Dimensional Tile Matrix Set 2.0)",
+    response_class=OrjsonResponse,
+)
+async def tile_matrix_set_definition(
+    tms: Annotated[str, Depends(tile_matrix_set)],
+) -> dict[str, Any]:
+    return TMS_DEFINITION
 
 
 # --- rasters -----------------------------------------------------------------------------

@@ -211,3 +211,41 @@ def test_csv_is_plain_and_gdal_reads_the_wkt(shortlist: Shortlist, tmp_path: Pat
 def test_metadata_rows_are_text() -> None:
     rows = dict(exports.metadata_rows({"a": "x", "b": {"k": [1, 2]}, "c": None, "d": 1.5}))
     assert rows == {"a": "x", "b": '{"k":[1,2]}', "c": "null", "d": "1.5"}
+
+
+def test_nulls_stay_null_and_one_geometry_type_per_layer(tmp_path: Path) -> None:
+    """A list of unknown names is a null (it was the text 'None'); a layer mixing
+    Polygon and MultiPolygon is written as MultiPolygon, which GDAL opens without a
+    warning (a shapefile's polygon type holds both)."""
+    cells = gpd.GeoDataFrame(
+        {"cell_id": ["a", "b"], "rank": [1, 2]},
+        geometry=[
+            shapely.box(-122, 40, -121.9, 40.1),
+            shapely.MultiPolygon(
+                [shapely.box(179.9, 50, 180, 50.1), shapely.box(-180, 50, -179.9, 50.1)]
+            ),
+        ],
+        crs=4326,
+    )
+    deposits = gpd.GeoDataFrame(
+        {
+            "deposit_id": ["mrds:1", "mrds:2", "mrds:3"],
+            "land_unit_ids": [["u1"], ["u2", "u3"], []],
+            "land_unit_names": [[None], [None, "Inyo National Forest"], []],
+            "county": [None, "Inyo", None],
+        },
+        geometry=[shapely.Point(-118, 37), shapely.Point(-118.1, 37.1), shapely.Point(-118.2, 37)],
+        crs=4326,
+    )
+    data = Shortlist(cells, deposits, {"build_id": "synthetic test fixture"})
+    path = _file(tmp_path, exports.to_gpkg(data), "s.gpkg")
+    assert dict(pyogrio.list_layers(path))["cells"] == "MultiPolygon"
+    read = pyogrio.read_dataframe(path, layer="deposits")
+    names = [None if pd.isna(v) else v for v in read["land_unit_names"]]
+    assert names == [None, ";Inyo National Forest", ""]
+    assert [None if pd.isna(v) else v for v in read["county"]] == [None, "Inyo", None]
+    assert not (read.drop(columns="geometry").astype(str) == "None").to_numpy().any()
+    with zipfile.ZipFile(_file(tmp_path, exports.to_shapefile_zip(data), "s.zip")) as zf:
+        zf.extractall(tmp_path / "shp")
+    shp = pyogrio.read_dataframe(tmp_path / "shp" / "cells.shp")  # (its polygons are multi)
+    assert shp.geometry.geom_type.tolist() == ["Polygon", "MultiPolygon"]

@@ -51,6 +51,10 @@ VALUES: dict[str, list[str]] = {
     "mineral_entry": ["open", "closed", "restricted", "sometimes"],
     "state": ["CA", "nv", "CA,NV", "California"],
     "f": ["json", "html", "JSON", "xml", ""],
+    "filter": ["state = 'NV'", "commodities LIKE '%lithium%'", "nope = 1", "state =", ""],
+    "filter-lang": ["cql2-text", "cql2-json", "CQL2-TEXT", "ecql"],
+    "sortby": ["name", "-state,name", "+name", "nope", ""],
+    "properties": ["name,state", "name", "nope", ""],
     "unknown": ["1"],
 }
 COLLECTIONS = ["deposits", "federal_lands", "claims", "roads", "nope"]

@@ -90,3 +90,58 @@ def test_gdal_pages_deposits_in_a_bbox_like_the_api(client: TestClient, server_u
             value = props[column]
             assert np.isnan(row[column]) if value is None else np.isclose(row[column], value)
         assert [row.geometry.x, row.geometry.y] == api["geometry"]["coordinates"]
+
+
+def _items_requests(caplog: pytest.LogCaptureFixture, collection: str) -> list[str]:
+    return [
+        r.fields["query"]  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "fedmin.access" and r.fields["path"] == f"/collections/{collection}/items"  # type: ignore[attr-defined]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "direct"),
+    [
+        ("state = 'NV'", {"state": "NV"}),
+        (
+            "state = 'NV' AND dev_status IN ('producer', 'past_producer')",
+            {"state": "NV", "dev_status": "producer,past_producer"},
+        ),
+    ],
+)
+def test_gdal_where_is_sent_to_the_server_in_few_pages(
+    client: TestClient,
+    server_url: str,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+    direct: dict[str, str],
+) -> None:
+    """GDAL (3.12, pyogrio's) turns ``-where`` on these properties into server-side
+    query parameters and pages at the advertised maximum ``limit`` (which GDAL caps at
+    1000), not at ``limit=10``: the 1,088 Nevada deposits in 2 pages, where GDAL used to
+    ask 109. (It does not send a CQL2 ``filter``: a LIKE is evaluated by GDAL itself, and
+    a LIKE on the list ``commodities`` is refused by GDAL's SQL parser before any request;
+    the server's ``filter`` takes it, see test_cql.py.)"""
+    caplog.set_level("INFO", logger="fedmin.access")
+    frame = pyogrio.read_dataframe(
+        f"OAPIF:{server_url}", layer="deposits", where=where, use_arrow=True
+    )
+    expected = {f["id"] for f in _api_features(client, "deposits", **direct)}
+    assert len(expected) > 0 and set(frame["id"]) == expected
+    requests = _items_requests(caplog, "deposits")
+    pages = [q for q in requests if "limit=1000" in q]
+    assert len(pages) == -(-len(expected) // 1000), requests  # ceil(matched / 1000)
+    assert len(requests) <= len(pages) + 1  # plus GDAL's schema probe (limit=20)
+
+
+def test_gdal_ogcapi_reads_a_vector_tile_layer(client: TestClient, server_url: str) -> None:
+    """GDAL's OGC API driver follows collection -> tilesets -> tileset -> tile matrix
+    set, exposes one layer per zoom and reads the MVT tiles of zoom 0."""
+    url = f"OGCAPI:{server_url}/collections/states"
+    layers = [name for name, _ in pyogrio.list_layers(url)]
+    assert layers == [f"Zoom level {z}" for z in range(17)]
+    frame = pyogrio.read_dataframe(url, layer="Zoom level 0")
+    states = {f["properties"]["name"] for f in _api_features(client, "states")}
+    assert 50 <= len(frame) <= len(states) and set(frame["name"]) <= states
+    assert {"California", "Nevada", "Alaska"} <= set(frame["name"])

@@ -6,6 +6,7 @@ the API claims: sort order, the weighted mean, the Pareto flags, the provenance.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from app.main import create_app
 from app.ranking_service import RankingService
 from app.settings import Settings
 from geo.scoring import COMPONENTS, RankParams
-from layers.errors import InvalidParameterError, TimeBudgetExceededError
+from layers.errors import InvalidParameterError, RankingOverloadedError, TimeBudgetExceededError
 from layers.store import Store
 
 GOLD = "commodity=gold&top=200"
@@ -256,31 +257,36 @@ class FakeEngine:
         return SimpleNamespace(params=params.to_dict())
 
 
+def _rank(service: RankingService, params: RankParams, budget_s: float) -> Any:
+    """``service.rank`` from synchronous code, with a deadline ``budget_s`` from now."""
+    return asyncio.run(service.rank(params, time.monotonic() + budget_s))
+
+
 def test_ranking_service_lru_single_flight_and_failures() -> None:
     engine = FakeEngine()
     service = RankingService(engine, entries=2, workers=2)  # type: ignore[arg-type]
     p1, p2, p3 = (RankParams(cell_km=k) for k in (5, 6, 7))
     try:
-        first = service.rank(p1, 5)
-        assert service.rank(RankParams(cell_km=5), 5) is first  # equal params: one entry
-        service.rank(p2, 5)
-        service.rank(p3, 5)
+        first = _rank(service, p1, 5)
+        assert _rank(service, RankParams(cell_km=5), 5) is first  # equal params: one entry
+        _rank(service, p2, 5)
+        _rank(service, p3, 5)
         assert engine.calls == 3 and service.cached() == 2
-        service.rank(p1, 5)  # evicted (least recently used): computed again
+        _rank(service, p1, 5)  # evicted (least recently used): computed again
         assert engine.calls == 4
 
         engine.release.clear()  # slow: the request gives up, the computation goes on
         p4 = RankParams(cell_km=8)
         with pytest.raises(TimeBudgetExceededError, match="time budget"):
-            service.rank(p4, 0.05)
+            _rank(service, p4, 0.05)
         engine.release.set()
-        assert service.rank(p4, 5).result.params["cell_km"] == 8
+        assert _rank(service, p4, 5).result.params["cell_km"] == 8
         assert engine.calls == 5  # the retry reused the running computation
 
         engine.fail_on = p5 = RankParams(cell_km=9)
         for _ in range(2):  # a failure is raised and not cached
             with pytest.raises(InvalidParameterError):
-                service.rank(p5, 5)
+                _rank(service, p5, 5)
         assert engine.calls == 7
     finally:
         service.close()
@@ -306,7 +312,7 @@ def test_ranking_service_encodes_once_per_ranking_and_top() -> None:
 
     try:
         params = RankParams(cell_km=5)
-        ranking = service.rank(params, 5)
+        ranking = _rank(service, params, 5)
         assert service.encoded(params, 10, ranking, encoder(10)) == b"top=10"
         assert service.encoded(params, 10, ranking, encoder(10)) == b"top=10"
         assert service.encoded(params, 20, ranking, encoder(20)) == b"top=20"
@@ -315,4 +321,47 @@ def test_ranking_service_encodes_once_per_ranking_and_top() -> None:
         service.encoded(params, 10, recomputed, encoder(10))  # type: ignore[arg-type]
         assert calls == [10, 20, 10]
     finally:
+        service.close()
+
+
+def test_rankings_beyond_the_workers_and_queue_are_refused_at_once() -> None:
+    """One worker and one queued: a third new ranking is a RankingOverloadedError
+    without waiting; a cached ranking is still answered; once done, new ones are taken."""
+    engine = FakeEngine()
+    service = RankingService(engine, entries=8, workers=1, queue=1)  # type: ignore[arg-type]
+    try:
+        done = _rank(service, RankParams(cell_km=4), 5)
+        engine.release.clear()
+        running, queued = (
+            service._future(RankParams(cell_km=5)),
+            service._future(RankParams(cell_km=6)),
+        )
+        assert service.pending() == 2
+        started = time.monotonic()
+        with pytest.raises(RankingOverloadedError, match="1 computing, 1 waiting"):
+            _rank(service, RankParams(cell_km=7), 5)
+        assert time.monotonic() - started < 0.5
+        assert _rank(service, RankParams(cell_km=4), 5) is done  # cached: no slot needed
+        assert service._future(RankParams(cell_km=6)) is queued  # joins, no new slot
+        engine.release.set()
+        running.result(5), queued.result(5)
+        assert service.pending() == 0
+        assert _rank(service, RankParams(cell_km=7), 5).result.params["cell_km"] == 7
+    finally:
+        engine.release.set()
+        service.close()
+
+
+def test_the_time_budget_counts_the_time_queued() -> None:
+    """A ranking that would take no time at all, queued behind a slow one, runs out of
+    its budget while it waits for the one worker."""
+    engine = FakeEngine()
+    service = RankingService(engine, entries=8, workers=1, queue=1)  # type: ignore[arg-type]
+    try:
+        engine.release.clear()
+        service._future(RankParams(cell_km=5))  # holds the worker
+        with pytest.raises(TimeBudgetExceededError, match="time queued included"):
+            _rank(service, RankParams(cell_km=6), 0.2)
+    finally:
+        engine.release.set()
         service.close()

@@ -78,7 +78,7 @@ def _answered_build(path: str, response: httpx.Response) -> str | None:
 
 def test_rebuilds_while_serving(reload_dir: Path, data_dir: Path) -> None:
     settings = Settings(
-        data_dir=reload_dir, offline=True, store_check_interval_s=0.2, tile_cache_entries=0
+        data_dir=reload_dir, offline=True, store_check_interval_s=0.2, tile_cache_bytes=0
     )
     stores = reload_dir / store.STORES_DIR
     first = store.current_root(reload_dir).name

@@ -31,6 +31,7 @@ def test_every_field_has_a_description() -> None:
     ],
 )
 def test_bad_bbox_is_rejected(bbox: Any) -> None:
+    """(minx > maxx is a box across the antimeridian, see test_http_rules.py.)"""
     with pytest.raises(InvalidParameterError):
         DepositFilter(bbox=bbox)
 
