@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -110,11 +110,12 @@ class RankingService:
             ) from exc
 
     def encoded(
-        self, params: RankParams, top: int, ranking: Ranking, encode: Callable[[], bytes]
+        self, params: RankParams, variant: Hashable, ranking: Ranking, encode: Callable[[], bytes]
     ) -> bytes:
-        """The response bytes of ``ranking`` for ``top``: ``encode()`` once, then reused
-        while the same computation is cached (a recomputed ranking is encoded again)."""
-        key = (self.build_id, params.key(), top)
+        """The response bytes of ``ranking`` for ``variant`` (``top``, and what else shapes
+        the answer): ``encode()`` once, then reused while the same computation is cached
+        (a recomputed ranking is encoded again)."""
+        key = (self.build_id, params.key(), variant)
         with self._lock:
             hit = self._encoded.get(key)
             if hit is not None and hit[0] is ranking:

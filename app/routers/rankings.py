@@ -61,6 +61,14 @@ TOP_HELP = (
     "only picks the cached ranking to reuse (send the same value as to `/rankings`)."
 )
 SHAPE_HELP = "Cell shape of the equal-area grid (EPSG:5070 / EPSG:3338)."
+GEOMETRY_HELP = (
+    "`false`: a light scores-only answer for re-styling cells already drawn (the map's "
+    "weight sliders): each Feature has `geometry: null` and only the properties "
+    f"{', '.join(f'`{c}`' for c in ('rank', 'score', *COMPONENTS, 'pareto'))} (and `name` "
+    "where cells are named); the top-level members are the same."
+)
+#: The properties a scores-only (``geometry=false``) answer keeps per cell.
+SCORE_COLUMNS = ("cell_id", "name", "rank", "score", *COMPONENTS, "pareto")
 CELL_ID_EXAMPLE = "g5070-5000-554-869"
 CELL_ID_HELP = (
     f"A cell id from `/rankings`, e.g. `{CELL_ID_EXAMPLE}`; it fixes the grid (CRS, shape, "
@@ -255,6 +263,7 @@ router = APIRouter(tags=["rankings"])
 )
 def rankings(
     req: RankingRequest = Depends(ranking_request),
+    geometry: bool = Query(True, description=GEOMETRY_HELP),
     service: RankingService = Depends(ranking_service_dep),
     settings: Settings = Depends(settings_dep),
 ) -> Response:
@@ -264,16 +273,28 @@ def rankings(
 
     def encode() -> bytes:
         cells = client_cells(ranking.result.cells, req.top)
+        if geometry:
+            features = geojson_features(cells, id_column="cell_id")
+        else:
+            features = score_features(cells)
         return dumps(
             {
                 "type": "FeatureCollection",
                 **provenance(ranking, req.top),
                 "returned": len(cells),
-                "features": geojson_features(cells, id_column="cell_id"),
+                "features": features,
             }
         )
 
-    return Response(service.encoded(req.params, req.top, ranking, encode), media_type=GEOJSON)
+    body = service.encoded(req.params, (req.top, geometry), ranking, encode)
+    return Response(body, media_type=GEOJSON)
+
+
+def score_features(cells: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Scores-only Features (``geometry: null``): what re-styling drawn cells needs."""
+    kept = [c for c in SCORE_COLUMNS if c in cells.columns]
+    frame = gpd.GeoDataFrame(cells[kept], geometry=gpd.GeoSeries([None] * len(cells)), crs=4326)
+    return geojson_features(frame, id_column="cell_id")
 
 
 @router.get(
