@@ -77,7 +77,7 @@ PANES: tuple[tuple[str, int, bool], ...] = (
     ("fedmin-boundaries", 360, False),
     ("fedmin-cells", 400, True),
     ("fedmin-labels", 420, False),
-    ("fedmin-deposits", 450, True),
+    ("fedmin-deposits", 450, False),
 )
 
 #: Initial view before the first ranking (then the map fits the ranked cells).
@@ -205,11 +205,12 @@ LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec(
         "ranked_cells", "Ranked cells (score; Pareto outlined)", "rankedCells", "fedmin-cells"
     ),
+    # Not interactive as a layer (a canvas would swallow the clicks meant for the cells
+    # below): fedmin.js finds the deposit under a click itself.
     _vector(
         "deposits",
         "Deposits (by development status; critical ringed)",
         "fedmin-deposits",
-        interactive=True,
         filterable=True,
     ),
 )

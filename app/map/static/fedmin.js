@@ -382,7 +382,10 @@
   }
 
   function bindCell(feature, layer) {
-    layer.on('click', (e) => openCellPopup(layer.feature, e.latlng || layer.getBounds().getCenter()));
+    layer.on('click', (e) => {
+      if (e.containerPoint && depositAt(e.containerPoint)) return;  // the map's click shows it
+      openCellPopup(layer.feature, e.latlng || layer.getBounds().getCenter());
+    });
   }
 
   function setStatus(text, kind) {
@@ -516,6 +519,30 @@
       </table>
       <p class="fedmin-links"><a href="${esc(fill(config.api.item, { id }))}" target="_blank" rel="noopener">API record</a> ${source}</p>
     </div>`;
+  }
+
+  /** The drawn deposit under a container point (within its radius plus `tolerance` px),
+   * nearest first, or null. Deposits are drawn on canvas tiles that let clicks through to
+   * the cells below, so the map finds the deposit under a click itself. */
+  function depositAt(point, tolerance = 3) {
+    const layer = fedmin.layer('deposits');
+    if (!layer || !fedmin.map.hasLayer(layer) || !layer._vectorTiles) return null;
+    const at = fedmin.map.containerPointToLayerPoint(point);
+    let best = null;
+    let bestDistance = Infinity;
+    for (const renderer of Object.values(layer._vectorTiles)) {
+      if (!renderer._map) continue;
+      const local = at.subtract(renderer.getOffset());
+      for (const { feature } of Object.values(renderer._features)) {
+        if (!feature._point) continue;
+        const distance = local.distanceTo(feature._point);
+        if (distance <= (feature.options.radius || 4) + tolerance && distance < bestDistance) {
+          best = feature;
+          bestDistance = distance;
+        }
+      }
+    }
+    return best ? best.properties : null;
   }
 
   /** Fetch a deposit's full record and open its popup (vector tiles carry few properties). */
@@ -886,13 +913,13 @@
     map.on('resize', layout);
     map.on('overlayadd overlayremove', () => { syncLegend(); layout(); });
 
-    const deposits = layers.deposits;
-    if (deposits) {
-      deposits.on('click', (e) => {
-        const id = e.layer?.properties?.[config.deposit_id_property];
-        if (id != null) showDeposit(id, { latlng: e.latlng }).catch((err) => console.warn(`deposit ${id}: ${err.message}`));
-      });
-    }
+    map.on('click', (e) => {
+      const id = depositAt(e.containerPoint)?.[config.deposit_id_property];
+      if (id != null) showDeposit(id, { latlng: e.latlng }).catch((err) => console.warn(`deposit ${id}: ${err.message}`));
+    });
+    map.on('mousemove', (e) => {
+      map.getContainer().classList.toggle('fedmin-over-deposit', Boolean(depositAt(e.containerPoint)));
+    });
     syncLegend();
     rerank();
   };
