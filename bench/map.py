@@ -99,7 +99,7 @@ def _page(browser_context, base: str):
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/map", wait_until="load")
+    page.goto(f"{base}/map", wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_function("() => window.fedmin && fedmin.map && fedmin.state", timeout=60_000)
     return page, errors
 
