@@ -110,7 +110,7 @@ def _infrastructure(kind: str) -> Loader:
 def _layer(layer_id: str) -> Loader:
     def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
         if layer_id not in store.layer_ids():
-            frame = store.kind_frame(LayerKind.BOUNDARIES).iloc[0:0]
+            frame = store.kind_frame(catalog_layer(layer_id).kind).iloc[0:0]
             return Loaded(frame, [])
         return Loaded(store.frame(layer_id), [layer_id])
 
@@ -129,6 +129,39 @@ def critical_lists_per_row(frame: pd.DataFrame) -> list[list[str]]:
     flags = np.column_stack([critical_flags(frame, i) for i in CRITICAL_LIST_IDS])
     ids = np.array(CRITICAL_LIST_IDS, dtype=object)
     return [ids[row].tolist() for row in flags]
+
+
+#: Data-coverage topics: the collection that holds the data, and the infrastructure kind
+#: whose coverage the engine knows (None: the claims layers' extent).
+COVERAGE_TOPICS: dict[str, tuple[str, str | None]] = {
+    "claims": ("Mining claims", None),
+    "roads": ("Roads", "road"),
+    "railroads": ("Railroads", "rail"),
+    "transmission_lines": ("Power lines", "power"),
+}
+
+
+def _data_coverage(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    """Where the claims and infrastructure layers have data, as the engine sees it: the
+    claims layers' extent, the states an infrastructure kind covers (national: every
+    state). Outside, "nothing drawn" means "no data", not "nothing there"."""
+    states = store.frame("states") if "states" in store.layer_ids() else None
+    national = shapely.union_all(states.geometry.values) if states is not None else None
+    rows = []
+    for topic, (title, kind) in COVERAGE_TOPICS.items():
+        area = engine.claims_coverage if kind is None else engine.coverage.get(kind)
+        if kind is not None and area is None:
+            area, note = national, "national"
+        else:
+            note = "regional" if area is not None and not area.is_empty else "no data"
+        if area is None or area.is_empty:
+            continue
+        rows.append({"id": topic, "name": title, "topic": topic, "extent": note, "geometry": area})
+    frame = gpd.GeoDataFrame(
+        rows, columns=["id", "name", "topic", "extent", "geometry"], geometry="geometry", crs=4326
+    )
+    layers = [*store.layer_ids(LayerKind.CLAIMS), *store.layer_ids(LayerKind.INFRASTRUCTURE)]
+    return Loaded(frame, layers)
 
 
 def _deposits(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
@@ -288,6 +321,39 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         tile_properties=("source", "coverage", "note"),
     ),
     CollectionSpec(
+        "populated_places",
+        "Populated places",
+        "US towns and cities of the offline base map (Natural Earth 1:10m, larger towns only) "
+        "with state, population and the zoom from which the map labels them.",
+        _layer("populated_places"),
+        filters=("state",),
+        tile_properties=("name", "state", "population", "min_zoom"),
+    ),
+    CollectionSpec(
+        "rivers",
+        "Rivers",
+        "Major rivers and lake centerlines of the offline base map (Natural Earth 1:10m).",
+        _layer("rivers"),
+        tile_properties=("name", "min_zoom"),
+    ),
+    CollectionSpec(
+        "lakes",
+        "Lakes",
+        "Lakes and reservoirs of the offline base map (Natural Earth 1:10m North America "
+        "supplement).",
+        _layer("lakes"),
+        tile_properties=("name", "min_zoom"),
+    ),
+    CollectionSpec(
+        "data_coverage",
+        "Data coverage",
+        "Where the claims, roads, railroads and power-line layers have data (one feature per "
+        "topic: `extent` is national or regional). An empty area outside reads as no data, "
+        "not as nothing there.",
+        _data_coverage,
+        tile_properties=("name", "topic", "extent"),
+    ),
+    CollectionSpec(
         "ranked_cells",
         "Ranked cells (default ranking)",
         "Grid cells scored by the engine's default ranking (all deposits, default weights), "
@@ -445,6 +511,11 @@ class Collection:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def is_points(self) -> bool:
+        """Every row is a point (deposits, places)."""
+        return self._xy is not None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,26 +157,28 @@ class RankingService:
         """``work()`` (an admitted request's follow-up) in the ranking executor."""
         return await _wait(self._respond.submit(work), deadline, "the response", self.budget_s)
 
-    def cached_encoding(self, params: RankParams, top: int) -> bytes | None:
-        """The response bytes of a finished, cached ranking for ``top``, if encoded."""
+    def cached_encoding(self, params: RankParams, variant: Hashable) -> bytes | None:
+        """The response bytes of a finished, cached ranking for ``variant`` (see
+        ``encoded``), if encoded."""
         key = (self.build_id, params.key())
         with self._lock:
             future = self._futures.get(key)
-            hit = self._encoded.get((*key, top))
+            hit = self._encoded.get((*key, variant))
             if future is None or hit is None or not future.done() or future.exception():
                 return None
             if hit[0] is not future.result():  # the ranking was recomputed since
                 return None
             self._futures.move_to_end(key)
-            self._encoded.move_to_end((*key, top))
+            self._encoded.move_to_end((*key, variant))
             return hit[1]
 
     def encoded(
-        self, params: RankParams, top: int, ranking: Ranking, encode: Callable[[], bytes]
+        self, params: RankParams, variant: Hashable, ranking: Ranking, encode: Callable[[], bytes]
     ) -> bytes:
-        """The response bytes of ``ranking`` for ``top``: ``encode()`` once, then reused
-        while the same computation is cached (a recomputed ranking is encoded again)."""
-        key = (self.build_id, params.key(), top)
+        """The response bytes of ``ranking`` for ``variant`` (``top``, and what else shapes
+        the answer): ``encode()`` once, then reused while the same computation is cached
+        (a recomputed ranking is encoded again)."""
+        key = (self.build_id, params.key(), variant)
         with self._lock:
             hit = self._encoded.get(key)
             if hit is not None and hit[0] is ranking:

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     default_page_limit: int = Field(100, ge=1)
     max_page_limit: int = Field(10_000, ge=1)
     max_features_per_tile: int = Field(20_000, ge=1)
+    max_points_per_tile: int = Field(
+        200,
+        ge=1,
+        description="Below `full_points_zoom`, a point collection's tile keeps at most this "
+        "many points (the most developed first), so a national view draws a few thousand "
+        "markers, not every deposit.",
+    )
+    full_points_zoom: int = Field(
+        10, ge=0, le=24, description="From this zoom on, point tiles are not thinned."
+    )
     inline_tile_features: int = Field(
         16,
         ge=0,

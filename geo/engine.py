@@ -611,6 +611,11 @@ class MemoryEngine:
 
     # --- helpers ------------------------------------------------------------------------
 
+    @property
+    def claims_coverage(self) -> BaseGeometry | None:
+        """Where claims are known (EPSG:4326), None without a claims layer."""
+        return self._claims_coverage
+
     def _claims_coverage_area(self) -> BaseGeometry | None:
         """Where claims are known: the bounding boxes of the claims layers (manifest)."""
         boxes = [

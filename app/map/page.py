@@ -21,8 +21,9 @@ from folium.map import CustomPane, Layer, LayerControl
 from folium.template import Template
 from rio_tiler.colormap import cmap
 
-from app.collections import PROSPECTIVITY, RasterSpec
+from app.collections import COVERAGE_TOPICS, PROSPECTIVITY, RasterSpec
 from app.map import assets
+from app.map.palette import palette
 from geo.scoring import COMPONENTS, DEFAULT_MIN_OPEN_LAND, DEFAULT_WEIGHTS
 from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST, critical_list_info
 
@@ -45,6 +46,7 @@ API_PARAMS: dict[str, str] = {
     "cell_km": "cell_km",
     "min_open_land": "min_open_land",
     "top": "top",
+    "geometry": "geometry",
     "format": "format",
     "search": "q",
 }
@@ -61,22 +63,27 @@ COMPONENT_HELP = {
     "land": "share of the cell on federal land open to mineral entry",
 }
 
-#: Panes, bottom to top: raster under polygons, polygons under lines, points on top.
+#: Panes, bottom to top: base map under everything, raster under polygons, polygons under
+#: lines, labels over the cells, points on top.
 PANES: tuple[tuple[str, int, bool], ...] = (
     ("fedmin-basemap", 150, False),
+    ("fedmin-water", 160, False),
     ("fedmin-raster", 250, False),
     ("fedmin-lands", 300, False),
     ("fedmin-closed", 320, False),
     ("fedmin-claims", 330, False),
+    ("fedmin-coverage", 340, False),
     ("fedmin-lines", 350, False),
     ("fedmin-boundaries", 360, False),
     ("fedmin-cells", 400, True),
-    ("fedmin-deposits", 450, True),
+    ("fedmin-labels", 420, False),
+    ("fedmin-deposits", 450, False),
 )
 
 #: Initial view before the first ranking (then the map fits the ranked cells).
 US_CENTER = (39.5, -98.5)
 US_ZOOM = 4
+MIN_ZOOM, MAX_ZOOM = 3, 18
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,10 @@ class LayerSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+def _tiles_url(collection: str) -> str:
+    return API_PATHS["tiles"].replace("{collection}", collection)
+
+
 def _vector(
     key: str,
     title: str,
@@ -100,13 +111,63 @@ def _vector(
     **options: Any,
 ) -> LayerSpec:
     """A vector-tile layer of a collection; ``key`` names its style in ``fedmin.js``."""
-    path = API_PATHS["tiles"].replace("{collection}", collection or key)
-    return LayerSpec(key, title, "vectorTiles", pane, show, {"url": path, "style": key, **options})
+    url = _tiles_url(collection or key)
+    return LayerSpec(key, title, "vectorTiles", pane, show, {"url": url, "style": key, **options})
+
+
+def _basemap_part(style: str, collection: str, pane: str, **options: Any) -> dict[str, Any]:
+    return {"url": _tiles_url(collection), "style": style, "pane": pane, **options}
+
+
+#: The offline base map: land (the states' polygons), lakes and rivers, county lines from
+#: zoom 6 and state lines, all vector tiles fedmin serves from its own store.
+BASEMAP = LayerSpec(
+    "basemap",
+    "Base map: land, water, state and county lines (offline)",
+    "basemap",
+    "fedmin-basemap",
+    options={
+        "parts": [
+            _basemap_part("land", "states", "fedmin-basemap"),
+            _basemap_part("lakes", "lakes", "fedmin-water"),
+            _basemap_part("rivers", "rivers", "fedmin-water"),
+            _basemap_part("counties", "counties", "fedmin-boundaries", minZoom=6),
+            _basemap_part("states", "states", "fedmin-boundaries"),
+        ]
+    },
+)
+#: Place names from the populated places (one GeoJSON request: a few hundred points).
+PLACE_LABELS = LayerSpec(
+    "places",
+    "Place names",
+    "placeLabels",
+    "fedmin-labels",
+    options={
+        "url": "/collections/populated_places/items?limit=2000",
+        "zoomOffset": 0.5,
+        "maxLabels": 120,
+        "bigPopulation": 1_000_000,
+    },
+)
+
+
+def _coverage(topic: str, title: str) -> LayerSpec:
+    """Where one kind of data exists (an outline per topic of ``data_coverage``), off."""
+    return _vector(
+        f"coverage_{topic}",
+        f"Coverage: where {title} data exist",
+        "fedmin-coverage",
+        show=False,
+        collection="data_coverage",
+    )
 
 
 #: Every layer of the page, in layer-control order (store rasters such as the DEM are
-#: added after the prospectivity surface by ``page_layers``).
+#: added after the prospectivity surface by ``page_layers``). On by default: the base map
+#: and place names, federal land by agency, closed land, ranked cells and deposits.
 LAYERS: tuple[LayerSpec, ...] = (
+    BASEMAP,
+    PLACE_LABELS,
     LayerSpec(
         "osm",
         "OpenStreetMap (web basemap, optional)",
@@ -120,6 +181,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         "Prospectivity surface (raster)",
         "rasterTiles",
         "fedmin-raster",
+        show=False,
         options={
             "url": API_PATHS["raster"].replace("{raster}", PROSPECTIVITY),
             "opacity": 0.6,
@@ -133,21 +195,22 @@ LAYERS: tuple[LayerSpec, ...] = (
         "Closed / restricted to mineral entry (hatched)",
         "fedmin-closed",
         collection="federal_lands",
+        svg=True,  # the hatch is an SVG pattern
     ),
     _vector("claims", "BLM mining claims", "fedmin-claims", show=False, minZoom=7),
-    _vector("roads", "Roads", "fedmin-lines"),
-    _vector("railroads", "Railroads", "fedmin-lines"),
-    _vector("transmission_lines", "Transmission lines", "fedmin-lines"),
-    _vector("states", "States", "fedmin-boundaries"),
-    _vector("counties", "Counties", "fedmin-boundaries"),
+    _vector("roads", "Roads", "fedmin-lines", show=False),
+    _vector("railroads", "Railroads", "fedmin-lines", show=False),
+    _vector("transmission_lines", "Transmission lines", "fedmin-lines", show=False),
+    *(_coverage(topic, title.lower()) for topic, (title, _) in COVERAGE_TOPICS.items()),
     LayerSpec(
         "ranked_cells", "Ranked cells (score; Pareto outlined)", "rankedCells", "fedmin-cells"
     ),
+    # Not interactive as a layer (a canvas would swallow the clicks meant for the cells
+    # below): fedmin.js finds the deposit under a click itself.
     _vector(
         "deposits",
         "Deposits (by development status; critical ringed)",
         "fedmin-deposits",
-        interactive=True,
         filterable=True,
     ),
 )
@@ -224,6 +287,8 @@ class FedminLayer(Layer):
         options = {"pane": spec.pane, **spec.options}
         if not options.pop("external", False):
             options["url"] = root_path + options["url"] if "url" in options else None
+        if "parts" in options:
+            options["parts"] = [{**p, "url": root_path + p["url"]} for p in options["parts"]]
         self.options = {k: v for k, v in options.items() if v is not None}
 
 
@@ -294,6 +359,12 @@ def page_config(
         "rasters": raster_legends(rasters),
         "deposit_id_property": "id",
         "fit_first_ranking": True,
+        # Explicit zoom bounds (fedmin.js sets them): else Leaflet takes them from layers
+        # that have one (the county lines' minZoom 6 would stop zooming out to the US).
+        "zoom": {"min": MIN_ZOOM, "max": MAX_ZOOM},
+        "summary_cells": 10,
+        "reweight_delay_ms": 350,
+        "palette": palette(),
     }
 
 
@@ -307,7 +378,7 @@ def render_map(
         zoom_start=US_ZOOM,
         tiles=None,
         control_scale=True,
-        prefer_canvas=False,
+        prefer_canvas=False,  # vector tiles choose their renderer; cells stay SVG
     )
     figure = fmap.get_root()
     figure.title = "fedmin map: mineral deposits on US federal lands"

@@ -63,6 +63,14 @@ TOP_HELP = (
     "only picks the cached ranking to reuse (send the same value as to `/rankings`)."
 )
 SHAPE_HELP = "Cell shape of the equal-area grid (EPSG:5070 / EPSG:3338)."
+GEOMETRY_HELP = (
+    "`false`: a light scores-only answer for re-styling cells already drawn (the map's "
+    "weight sliders): each Feature has `geometry: null` and only the properties "
+    f"{', '.join(f'`{c}`' for c in ('rank', 'score', *COMPONENTS, 'pareto'))} (and `name` "
+    "where cells are named); the top-level members are the same."
+)
+#: The properties a scores-only (``geometry=false``) answer keeps per cell.
+SCORE_COLUMNS = ("cell_id", "name", "rank", "score", *COMPONENTS, "pareto")
 CELL_ID_EXAMPLE = "g5070-5000-554-869"
 CELL_ID_HELP = (
     f"A cell id from `/rankings`, e.g. `{CELL_ID_EXAMPLE}`; it fixes the grid (CRS, shape, "
@@ -257,30 +265,42 @@ router = APIRouter(tags=["rankings"], route_class=CheckedRoute)
 )
 async def rankings(
     req: RankingRequest = Depends(ranking_request),
+    geometry: bool = Query(True, description=GEOMETRY_HELP),
     service: RankingService = Depends(ranking_service_dep),
     deadline: float = Depends(deadline_dep),
 ) -> Response:
     """Score every cell of an equal-area grid near the filtered deposits and return the
     best ``top``. Same filter parameters as the deposit items; see ``docs/scoring.md``."""
-    body = service.cached_encoding(req.params, req.top)
+    variant = (req.top, geometry)
+    body = service.cached_encoding(req.params, variant)
     if body is None:
         ranking = await service.rank(req.params, deadline)
 
         def encode() -> bytes:
             cells = client_cells(ranking.result.cells, req.top)
+            features = (
+                geojson_features(cells, id_column="cell_id") if geometry else score_features(cells)
+            )
             return dumps(
                 {
                     "type": "FeatureCollection",
                     **provenance(ranking, req.top),
                     "returned": len(cells),
-                    "features": geojson_features(cells, id_column="cell_id"),
+                    "features": features,
                 }
             )
 
         body = await service.run(
-            partial(service.encoded, req.params, req.top, ranking, encode), deadline
+            partial(service.encoded, req.params, variant, ranking, encode), deadline
         )
     return Response(body, media_type=GEOJSON)
+
+
+def score_features(cells: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Scores-only Features (``geometry: null``): what re-styling drawn cells needs."""
+    kept = [c for c in SCORE_COLUMNS if c in cells.columns]
+    frame = gpd.GeoDataFrame(cells[kept], geometry=gpd.GeoSeries([None] * len(cells)), crs=4326)
+    return geojson_features(frame, id_column="cell_id")
 
 
 @router.get(

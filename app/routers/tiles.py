@@ -136,6 +136,14 @@ def _bounds(z: int, x: int, y: int, extent: int, buffer: int) -> tuple[MercatorB
     return bounds, (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
 
 
+def tile_feature_limit(coll: Collection, z: int, settings: Settings) -> int:
+    """How many features a tile of ``coll`` at zoom ``z`` may carry: point collections are
+    thinned below ``full_points_zoom`` (the map draws them all on one canvas)."""
+    if coll.is_points and z < settings.full_points_zoom:
+        return min(settings.max_points_per_tile, settings.max_features_per_tile)
+    return settings.max_features_per_tile
+
+
 async def _render_vector(
     coll: Collection, tile: TileAddress, flt: Any, settings: Settings
 ) -> TileBlob:
@@ -145,7 +153,8 @@ async def _render_vector(
     bounds, padded = _tile_bounds(tile, settings)
     if not coll.has_mask(flt):
         await run_in_threadpool(coll.mask, flt)
-    positions, matched = coll.tile_positions(padded, flt, settings.max_features_per_tile)
+    limit = tile_feature_limit(coll, tile.z, settings)
+    positions, matched = coll.tile_positions(padded, flt, limit)
     encode = partial(
         mvt.encode_tile,
         coll.id,
@@ -205,7 +214,7 @@ async def vector_tile(
         flt,
         settings.mvt_extent,
         settings.mvt_buffer,
-        settings.max_features_per_tile,
+        tile_feature_limit(coll, tile.z, settings),
     )
     return await _tile_response(
         request, key, lambda: _render_vector(coll, tile, flt, settings), MVT, cache, settings

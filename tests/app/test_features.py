@@ -71,6 +71,10 @@ def test_collections_metadata_and_provenance(client: TestClient, real_store: Sto
         "states",
         "counties",
         "deposit_coverage",
+        "populated_places",
+        "rivers",
+        "lakes",
+        "data_coverage",
         "ranked_cells",
         "deposit_records",
     }

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.map import assets, vendor
-from app.map.page import LAYERS, OSM_TILES
+from app.map.page import BASEMAP, LAYERS, OSM_TILES
 from app.settings import Settings
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
@@ -111,14 +111,33 @@ def test_static_routes_do_not_escape_their_folders(client: TestClient) -> None:
 
 def test_every_layer_url_is_a_real_endpoint(client: TestClient, html: str) -> None:
     # The page's tile and raster templates answer at z/x/y = 5/5/12 (northern California).
-    for spec in LAYERS:
-        url = spec.options.get("url", "")
+    urls = [(spec.key, spec.options.get("url", "")) for spec in LAYERS]
+    urls += [(f"basemap:{p['style']}", p["url"]) for p in BASEMAP.options["parts"]]
+    for key, url in urls:
         if not url.startswith("/"):
             continue
-        assert spec.options["url"] in html
+        assert url in html
         tile = url.replace("{z}", "5").replace("{x}", "5").replace("{y}", "12")
         response = client.get(tile)
-        assert response.status_code in (200, 204), (spec.key, tile, response.text[:200])
+        assert response.status_code in (200, 204), (key, tile, response.text[:200])
+        if key in ("basemap:land", "basemap:lakes", "places"):
+            assert response.status_code == 200 and len(response.content) > 100, key
+
+
+def test_only_the_readable_defaults_are_on() -> None:
+    """Base map, place names, federal land, closed land, ranked cells, deposits: on; the
+    rest (OSM, the surface, claims, lines, coverage) one click away."""
+    assert {s.key for s in LAYERS if s.show} == {
+        "basemap",
+        "places",
+        "federal_lands",
+        "closed_lands",
+        "ranked_cells",
+        "deposits",
+    }
+    assert {"osm", "prospectivity", "claims", "roads", "coverage_claims"} <= {
+        s.key for s in LAYERS if not s.show
+    }
 
 
 def test_missing_vendor_files_are_a_503_with_the_fix(

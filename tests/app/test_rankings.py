@@ -128,6 +128,24 @@ def test_smaller_top_is_a_prefix_from_the_cache(client: TestClient, gold: dict[s
     assert [f["id"] for f in small["features"]] == [f["id"] for f in gold["features"][:150]]
 
 
+def test_scores_only_answer_matches_the_full_one(client: TestClient, gold: dict[str, Any]) -> None:
+    """``geometry=false``: the same cells, ranks, scores, components and Pareto flags as
+    the full answer, each Feature with a null geometry and nothing else; from the cache."""
+    light = get_ok(client, f"/rankings?{GOLD}&{SENT_QUERY}&geometry=false")
+    assert light["ranked_at"] == gold["ranked_at"] and light["params"] == gold["params"]
+    assert len(light["features"]) == len(gold["features"]) == 200
+    for slim, full in zip(light["features"], gold["features"], strict=True):
+        assert slim["id"] == full["id"] and slim["geometry"] is None
+        expected = {k: full["properties"][k] for k in slim["properties"]}
+        assert slim["properties"] == expected
+        assert {"rank", "score", "pareto", *COMPONENTS} <= set(slim["properties"])
+        assert "explanation" not in slim["properties"]
+    heavy = client.get(f"/rankings?{GOLD}&{SENT_QUERY}").content
+    slim_bytes = client.get(f"/rankings?{GOLD}&{SENT_QUERY}&geometry=false").content
+    assert len(slim_bytes) < len(heavy) / 2
+    assert client.get(f"/rankings?{GOLD}&geometry=maybe").status_code in (400, 422)
+
+
 def test_one_cell_with_its_contributing_deposits(client: TestClient, gold: dict[str, Any]) -> None:
     best = gold["features"][0]
     doc = get_ok(client, f"/rankings/{best['id']}?commodity=gold&{SENT_QUERY}")

@@ -8,6 +8,7 @@ location, colours from rio-tiler's colormap table.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import mapbox_vector_tile
 import morecantile
@@ -51,10 +52,18 @@ def _decode(content: bytes) -> list[dict]:
     return mapbox_vector_tile.decode(content)["deposits"]["features"]
 
 
+@pytest.fixture(scope="module")
+def unthinned(app_settings: Settings) -> Iterator[TestClient]:
+    """The app with point tiles never thinned (``full_points_zoom`` 0): tiles hold every
+    deposit, so their contents can be checked against the store."""
+    with TestClient(create_app(app_settings.model_copy(update={"full_points_zoom": 0}))) as c:
+        yield c
+
+
 def test_klamath_tile_holds_the_deposits_inside_it(
-    client: TestClient, real_store: Store, app_settings: Settings
+    unthinned: TestClient, real_store: Store, app_settings: Settings
 ) -> None:
-    response = client.get(_url("deposits", KLAMATH))
+    response = unthinned.get(_url("deposits", KLAMATH))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     features = _decode(response.content)
@@ -85,8 +94,8 @@ def test_klamath_tile_holds_the_deposits_inside_it(
     assert np.allclose(first["geometry"]["coordinates"], expected, atol=1.0)
 
 
-def test_filtered_tile(client: TestClient, real_store: Store) -> None:
-    response = client.get(_url("deposits", KLAMATH), params={"commodity": "chromium"})
+def test_filtered_tile(unthinned: TestClient, real_store: Store) -> None:
+    response = unthinned.get(_url("deposits", KLAMATH), params={"commodity": "chromium"})
     ids = {f["properties"]["id"] for f in _decode(response.content)}
     deposits = deposit_sites(real_store)
     chromium = set(deposits.loc[deposits["commodities"].map(lambda c: "chromium" in c), "id"])
@@ -105,10 +114,12 @@ def test_polygon_tiles_are_valid_and_wound_for_mvt(client: TestClient) -> None:
     assert all(ring.exterior.is_ccw for ring in rings)
 
 
-def test_crowded_tile_keeps_the_best_features(client: TestClient, app_settings: Settings) -> None:
+def test_crowded_tile_keeps_the_best_features(
+    unthinned: TestClient, app_settings: Settings
+) -> None:
     """Over max_features_per_tile: the producers first, the same way every time."""
-    everything = _decode(client.get(_url("deposits", KLAMATH)).content)
-    limited = app_settings.model_copy(update={"max_features_per_tile": 50})
+    everything = _decode(unthinned.get(_url("deposits", KLAMATH)).content)
+    limited = app_settings.model_copy(update={"max_features_per_tile": 50, "full_points_zoom": 0})
     with TestClient(create_app(limited)) as small:
         response = small.get(_url("deposits", KLAMATH))
         again = small.get(_url("deposits", KLAMATH), headers={"Cache-Control": "no-cache"})
@@ -120,6 +131,30 @@ def test_crowded_tile_keeps_the_best_features(client: TestClient, app_settings: 
     worst_kept = max(order[f["properties"]["dev_status"]] for f in kept)
     dropped = [f for f in everything if f["properties"]["id"] not in kept_ids]
     assert all(order[f["properties"]["dev_status"]] >= worst_kept for f in dropped)
+
+
+def test_point_tiles_are_thinned_below_full_points_zoom(
+    client: TestClient, unthinned: TestClient, app_settings: Settings
+) -> None:
+    """At zoom 8 a deposit tile keeps ``max_points_per_tile`` points, producers first (a
+    national view draws a few thousand markers); from ``full_points_zoom`` on, all."""
+    everything = _decode(unthinned.get(_url("deposits", KLAMATH)).content)
+    response = client.get(_url("deposits", KLAMATH))
+    limit = app_settings.max_points_per_tile
+    assert len(everything) > limit
+    assert response.headers["Fedmin-Tile-Features"] == f"{limit}/{len(everything)}"
+    kept = _decode(response.content)
+    order = {s: i for i, s in enumerate(STATUS_PRIORITY)}
+    kept_ids = {f["properties"]["id"] for f in kept}
+    worst_kept = max(order[f["properties"]["dev_status"]] for f in kept)
+    dropped = [f for f in everything if f["properties"]["id"] not in kept_ids]
+    assert all(order[f["properties"]["dev_status"]] >= worst_kept for f in dropped)
+    near = TMS.tile(-123.0, 41.3, app_settings.full_points_zoom)
+    full = client.get(_url("deposits", near)).headers["Fedmin-Tile-Features"].split("/")
+    assert full[0] == full[1]
+    # other geometry is never thinned by the point budget (claims: 2,800 parcels in 4 tiles)
+    claims = client.get(_url("claims", TMS.tile(-122.5, 40.6, 6))).headers["Fedmin-Tile-Features"]
+    assert int(claims.split("/")[0]) == int(claims.split("/")[1]) > limit
 
 
 def test_empty_tile_over_the_ocean_is_204(client: TestClient) -> None:
