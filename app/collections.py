@@ -34,7 +34,7 @@ from geo.caches import ByteLRU
 from geo.cql import CqlFilter
 from geo.engine import CACHE_DIR, MemoryEngine
 from geo.filters import DepositFilter, critical_column, critical_flags, with_critical_lists
-from geo.rasters import prospectivity_cache_path, prospectivity_surface
+from geo.rasters import fitting_pixel_m, prospectivity_cache_path, prospectivity_surface
 from geo.scoring import RankParams
 from geo.surface_cache import SurfaceCache
 from layers.antimeridian import bbox_parts
@@ -933,6 +933,13 @@ class RasterRegistry:
         if not positive.any():
             return _Empty()
         settings = self.settings
+        points = self.engine.deposits.iloc[found.positions[positive]]
+        pixel_m = fitting_pixel_m(
+            points, settings.prospectivity_pixel_m, settings.prospectivity_bandwidth_m
+        )
+        if pixel_m != settings.prospectivity_pixel_m:
+            log.info("prospectivity %s: %g m pixels (the extent is too large for %g m)",
+                     flt.to_dict(), pixel_m, settings.prospectivity_pixel_m)  # fmt: skip
         key = {
             "filter": flt.to_dict(),
             "weights": {
@@ -940,19 +947,18 @@ class RasterRegistry:
                 "status": params.status_weights,
                 "critical_boost": params.critical_boost,
             },
-            "pixel_m": settings.prospectivity_pixel_m,
+            "pixel_m": pixel_m,
             "bandwidth_m": settings.prospectivity_bandwidth_m,
             "crs": "EPSG:5070",
             "build_id": self.store.build_id,
         }
 
         def create(path: Path) -> None:
-            points = self.engine.deposits.iloc[found.positions[positive]]
             prospectivity_surface(
                 points,
                 found.weights[positive],
                 path,
-                pixel_m=settings.prospectivity_pixel_m,
+                pixel_m=pixel_m,
                 bandwidth_m=settings.prospectivity_bandwidth_m,
                 crs="EPSG:5070",
                 tags={"filter": flt.to_dict(), "build_id": self.store.build_id},

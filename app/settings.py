@@ -160,7 +160,12 @@ class Settings(BaseSettings):
         64, ge=0, description="Vector-tile buffer beyond the tile edge, in MVT extent units."
     )
     tile_max_age_s: int = Field(3600, ge=0, description="Cache-Control max-age of tiles.")
-    prospectivity_pixel_m: float = Field(1000.0, gt=0, description="Surface pixel size (m).")
+    prospectivity_pixel_m: float = Field(
+        1000.0,
+        gt=0,
+        description="Surface pixel size (m); coarsened in 250 m steps when a filter's extent "
+        "would exceed the surface's pixel limit (national deposits: about 1.25 km).",
+    )
     prospectivity_bandwidth_m: float = Field(
         5000.0, gt=0, description="Gaussian kernel standard deviation of the surface (m)."
     )

@@ -214,11 +214,7 @@ def prospectivity_surface(
     caller_tags = {str(k): v if isinstance(v, str) else _tag_json(k, v) for k, v in tags.items()}
 
     xs, ys = _project_points(points, target)
-    pad = PAD_BANDWIDTHS * bandwidth_m + pixel_m
-    xmin = math.floor((xs.min() - pad) / pixel_m) * pixel_m
-    ymin = math.floor((ys.min() - pad) / pixel_m) * pixel_m
-    xmax = math.ceil((xs.max() + pad) / pixel_m) * pixel_m
-    ymax = math.ceil((ys.max() + pad) / pixel_m) * pixel_m
+    xmin, ymin, xmax, ymax = _grid_extent(xs, ys, pixel_m, bandwidth_m)
     width = round((xmax - xmin) / pixel_m)
     height = round((ymax - ymin) / pixel_m)
     if width * height > max_pixels:
@@ -270,6 +266,43 @@ def prospectivity_surface(
         bandwidth_m=float(bandwidth_m),
         density_max_per_km2=density_max,
     )
+
+
+def _grid_extent(
+    xs: np.ndarray, ys: np.ndarray, pixel_m: float, bandwidth_m: float
+) -> tuple[float, float, float, float]:
+    """The surface's extent: the points' bounds padded by ``PAD_BANDWIDTHS`` bandwidths
+    plus one pixel, snapped outward to multiples of ``pixel_m``."""
+    pad = PAD_BANDWIDTHS * bandwidth_m + pixel_m
+    return (
+        math.floor((xs.min() - pad) / pixel_m) * pixel_m,
+        math.floor((ys.min() - pad) / pixel_m) * pixel_m,
+        math.ceil((xs.max() + pad) / pixel_m) * pixel_m,
+        math.ceil((ys.max() + pad) / pixel_m) * pixel_m,
+    )
+
+
+def fitting_pixel_m(
+    points: gpd.GeoDataFrame,
+    pixel_m: float,
+    bandwidth_m: float,
+    crs: str = "EPSG:5070",
+    max_pixels: int = MAX_SURFACE_PIXELS,
+    step_m: float = 250.0,
+) -> float:
+    """``pixel_m``, or the smallest multiple of ``step_m`` above it whose surface over
+    ``points`` fits in ``max_pixels`` (national deposits, Alaska and the islands included,
+    need a coarser pixel than a state). Multiples of ``step_m`` keep filters of the same
+    extent on one lattice."""
+    if len(points) == 0:
+        return pixel_m
+    xs, ys = _project_points(points, _metric_crs(crs))
+    pixel = pixel_m
+    while True:
+        xmin, ymin, xmax, ymax = _grid_extent(xs, ys, pixel, bandwidth_m)
+        if round((xmax - xmin) / pixel) * round((ymax - ymin) / pixel) <= max_pixels:
+            return pixel
+        pixel = (math.floor(pixel / step_m) + 1) * step_m
 
 
 def _tag_json(key: Any, value: Any) -> str:

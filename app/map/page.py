@@ -162,6 +162,16 @@ def _coverage(topic: str, title: str) -> LayerSpec:
     )
 
 
+#: Where deposit sources hold every known deposit (state surveys, the regional boxes),
+#: from ``deposit_coverage``; elsewhere only national compilations and sampled MRDS.
+DEPOSIT_COVERAGE = _vector(
+    "coverage_deposits",
+    "Coverage: where full deposit surveys exist (state-wide or regional)",
+    "fedmin-coverage",
+    show=False,
+    collection="deposit_coverage",
+)
+
 #: Every layer of the page, in layer-control order (store rasters such as the DEM are
 #: added after the prospectivity surface by ``page_layers``). On by default: the base map
 #: and place names, federal land by agency, closed land, ranked cells and deposits.
@@ -201,6 +211,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     _vector("roads", "Roads", "fedmin-lines", show=False),
     _vector("railroads", "Railroads", "fedmin-lines", show=False),
     _vector("transmission_lines", "Transmission lines", "fedmin-lines", show=False),
+    DEPOSIT_COVERAGE,
     *(_coverage(topic, title.lower()) for topic, (title, _) in COVERAGE_TOPICS.items()),
     LayerSpec(
         "ranked_cells", "Ranked cells (score; Pareto outlined)", "rankedCells", "fedmin-cells"

@@ -74,7 +74,7 @@ BASEMAP: dict[str, str] = {
 }
 #: Data-coverage outlines: (colour, label), one per topic.
 COVERAGE: dict[str, tuple[str, str]] = {
-    "deposits": ("#2166ac", "deposit sources"),
+    "deposits": ("#2166ac", "full deposit-survey"),
     "claims": ("#b35806", "mining claims"),
     "roads": ("#4d4d4d", "roads"),
     "transmission_lines": ("#e7298a", "power lines"),

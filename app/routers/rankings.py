@@ -63,14 +63,15 @@ TOP_HELP = (
     "only picks the cached ranking to reuse (send the same value as to `/rankings`)."
 )
 SHAPE_HELP = "Cell shape of the equal-area grid (EPSG:5070 / EPSG:3338)."
+#: The properties a scores-only (``geometry=false``) answer keeps per cell: the scores,
+#: and the place name and land flag the map's list of best cells shows.
+SCORE_COLUMNS = ("cell_id", "rank", "score", *COMPONENTS, "pareto", "place_label", "land_flag")
 GEOMETRY_HELP = (
     "`false`: a light scores-only answer for re-styling cells already drawn (the map's "
     "weight sliders): each Feature has `geometry: null` and only the properties "
-    f"{', '.join(f'`{c}`' for c in ('rank', 'score', *COMPONENTS, 'pareto'))} (and `name` "
-    "where cells are named); the top-level members are the same."
+    f"{', '.join(f'`{c}`' for c in SCORE_COLUMNS[1:])} (those the cells carry); the "
+    "top-level members are the same."
 )
-#: The properties a scores-only (``geometry=false``) answer keeps per cell.
-SCORE_COLUMNS = ("cell_id", "name", "rank", "score", *COMPONENTS, "pareto")
 CELL_ID_EXAMPLE = "g5070-5000-554-869"
 CELL_ID_HELP = (
     f"A cell id from `/rankings`, e.g. `{CELL_ID_EXAMPLE}`; it fixes the grid (CRS, shape, "

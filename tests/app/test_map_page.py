@@ -126,10 +126,13 @@ def test_every_layer_url_is_a_real_endpoint(client: TestClient, html: str) -> No
 
 def test_only_the_readable_defaults_are_on() -> None:
     """Base map, place names, federal land, closed land, ranked cells, deposits: on; the
-    rest (OSM, the surface, claims, lines, coverage) one click away."""
+    rest (OSM, the surface, claims, lines, coverage) one click away. The land-status
+    coverage veil is on too: it draws only where status is known just on the mapped units
+    (most of Alaska), so unmapped federal land never reads as non-federal."""
     assert {s.key for s in LAYERS if s.show} == {
         "basemap",
         "places",
+        "land_coverage",
         "federal_lands",
         "closed_lands",
         "ranked_cells",

@@ -20,6 +20,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: The national store takes minutes to load on a busy 2-core machine (sites, enrichment).
+START_TIMEOUT_S = 900
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
@@ -62,7 +64,7 @@ def live_server(data_dir: Path, map_assets: None) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, name="fedmin-live-server", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT_S
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")

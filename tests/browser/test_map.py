@@ -90,7 +90,15 @@ def test_layer_control_lists_every_layer_and_defaults_are_drawn(
     assert (
         on
         == {s.key for s in LAYERS if s.show}
-        == {"basemap", "places", "federal_lands", "closed_lands", "ranked_cells", "deposits"}
+        == {
+            "basemap",
+            "places",
+            "land_coverage",
+            "federal_lands",
+            "closed_lands",
+            "ranked_cells",
+            "deposits",
+        }
     )
     for spec in LAYERS:
         if spec.factory == "vectorTiles":
@@ -382,8 +390,8 @@ def test_panel_lists_the_best_cells_and_links_to_them(loaded: Page) -> None:
     assert links.count() == loaded.evaluate("() => fedmin.config.summary_cells")
     first = _ranking(loaded)[0][0]
     assert links.first.get_attribute("data-cell-id") == first
-    name = loaded.evaluate("() => fedmin.state.ranking.features[0].properties.name || null")
-    assert links.first.inner_text().strip() == (name or first)
+    name = loaded.evaluate("() => fedmin.state.ranking.features[0].properties.place_label")
+    assert name and links.first.inner_text().strip() == name  # named by place, not by id
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     loaded.locator("#fedmin-panel").screenshot(path=str(SCREENSHOTS / "panel.png"))
     links.first.click()

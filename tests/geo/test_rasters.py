@@ -257,6 +257,29 @@ def test_kde_alaska_points_take_their_own_crs(tmp_path, caplog) -> None:
         assert next(src.sample([(x, y)]))[0] > 0.9
 
 
+def test_fitting_pixel_coarsens_only_what_does_not_fit(tmp_path) -> None:
+    """Synthetic points 3,000 km apart (a 1 km grid of about 9.1M pixels): under a 4M-pixel
+    limit the pixel grows in 250 m steps to the first size that fits, and the surface
+    then builds within the limit; under a generous limit it stays as asked."""
+    points = synthetic_deposits(
+        {"west": (-2_000_000.0, 1_000_000.0, 1.0), "east": (1_000_000.0, 4_000_000.0, 1.0)}
+    )
+    assert rasters.fitting_pixel_m(points, 1000, 5000, max_pixels=10_000_000) == 1000
+    pixel = rasters.fitting_pixel_m(points, 1000, 5000, max_pixels=4_000_000)
+    side = 3_000_000 + 2 * (rasters.PAD_BANDWIDTHS * 5000)  # before snapping, km-scale
+    assert pixel == 1750  # (side / 1500)^2 = 4.03M > 4M; (side / 1750)^2 = 2.96M
+    assert (side / 1500) ** 2 > 4_000_000 >= (side / pixel) ** 2
+    info = rasters.prospectivity_surface(
+        points, np.ones(2), tmp_path / "fit.tif", pixel_m=pixel, bandwidth_m=5000,
+        max_pixels=4_000_000,
+    )  # fmt: skip
+    assert info.pixel_m == pixel and info.shape[0] * info.shape[1] <= 4_000_000
+    with pytest.raises(LimitExceededError):
+        rasters.prospectivity_surface(
+            points, np.ones(2), tmp_path / "no.tif", pixel_m=1000, max_pixels=4_000_000
+        )
+
+
 def test_kde_rejects_unserializable_tags(tmp_path) -> None:
     points = synthetic_deposits(SYNTHETIC_POINTS_5070)
     with pytest.raises(InvalidParameterError, match="JSON"):

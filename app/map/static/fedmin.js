@@ -83,6 +83,12 @@
     return { fill: true, fillColor: color, fillOpacity: 0.08, color, weight: 2, opacity: 0.9, dashArray: '8 4' };
   };
 
+  /** Deposit-source coverage: only the sources that hold every known deposit of an area
+   * (state surveys, part of a state, the regional boxes); the national ones cover the whole
+   * country thinly and are named in the legend instead. */
+  STYLES.coverage_deposits = (p) => (String(p.coverage).startsWith('national')
+    ? [] : coverageStyle('deposits')({ topic: 'deposits' }));
+
   // --- small helpers ----------------------------------------------------------------------
 
   const esc = (value) => String(value ?? '').replace(/[&<>"']/g, (c) => ({
@@ -117,7 +123,7 @@
   const fedmin = { STYLES, rampColor, layers: {} };
   let config = null;  // set by init(); factories run before it and read only their options
 
-  const styleOf = (key) => (key.startsWith('coverage_') ? coverageStyle(key.slice(9)) : STYLES[key]);
+  const styleOf = (key) => STYLES[key] || (key.startsWith('coverage_') ? coverageStyle(key.slice(9)) : undefined);
 
   /** A protobuf vector-tile layer of one collection; `query` is appended to the URL.
    * Drawn on canvas (one bitmap per tile, not one DOM element per feature) unless the
@@ -761,7 +767,7 @@
       claims: ['Mining claims', rows([[swatch('background:#ffd92f;border:1px solid #b8860b'), 'BLM claim (active darker)']])],
       roads: ['Infrastructure', rows(Object.entries(P.lines).map(([, [c, t, d, w]]) => [line(c, d, w), t]))],
       ...(coverage.length ? { coverage: ['Data coverage', `<ul>${rows(coverage)}</ul>
-        <p class="fedmin-legend-note">Outside an outline that layer has no data: an empty area there is unknown, not empty.</p>`] } : {}),
+        <p class="fedmin-legend-note">Outside an outline that layer has no data: an empty area there is unknown, not empty.${fedmin.layerByKey.coverage_deposits ? ' Outside the deposit surveys, deposits come only from national compilations of one kind of deposit and a sample of MRDS.' : ''}</p>`] } : {}),
       ...rasterLegends(),
       basemap: ['Base map (offline)', rows([
         [swatch(`background:${b.land};border:1px solid #bbb`), 'land (US states)'],
