@@ -60,6 +60,7 @@ from geo.access import InfrastructureIndex
 from geo.caches import EngineBudgets
 from geo.engine import ENRICHED_COLUMNS, MemoryEngine
 from geo.grid import Grid
+from geo.landcoverage import LandCoverage
 from layers.errors import FedminError
 from layers.schema import LayerKind
 
@@ -120,10 +121,12 @@ class DaskClusterError(FedminError):
 
 
 class _WorkerState:
-    """What the seams need on a worker: the lands (with their STRtree) and the lines.
+    """What the seams need on a worker: the lands (with their STRtree), the land coverage
+    and the lines.
 
-    Borrows the memory engine's seam methods, which use only ``_lands`` and
-    ``infrastructure``, so a partition is processed by exactly the in-memory code.
+    Borrows the memory engine's seam methods, which use only ``_lands``,
+    ``land_coverage`` and ``infrastructure``, so a partition is processed by exactly the
+    in-memory code.
     Pickles as its inputs and is rebuilt on unpickling: each worker process builds its
     STRtrees once and prepares the coverage polygons again (shapely's prepared state and
     the trees do not survive pickling).
@@ -135,18 +138,24 @@ class _WorkerState:
     def __init__(
         self,
         lands: gpd.GeoDataFrame,
+        land_coverage: LandCoverage,
         infrastructure: gpd.GeoDataFrame,
         coverage: dict[str, Any],
         index: InfrastructureIndex | None = None,
     ):
         self._lands = lands
         self._lands.sindex  # noqa: B018 - once per worker
+        self.land_coverage = land_coverage
+        shapely.prepare(land_coverage.complete_area)  # unpickled unprepared; a no-op if not
         self._infrastructure_frame = infrastructure
         self._coverage = coverage
         self.infrastructure = index or InfrastructureIndex(infrastructure, coverage)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_WorkerState, (self._lands, self._infrastructure_frame, self._coverage))
+        return (
+            _WorkerState,
+            (self._lands, self.land_coverage, self._infrastructure_frame, self._coverage),
+        )
 
 
 def _enrich_partition(part: gpd.GeoDataFrame, state: _WorkerState) -> pd.DataFrame:
@@ -198,6 +207,7 @@ class DaskEngine(MemoryEngine):
             self.client = self._connect(scheduler, processes, n_workers, threads_per_worker)
             self._local = _WorkerState(
                 self._lands,
+                self.land_coverage,
                 store.kind_frame(LayerKind.INFRASTRUCTURE),
                 self.coverage,
                 index=self.infrastructure,

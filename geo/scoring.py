@@ -377,7 +377,8 @@ def development_evidence(deposits: pd.DataFrame) -> DevelopmentEvidence:
     """Classify every row's development evidence (see ``DevelopmentEvidence``)."""
     status = deposits["dev_status"]
     unknown = (status.isna() | status.eq(UNKNOWN_STATUS)).to_numpy(dtype=bool)
-    # a linked site lists every source of its records in ``sources``; a record its own
+    # a linked site lists every source of its records in ``sources``; a record has only
+    # its own ``source``
     compilation = from_large_deposit_compilation(
         deposits["sources" if "sources" in deposits.columns else "source"]
     )

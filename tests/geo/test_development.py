@@ -72,7 +72,7 @@ def test_arizona_copper_districts_are_not_underdeveloped(
     # deposit with a record from a large-deposit compilation, v = 1 (no claims data in AZ)
     sources = deposits["sources"] if "sources" in deposits.columns else deposits["source"]
     compilation = sources.map(
-        lambda s: bool({s} if isinstance(s, str) else set(s)) & large_deposit_compilations()
+        lambda s: bool(({s} if isinstance(s, str) else set(s)) & large_deposit_compilations())
     ).to_numpy(bool)
     worked = deposits["dev_status"].isin(["producer", "past_producer"]).to_numpy() | compilation
     in_az = (deposits["state"] == "AZ").to_numpy()

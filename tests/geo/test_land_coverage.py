@@ -3,9 +3,12 @@ Wyoming WSAs, New Mexico monuments, a lower-48 county with no federal unit, the 
 shares of cells, the open-land gate and the names of cells.
 
 The store holds the Alaska deposits of the USGS porphyry copper compilation (Pebble,
-Orange Hill, Round Top...). Where no real deposit lies in a unit (the Arctic refuge, a
-Wyoming WSA, a New Mexico monument), the test point is taken from the real unit polygon
-(its representative point) and says so.
+Orange Hill, Round Top...), linked into sites with the other sources' records of the same
+deposit (``layers/sites.py``): a test names the compilation's record and checks the site
+that holds it, whose id and location come from its main record (MRDS where there is
+one). Where no real deposit lies in a unit (the Arctic refuge, a Wyoming WSA, a New
+Mexico monument), the test point is taken from the real unit polygon (its representative
+point) and says so.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -29,6 +33,26 @@ def _row(enriched: gpd.GeoDataFrame, deposit_id: str) -> Any:
     return rows.iloc[0]
 
 
+@pytest.fixture(scope="module")
+def site_of(enriched: gpd.GeoDataFrame) -> pd.Series:
+    """Site id by record id (every record lies in exactly one site)."""
+    members = enriched[["id", "records"]].explode("records")
+    assert members["records"].is_unique
+    return members.set_index("records")["id"]
+
+
+def _site(enriched: gpd.GeoDataFrame, site_of: pd.Series, record_id: str) -> Any:
+    """The site holding ``record_id``; the record is among its records."""
+    site = _row(enriched, site_of[record_id])
+    assert record_id in list(site["records"])
+    return site
+
+
+#: Pebble: the site holding the porphyry copper compilation's "Pebble Copper" (porcu:4),
+#: named and placed by its MRDS record, with the ARDF and USMIN records of the deposit.
+PEBBLE = "mrds:10258264"
+
+
 def _unit(store: Any, layer: str, name: str) -> Any:
     frame = store.frame(layer)
     rows = frame.loc[frame["name"] == name]
@@ -42,17 +66,24 @@ def _status_at(engine: Any, point: shapely.Point) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("deposit_id", "park"),
+    ("record_id", "site_id", "name", "park"),
     [
-        ("porcu:8", "Wrangell-St. Elias National Park And Preserve"),  # Orange Hill
-        ("porcu:11", "Wrangell-St. Elias National Park And Preserve"),  # Baultoff
-        ("porcu:3", "Lake Clark National Park And Preserve"),  # Kijik River
+        ("porcu:8", "mrds:10000513", "Orange Hill", "Wrangell-St. Elias National Park And Preserve"),
+        ("porcu:11", "mrds:10210123", "Baultoff", "Wrangell-St. Elias National Park And Preserve"),
+        ("porcu:3", "ardf:LC034", "Kijik River", "Lake Clark National Park And Preserve"),
     ],
 )
 def test_deposit_in_an_alaska_park_is_closed(
-    geo_store: Any, enriched: Any, deposit_id: str, park: str
+    geo_store: Any,
+    enriched: Any,
+    site_of: pd.Series,
+    record_id: str,
+    site_id: str,
+    name: str,
+    park: str,
 ) -> None:
-    deposit = _row(enriched, deposit_id)
+    deposit = _site(enriched, site_of, record_id)
+    assert (deposit["id"], deposit["name"]) == (site_id, name)
     unit = _unit(geo_store, "ak_protected_areas", park)
     assert unit.geometry.contains(deposit.geometry)  # independent point-in-polygon
     assert deposit["mineral_entry"] == "closed"
@@ -73,12 +104,14 @@ def test_point_in_the_arctic_refuge_follows_the_refuge_rule(
 
 
 @pytest.mark.parametrize(
-    "deposit_id", ["porcu:4", "porcu:2", "porcu:5"]
-)  # Pebble, Round Top, Taurus
+    ("record_id", "site_id"),
+    [("porcu:4", PEBBLE), ("porcu:2", "porcu:2"), ("porcu:5", "porcu:5")],
+)  # Pebble, Round Top, Taurus (the last two: no MRDS record, the compilation's own ids)
 def test_alaska_deposit_off_every_unit_is_unknown_with_the_reason(
-    geo_store: Any, enriched: Any, deposit_id: str
+    geo_store: Any, enriched: Any, site_of: pd.Series, record_id: str, site_id: str
 ) -> None:
-    deposit = _row(enriched, deposit_id)
+    deposit = _site(enriched, site_of, record_id)
+    assert deposit["id"] == site_id
     lands = geo_store.kind_frame(LayerKind.FEDERAL_LANDS)
     assert not shapely.intersects(lands.geometry.values, deposit.geometry).any()
     assert deposit["mineral_entry"] == "unknown"
@@ -86,8 +119,17 @@ def test_alaska_deposit_off_every_unit_is_unknown_with_the_reason(
     assert "no land layer maps all federal land here" in deposit["mineral_entry_reason"]
 
 
-def test_pebble_is_pebble(enriched: Any) -> None:
-    assert _row(enriched, "porcu:4")["name"] == "Pebble Copper"
+def test_pebble_is_pebble(geo_store: Any, enriched: Any, site_of: pd.Series) -> None:
+    assert geo_store.frame("porphyry_copper").set_index("id").loc["porcu:4", "name"] == (
+        "Pebble Copper"
+    )
+    pebble = _site(enriched, site_of, "porcu:4")
+    assert (pebble["id"], pebble["name"], pebble["state"]) == (PEBBLE, "Pebble", "AK")
+    # the same deposit in the Alaska (ARDF) and USMIN compilations is in the same site
+    assert {"ardf:IL007", "usmin_deposits:AK00023", "minmod_mrds:10258264"} <= set(
+        pebble["records"]
+    )
+    assert "copper" in list(pebble["commodities"])
 
 
 def test_wyoming_wsa_carries_its_name(geo_store: Any, geo_engine: Any) -> None:
@@ -182,18 +224,18 @@ def test_alaska_ranking_has_no_wholly_closed_cell_and_flags_unknown_land(
     wholly = cells.loc[cells["land_flag"].eq("unknown")]
     assert len(wholly) and wholly["land"].isna().all() and wholly["score"].notna().all()
     # The cell holding Pebble stays in, flagged.
-    pebble = _row(enriched, "porcu:4")
+    pebble = _row(enriched, PEBBLE)
     at_pebble = cells.loc[cells.geometry.contains(pebble.geometry)]
     assert len(at_pebble) == 1 and at_pebble["land_flag"].iloc[0] == "unknown"
 
 
 def test_min_open_land_zero_brings_the_park_cells_back_and_the_notes_count_them(
-    alaska_copper: tuple[Any, Any], enriched: Any
+    alaska_copper: tuple[Any, Any], enriched: Any, site_of: pd.Series
 ) -> None:
     gated, ungated = alaska_copper
     closed = ungated.all_cells.loc[ungated.all_cells["land_closed_share"] > 0.999]
     assert len(closed) > 0
-    orange_hill = _row(enriched, "porcu:8")
+    orange_hill = _site(enriched, site_of, "porcu:8")
     assert closed.geometry.contains(orange_hill.geometry).any()
     left_out = len(ungated.all_cells) - len(gated.all_cells)
     assert left_out >= len(closed)
@@ -233,10 +275,10 @@ def test_antimeridian_bbox_selects_both_sides(enriched: Any) -> None:
     x, y = enriched.geometry.x.to_numpy(), enriched.geometry.y.to_numpy()
     expected = ((x >= 170) | (x <= -150)) & (y >= 50) & (y <= 62)
     assert np.array_equal(mask, expected)
-    assert "porcu:4" in set(enriched.loc[mask, "id"])  # Pebble
+    assert PEBBLE in set(enriched.loc[mask, "id"])
     assert (
         not DepositFilter(bbox=(170.0, 50.0, 179.0, 62.0))
-        .mask(enriched)[enriched["id"].eq("porcu:4").to_numpy()]
+        .mask(enriched)[enriched["id"].eq(PEBBLE).to_numpy()]
         .any()
     )
 
@@ -254,7 +296,7 @@ def test_cells_are_named_by_place(alaska_copper: tuple[Any, Any], enriched: Any)
     assert (cells["state"] == "AK").all()
     assert cells["county"].notna().all()
     assert cells["nearest_place"].notna().all()
-    pebble = _row(enriched, "porcu:4")
+    pebble = _row(enriched, PEBBLE)
     row = cells.loc[cells.geometry.contains(pebble.geometry)].iloc[0]
     assert row["best_deposit_name"] == "Pebble Copper"
     assert row["place_label"].endswith(": Pebble Copper")

@@ -28,6 +28,9 @@ EXPECTED_ROWS = {
     "padus_nv": 109,  # 116 less 7 state-managed
     "nv_blm_nlcs": 6,
     "co_ut_wilderness": 67,
+    "padus_wy_blm": 67,  # every named BLM unit of the PAD-US Wyoming subset
+    "padus_nm": 52,  # 100 less the 48 state and local parks (not federal)
+    "ak_protected_areas": 162,  # every CEC 2010 unit of Alaska, state areas included
     "blm_claims": 2823,  # 823 not closed + 2,000 closed
     "ca_state_highways": 1044,
     "ca_transmission_lines": 4829,
