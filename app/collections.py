@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -371,8 +372,10 @@ def _json_value(value: Any) -> Any:
     """A cell value as plain JSON (NaN/NA -> null, numpy -> Python, arrays -> lists)."""
     if value is None:
         return None
-    if isinstance(value, np.ndarray | list | tuple):
-        return [_json_value(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_list(value.tolist())  # numpy scalars become Python ones at C speed
+    if isinstance(value, list | tuple):
+        return _json_list(value)
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, np.generic):
@@ -384,6 +387,26 @@ def _json_value(value: Any) -> Any:
     return None if pd.isna(value) else str(value)
 
 
+def _json_list(values: list[Any]) -> list[Any]:
+    """``_json_value`` of each item; strings, by far the commonest, pass untouched."""
+    return [v if type(v) is str else _json_value(v) for v in values]
+
+
+def _json_column(column: pd.Series) -> list[Any]:
+    """``_json_value`` of a whole column: numeric columns in numpy, the rest item by item
+    (start-up over the national sites took 46 s in ``_json_value`` called per cell)."""
+    numpy_dtype = isinstance(column.dtype, np.dtype)  # not pandas' nullable ones (pd.NA)
+    if numpy_dtype and column.dtype.kind in "iub":
+        return column.to_numpy().tolist()
+    if numpy_dtype and column.dtype.kind == "f":
+        numbers = column.to_numpy()
+        out = numbers.tolist()
+        for i in np.flatnonzero(~np.isfinite(numbers)):
+            out[i] = None
+        return out
+    return _json_list(column.to_numpy(dtype=object).tolist())
+
+
 def _records(
     frame: pd.DataFrame, columns: list[str], json_columns: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
@@ -392,7 +415,7 @@ def _records(
     values = [
         [orjson.loads(v) if isinstance(v, str) else None for v in frame[c].to_numpy(dtype=object)]
         if c in json_columns
-        else [_json_value(v) for v in frame[c].to_numpy(dtype=object)]
+        else _json_column(frame[c])
         for c in columns
     ]
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
@@ -692,6 +715,16 @@ def _provenance(layer_id: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Eager collections alive in this process, by store and build: a second app over the
+#: same build (the tests run a dozen, each with its own settings) shares them instead of
+#: encoding the 200k national sites again (a minute and about a gigabyte each). Weak, so
+#: a collection goes with the last app that serves it; read-only once built.
+_BUILT: weakref.WeakValueDictionary[tuple[str, str, str], Collection] = (
+    weakref.WeakValueDictionary()
+)
+_BUILT_LOCK = threading.Lock()
+
+
 class CollectionRegistry:
     """Collections by id; eager ones built at start-up, lazy ones on first ``get``."""
 
@@ -707,8 +740,17 @@ class CollectionRegistry:
                 self._loaded[spec.id] = self._build(spec)
 
     def _build(self, spec: CollectionSpec) -> Collection:
-        loaded = spec.load(self.store, self.engine, self.settings)
-        return Collection(spec, loaded, self.store.manifest)
+        if spec.lazy:  # lazy loaders may depend on the settings (the default ranking)
+            return Collection(
+                spec, spec.load(self.store, self.engine, self.settings), self.store.manifest
+            )
+        key = (str(self.store.root), self.store.manifest["build_id"], spec.id)
+        with _BUILT_LOCK:
+            built = _BUILT.get(key)
+            if built is None:
+                loaded = spec.load(self.store, self.engine, self.settings)
+                built = _BUILT[key] = Collection(spec, loaded, self.store.manifest)
+        return built
 
     def spec(self, collection_id: str) -> CollectionSpec:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 
 import mapbox_vector_tile
 import numpy as np
+import pandas as pd
 import shapely
 from mapbox_vector_tile.geom_encoder import GeometryEncoder
 from mapbox_vector_tile.Mapbox import vector_tile_pb2
@@ -256,16 +257,24 @@ class TileAttributes:
         self.values: list[tuple[str, Any]] = []
         ids: dict[tuple[type, Any], int] = {}
         self.codes = np.full((len(records), len(keys)), -1, dtype=np.int64)
-        for row, props in enumerate(records):
-            for column, key in enumerate(keys):
-                value = props.get(key)
-                if not isinstance(value, str | bool | int | float):
+        # column by column, each value type factorized by pandas (a dict lookup per cell
+        # took 10 s over the national sites)
+        for column, key in enumerate(keys):
+            values = np.fromiter((props.get(key) for props in records), object, len(records))
+            types = np.fromiter((type(v) for v in values), object, len(records))
+            for value_type, value_field in _VALUE_FIELD.items():
+                rows = np.flatnonzero(types == value_type)
+                if not len(rows):
                     continue
-                code = ids.get((type(value), value))
-                if code is None:
-                    code = ids[type(value), value] = len(self.values)
-                    self.values.append((_VALUE_FIELD[type(value)], value))
-                self.codes[row, column] = code
+                local, distinct = pd.factorize(values[rows])
+                codes = np.empty(len(distinct), dtype=np.int64)
+                for i, value in enumerate(distinct.tolist()):
+                    code = ids.get((value_type, value))
+                    if code is None:
+                        code = ids[value_type, value] = len(self.values)
+                        self.values.append((value_field, value))
+                    codes[i] = code
+                self.codes[rows, column] = codes[local]
 
     def with_flags(self, key: str, flags: np.ndarray) -> TileAttributes:
         """A copy whose boolean property ``key`` is ``flags`` (one per row), e.g. the

@@ -51,6 +51,7 @@ def _site(enriched: gpd.GeoDataFrame, site_of: pd.Series, record_id: str) -> Any
 #: Pebble: the site holding the porphyry copper compilation's "Pebble Copper" (porcu:4),
 #: named and placed by its MRDS record, with the ARDF and USMIN records of the deposit.
 PEBBLE = "mrds:10258264"
+WRANGELL = "Wrangell-St. Elias National Park And Preserve"
 
 
 def _unit(store: Any, layer: str, name: str) -> Any:
@@ -68,8 +69,8 @@ def _status_at(engine: Any, point: shapely.Point) -> Any:
 @pytest.mark.parametrize(
     ("record_id", "site_id", "name", "park"),
     [
-        ("porcu:8", "mrds:10000513", "Orange Hill", "Wrangell-St. Elias National Park And Preserve"),
-        ("porcu:11", "mrds:10210123", "Baultoff", "Wrangell-St. Elias National Park And Preserve"),
+        ("porcu:8", "mrds:10000513", "Orange Hill", WRANGELL),
+        ("porcu:11", "mrds:10210123", "Baultoff", WRANGELL),
         ("porcu:3", "ardf:LC034", "Kijik River", "Lake Clark National Park And Preserve"),
     ],
 )
