@@ -15,7 +15,12 @@ from tqdm import tqdm
 from app.settings import get_settings, parse_overrides
 from geo.engine import MemoryEngine, open_engine
 from geo.filters import DepositFilter
-from geo.scoring import DEFAULT_MIN_OPEN_LAND, RankParams, RankResult
+from geo.scoring import (
+    DEFAULT_MIN_OPEN_LAND,
+    DEFAULT_MIN_UNDEVELOPED_SHARE,
+    RankParams,
+    RankResult,
+)
 from layers import catalog, provision, store
 from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST, critical_list_info
 from layers.errors import FedminError
@@ -257,6 +262,13 @@ def rank(
             "this share of their land (0 keeps every cell)."
         ),
     ] = DEFAULT_MIN_OPEN_LAND,
+    min_undeveloped_share: Annotated[
+        float,
+        typer.Option(
+            help="Development gate: leave out cells whose local evidence is mostly "
+            "development, undeveloped share below this (0 keeps every cell)."
+        ),
+    ] = DEFAULT_MIN_UNDEVELOPED_SHARE,
     engine: Annotated[
         EngineKind,
         typer.Option(
@@ -287,6 +299,7 @@ def rank(
             cell_km=cell_km,
             top=top,
             min_open_land=min_open_land,
+            min_undeveloped_share=min_undeveloped_share,
         )
         steps.set_postfix_str("opening the store")
         opened = store.open_store(settings.data_dir)

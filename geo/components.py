@@ -83,11 +83,15 @@ def weighted_ranking(
 ) -> RankResult:
     """Score, Pareto flags, order, ranks and explanations: the weight-dependent stage.
 
-    The open-land gate (``scoring.open_land_gate``) is applied here, after scoring: the
-    Pareto front, the ranks and the validation see only the cells it keeps."""
-    kept = scoring.open_land_gate(components.table, params.min_open_land)
+    The gates are applied here, after scoring: the Pareto front and the ranks see only the
+    cells both keep. The validation sees the cells the open-land gate keeps: it measures
+    how well the potential finds the known producers, which the development gate
+    (``scoring.development_gate``) leaves out by design."""
+    on_open_land = scoring.open_land_gate(components.table, params.min_open_land)
+    undeveloped = scoring.development_gate(components.table, params.min_undeveloped_share)
+    kept = on_open_land & undeveloped
     table = components.table.loc[kept]
-    gated = components.table.loc[~kept]
+    gated = components.table.loc[~on_open_land]
     weights = params.weights or scoring.DEFAULT_WEIGHTS
     n = len(table)
     score = scoring.combine(table, weights)
@@ -110,8 +114,14 @@ def weighted_ranking(
         all_cells=gpd.GeoDataFrame(all_cells, geometry="geometry", crs=4326),
         params=params.to_dict(),
         manifest=manifest,
-        validation=gated_validation(components, kept) if len(gated) else components.validation,
-        notes=[*components.notes, *land_notes(table, gated, params.min_open_land)],
+        validation=(
+            gated_validation(components, on_open_land) if len(gated) else components.validation
+        ),
+        notes=[
+            *components.notes,
+            *land_notes(table, gated, params.min_open_land),
+            *development_notes(components.table, on_open_land & ~undeveloped, params),
+        ],
     )
 
 
@@ -161,6 +171,37 @@ def land_notes(kept: pd.DataFrame, gated: pd.DataFrame, min_open_land: float) ->
             "share of the known part"
         )
     return notes
+
+
+def development_notes(
+    table: pd.DataFrame, left_out: np.ndarray, params: scoring.RankParams
+) -> list[str]:
+    """What the development gate left out (or, when it is off, would have)."""
+    if params.min_undeveloped_share > 0:
+        if not left_out.any():
+            return []
+        names = _district_names(table.loc[left_out])
+        return [
+            f"the development gate left out {int(left_out.sum())} cells whose evidence is "
+            f"mostly development (undeveloped share below {params.min_undeveloped_share:g}"
+            f"{names}): known worked ground, not under-developed; "
+            "min_undeveloped_share=0 shows every cell"
+        ]
+    would = ~scoring.development_gate(table, scoring.DEFAULT_MIN_UNDEVELOPED_SHARE)
+    return [
+        f"the development gate is off (min_undeveloped_share=0): {int(would.sum())} cells "
+        "whose evidence is mostly development are included (the default "
+        f"{scoring.DEFAULT_MIN_UNDEVELOPED_SHARE:g} would leave them out)"
+    ]
+
+
+def _district_names(cells: pd.DataFrame, count: int = 3) -> str:
+    """ ", e.g. near A, B, C": the best deposits of the highest-potential cells left out."""
+    if "best_deposit_name" not in cells.columns:
+        return ""
+    best = cells.sort_values("potential", ascending=False)["best_deposit_name"].dropna()
+    names = list(dict.fromkeys(best.tolist()))[:count]
+    return f"; e.g. {', '.join(names)}" if names else ""
 
 
 def contribution_order(cell: np.ndarray, contribution: np.ndarray, top: float) -> np.ndarray:

@@ -338,6 +338,14 @@ class MemoryEngine:
         scored = self._scored(params)
         cells = scored.result.all_cells
         if cell_id not in cells.index and cell_id in scored.components.cell_index:
+            statics = scored.components.table.loc[[cell_id]]
+            if scoring.open_land_gate(statics, params.min_open_land)[0]:
+                raise NotFoundError(
+                    f"cell {cell_id!r} was left out of this ranking by the development gate "
+                    f"(min_undeveloped_share={params.min_undeveloped_share:g}): its evidence "
+                    "is mostly development (worked ground); ask with min_undeveloped_share=0 "
+                    "to see it"
+                )
             raise NotFoundError(
                 f"cell {cell_id!r} was left out of this ranking by the open-land gate "
                 f"(min_open_land={params.min_open_land:g}): it offers no open land of known "

@@ -123,6 +123,13 @@ ACCESS_EXPONENT = 2.0
 #: unknown status makes up less than this share (cells wholly on closed, restricted,
 #: claimed or non-federal land). 0 keeps every cell.
 DEFAULT_MIN_OPEN_LAND = 0.01
+#: The development gate: by default a ranking of under-developed ground leaves out cells
+#: whose local evidence is mostly development, those whose undeveloped share
+#: (N + rho Q) / (N + Q + D) is below a third (development more than twice the
+#: undeveloped evidence: a worked district, whatever its potential, such as Silver Peak
+#: or Mineral Park). Below rho = 0.5, so a cell whose only evidence has an unknown status
+#: stays in. 0 keeps every cell.
+DEFAULT_MIN_UNDEVELOPED_SHARE = 1 / 3
 
 MAX_TOP = 10_000
 MAX_TOP_DEPOSITS = 50
@@ -204,6 +211,7 @@ class RankParams:
     max_cells: int = DEFAULT_MAX_CELLS
     top_deposits: int = 5
     min_open_land: float = DEFAULT_MIN_OPEN_LAND
+    min_undeveloped_share: float = DEFAULT_MIN_UNDEVELOPED_SHARE
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -226,12 +234,16 @@ class RankParams:
             raise InvalidParameterError(f"top: an integer in [1, {MAX_TOP}], got {self.top!r}")
         if not isinstance(self.max_cells, int) or self.max_cells < 1:
             raise InvalidParameterError(f"max_cells: a positive integer, got {self.max_cells!r}")
-        gate = _non_negative(self.min_open_land, "min_open_land")
-        if gate > 1:
-            raise InvalidParameterError(
-                f"min_open_land: a share of the cell's land in [0, 1], got {self.min_open_land!r}"
-            )
-        set_(self, "min_open_land", gate)
+        for name, of_what in (
+            ("min_open_land", "the cell's land"),
+            ("min_undeveloped_share", "the cell's evidence"),
+        ):
+            gate = _non_negative(getattr(self, name), name)
+            if gate > 1:
+                raise InvalidParameterError(
+                    f"{name}: a share of {of_what} in [0, 1], got {getattr(self, name)!r}"
+                )
+            set_(self, name, gate)
         if not isinstance(self.top_deposits, int) or not (
             0 <= self.top_deposits <= MAX_TOP_DEPOSITS
         ):
@@ -268,6 +280,7 @@ class RankParams:
             "max_cells": self.max_cells,
             "top_deposits": self.top_deposits,
             "min_open_land": self.min_open_land,
+            "min_undeveloped_share": self.min_undeveloped_share,
         }
 
     def key(self) -> str:
@@ -276,10 +289,10 @@ class RankParams:
 
     def component_key(self) -> str:
         """Cache key of what does not depend on the component weights (nor on ``top`` or
-        the open-land gate, applied with the weights): the filter, evidence weights, grid
-        and kernel (``geo.components``)."""
+        the gates, applied with the weights): the filter, evidence weights, grid and kernel
+        (``geo.components``)."""
         echo = self.to_dict()
-        del echo["weights"], echo["top"], echo["min_open_land"]
+        del echo["weights"], echo["top"], echo["min_open_land"], echo["min_undeveloped_share"]
         return json.dumps(echo, sort_keys=True)
 
     def evidence_key(self) -> str:
@@ -506,6 +519,28 @@ def open_land_gate(shares: pd.DataFrame, min_open_land: float) -> np.ndarray:
     if min_open_land <= 0:
         return np.ones(len(shares), dtype=bool)
     return possible + LAND_SHARE_EPS >= min_open_land
+
+
+def undeveloped_share(cells: pd.DataFrame) -> np.ndarray:
+    """(N + rho Q) / (N + Q + D) per cell: the share of its local evidence not yet
+    developed (``underdevelopment`` without the potential); NaN where it has none."""
+    n = cells["undeveloped_raw"].to_numpy(float)
+    q = cells["neutral_raw"].to_numpy(float)
+    total = n + q + cells["development_raw"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (n + UNKNOWN_STATUS_UNDEVELOPED_SHARE * q) / total, np.nan)
+
+
+def development_gate(cells: pd.DataFrame, min_undeveloped_share: float) -> np.ndarray:
+    """True for the cells a ranking keeps: those whose undeveloped share is at least
+    ``min_undeveloped_share`` (or that have no evidence to judge by). A worked district
+    has high potential and would still top an additive score; it is known ground, not
+    under-developed ground. 0 keeps every cell. Applied after scoring, like the open-land
+    gate."""
+    if min_undeveloped_share <= 0:
+        return np.ones(len(cells), dtype=bool)
+    share = undeveloped_share(cells)
+    return np.isnan(share) | (share + LAND_SHARE_EPS >= min_undeveloped_share)
 
 
 def combine(components: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:

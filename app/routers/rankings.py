@@ -35,6 +35,7 @@ from geo.grid import parse_cell_id, point_cell_ids
 from geo.scoring import (
     COMPONENTS,
     DEFAULT_MIN_OPEN_LAND,
+    DEFAULT_MIN_UNDEVELOPED_SHARE,
     DEFAULT_WEIGHTS,
     MAX_TOP,
     RankParams,
@@ -122,15 +123,23 @@ MIN_OPEN_LAND_HELP = (
     f"restricted, claimed or non-federal land). Default {DEFAULT_MIN_OPEN_LAND}; 0 shows "
     "every cell. The notes count the cells left out."
 )
+MIN_UNDEVELOPED_SHARE_HELP = (
+    "The development gate: cells whose local evidence is mostly development (worked "
+    "ground: producers, past producers, large-deposit compilation entries, active claims) "
+    "are left out, those whose undeveloped share (N + 0.5 Q) / (N + Q + D) is below this "
+    f"(0-1). Default {DEFAULT_MIN_UNDEVELOPED_SHARE:.3g}; 0 shows every cell. The notes count "
+    "the cells left out."
+)
 
 
 @dataclass(frozen=True)
 class WeightsQuery:
-    """Weights, size and open-land gate of a ranking (the filter is A1's shared model)."""
+    """Weights, size and gates of a ranking (the filter is A1's shared model)."""
 
     weights: str | None
     top: int
     min_open_land: float = DEFAULT_MIN_OPEN_LAND
+    min_undeveloped_share: float = DEFAULT_MIN_UNDEVELOPED_SHARE
 
 
 async def weights_query(
@@ -139,8 +148,11 @@ async def weights_query(
     ),
     top: int = Query(100, ge=1, le=MAX_TOP, description=TOP_HELP),
     min_open_land: float = Query(DEFAULT_MIN_OPEN_LAND, ge=0, le=1, description=MIN_OPEN_LAND_HELP),
+    min_undeveloped_share: float = Query(
+        DEFAULT_MIN_UNDEVELOPED_SHARE, ge=0, le=1, description=MIN_UNDEVELOPED_SHARE_HELP
+    ),
 ) -> WeightsQuery:
-    return WeightsQuery(weights, top, min_open_land)
+    return WeightsQuery(weights, top, min_open_land, min_undeveloped_share)
 
 
 @dataclass(frozen=True)
@@ -210,6 +222,7 @@ def _ranking_request(
         top=_rank_top(weights.top),
         max_cells=settings.max_ranking_cells,
         min_open_land=weights.min_open_land,
+        min_undeveloped_share=weights.min_undeveloped_share,
     )
     return RankingRequest(params, weights.top)
 

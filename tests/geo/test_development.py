@@ -19,6 +19,7 @@ from geo.filters import DepositFilter
 from geo.grid import point_cell_ids
 from geo.scoring import RankParams
 from layers.catalog import large_deposit_compilations
+from layers.errors import InvalidParameterError, NotFoundError
 
 #: Producing (or, for Resolution, permitted and drilled-out) porphyry copper districts of
 #: Arizona in the USGS compilation (OFR 2008-1155), by their deposit ids there.
@@ -172,3 +173,78 @@ def test_underdevelopment_formula_by_hand() -> None:
         np.array([1.0, 0, 1.0, 0]),
     )
     assert u.tolist() == pytest.approx([0.4, 0.4, 0.0, 0.0])
+
+
+def test_development_gate_leaves_the_worked_arizona_districts_out(
+    geo_engine: Any, arizona_copper: Any
+) -> None:
+    """With the default gate (undeveloped share at least a third), the cells holding the
+    producing districts leave the copper ranking of Arizona; the notes count them and
+    ``min_undeveloped_share=0`` brings them back."""
+    deposits = geo_engine.deposits.set_index("id", drop=False)
+    districts = _district_sites(deposits)
+    cell_ids = point_cell_ids(
+        districts["x_m"].to_numpy(),
+        districts["y_m"].to_numpy(),
+        districts["metric_epsg"].to_numpy(),
+        RankParams().spec,
+    )
+    ungated = geo_engine.rank(
+        RankParams(
+            filter=DepositFilter(commodities="copper", state="AZ"),
+            min_open_land=0.0,
+            min_undeveloped_share=0.0,
+        )
+    )
+    cells = ungated.all_cells
+    # by hand from the raw sums: (N + 0.5 Q) / (N + Q + D)
+    n, q, d = (
+        cells[c].to_numpy(float) for c in ("undeveloped_raw", "neutral_raw", "development_raw")
+    )
+    by_hand = (n + 0.5 * q) / (n + q + d)
+    np.testing.assert_allclose(scoring.undeveloped_share(cells), by_hand)
+    for name, cell_id in zip(ARIZONA_DISTRICTS.values(), cell_ids, strict=True):
+        share = scoring.undeveloped_share(cells.loc[[cell_id]])[0]
+        assert share < 1 / 3, name
+        assert cell_id not in arizona_copper.all_cells.index, name  # default gate: out
+    left_out = int((by_hand < 1 / 3 - 1e-6).sum())
+    assert len(cells) - len(arizona_copper.all_cells) == left_out
+    assert any(f"development gate left out {left_out} cells" in n for n in arizona_copper.notes)
+    assert any("development gate is off" in n for n in ungated.notes)
+    # the validation measures the potential, so it does not change with the gate
+    assert arizona_copper.validation["auc"] == pytest.approx(ungated.validation["auc"])
+    # every cell kept has at least a third of its evidence undeveloped (or none at all)
+    kept_share = scoring.undeveloped_share(arizona_copper.all_cells)
+    assert np.all(np.isnan(kept_share) | (kept_share >= 1 / 3 - 1e-6))
+
+
+def test_silver_peak_is_not_under_developed_lithium_ground(geo_engine: Any) -> None:
+    """Silver Peak (Clayton Valley, NV), the one producing lithium brine operation of the
+    United States, is left out of the default lithium ranking of Nevada."""
+    deposits = geo_engine.deposits
+    silver_peak = deposits.loc[
+        deposits["name"].eq("Silver Peak Marsh") & deposits["state"].eq("NV")
+    ]
+    assert len(silver_peak) >= 1
+    assert silver_peak["dev_status"].isin(["producer", "past_producer"]).any()
+    cell_ids = point_cell_ids(
+        silver_peak["x_m"].to_numpy(),
+        silver_peak["y_m"].to_numpy(),
+        silver_peak["metric_epsg"].to_numpy(),
+        RankParams().spec,
+    )
+    flt = DepositFilter(commodities="lithium", state="NV")
+    gated = RankParams(filter=flt, min_open_land=0.0)  # the gate under test only
+    ungated = geo_engine.rank(RankParams(filter=flt, min_open_land=0.0, min_undeveloped_share=0))
+    kept = geo_engine.rank(gated).all_cells.index
+    for cell_id in cell_ids:
+        assert cell_id in ungated.all_cells.index
+        assert cell_id not in kept
+    with pytest.raises(NotFoundError, match="development gate"):
+        geo_engine.cell(cell_ids[0], gated)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_min_undeveloped_share_is_a_share(bad: float) -> None:
+    with pytest.raises(InvalidParameterError, match="min_undeveloped_share"):
+        RankParams(min_undeveloped_share=bad)
