@@ -20,7 +20,9 @@ from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
 from geo.scoring import RankParams
 
-GOLD = RankParams(filter=DepositFilter(commodities=("gold",)))
+#: Gold in California (the state with every MRDS record): national gold at 5 km would
+#: exceed the ranking's cell limit.
+GOLD = RankParams(filter=DepositFilter(commodities=("gold",), state="CA"))
 REWEIGHTED = dataclasses.replace(
     GOLD, weights={"potential": 1.0, "underdevelopment": 0.0, "access": 0.5, "land": 0.1}
 )
@@ -76,13 +78,18 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
 
 def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: Any) -> None:
     engine = MemoryEngine.from_store(geo_store)
-    whole = engine.rank(RankParams(top=None, min_open_land=0))  # every cell of the grid
+    # every deposit of California, every cell (both gates off)
+    whole = engine.rank(
+        RankParams(
+            filter=DepositFilter(state="CA"), top=None, min_open_land=0, min_undeveloped_share=0
+        )
+    )
     computed = engine.stats["statics.cells"]
     assert computed == whole.total_cells
     before = Counter(engine.stats)
     gold = engine.rank(GOLD)
     delta = _delta(engine, before)
-    # Gold's cells are a subset of the whole store's: no new grid, no new land overlay.
+    # Gold's cells are a subset of the whole state's: no new grid, no new land overlay.
     assert set(gold.all_cells.index) <= set(whole.all_cells.index)
     assert delta["grid.build"] == 0 and delta["statics.cells"] == 0 and delta["land"] == 0
     assert delta["components.compute"] == 1 and delta["kernel_pairs"] == 1

@@ -26,10 +26,11 @@ from geo.scoring import COMPONENTS, RankParams
 from layers.schema import LayerKind
 from tests.geo.conftest import ToyStore, toy_frames
 
+#: One state each: a national ranking at these cell sizes exceeds the cell limit.
 PARAMS = {
-    "gold": RankParams(filter=DepositFilter(commodities="gold"), top=50),
+    "gold": RankParams(filter=DepositFilter(commodities="gold", state="NV"), top=50),
     "critical": RankParams(
-        filter=DepositFilter(commodities="critical"), shape="hex", cell_km=4.0, top=50
+        filter=DepositFilter(commodities="critical", state="CA"), shape="hex", cell_km=4.0, top=50
     ),
 }
 
@@ -96,7 +97,7 @@ def test_cell_aggregates_are_bit_identical(dask_engine: DaskEngine, memory: Memo
     same order as in memory: equal without tolerance."""
     from geo import scoring
 
-    params = RankParams(cell_km=10.0)
+    params = RankParams(filter=DepositFilter(state="CA"), cell_km=10.0)
     deposits = memory.deposits
     selected = deposits.assign(evidence_weight=scoring.evidence_weights(deposits, params))
     grid = memory.make_grid(selected.loc[selected["evidence_weight"] > 0], params)

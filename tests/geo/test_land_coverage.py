@@ -299,8 +299,8 @@ def test_cells_are_named_by_place(alaska_copper: tuple[Any, Any], enriched: Any)
     assert cells["nearest_place"].notna().all()
     pebble = _row(enriched, PEBBLE)
     row = cells.loc[cells.geometry.contains(pebble.geometry)].iloc[0]
-    assert row["best_deposit_name"] == "Pebble Copper"
-    assert row["place_label"].endswith(": Pebble Copper")
+    assert row["best_deposit_name"] == "Pebble"  # the site's name, from its MRDS record
+    assert row["place_label"].endswith(": Pebble")
     assert row["county"] in row["place_label"]
     assert row["land_units"] == []  # general Alaska land: no mapped unit
 

@@ -52,10 +52,15 @@ def _sha(data: bytes) -> str:
 
 
 def _files_under(root: Path) -> list[str]:
-    """Every file below ``root`` (hidden .part files included), relative, sorted."""
+    """Every file below ``root`` (hidden .part files included), relative, sorted; not the
+    fetch lock, an empty file kept on purpose (``flock`` needs a file to lock)."""
     if not root.exists():
         return []
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != provision.FETCH_LOCK
+    )
 
 
 def _record(raw: Path) -> dict[str, dict[str, object]]:
