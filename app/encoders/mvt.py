@@ -249,19 +249,21 @@ class TileAttributes:
     except that an int and an equal float stay two values (the library merges ``1`` and
     ``1.0``, so one of them would decode with the other's type). A tile's key and value
     tables are then the ids its features use, in order of first use, found with numpy.
-    Each record's keys must come in the order of ``keys``.
+    Built from ``columns``: each key's value per row (None where a row has none), the
+    keys in the order the tiles list them.
     """
 
-    def __init__(self, records: list[dict[str, Any]], keys: tuple[str, ...]):
-        self.keys = keys
+    def __init__(self, columns: dict[str, list[Any]]):
+        self.keys = tuple(columns)
         self.values: list[tuple[str, Any]] = []
         ids: dict[tuple[type, Any], int] = {}
-        self.codes = np.full((len(records), len(keys)), -1, dtype=np.int64)
+        n = len(next(iter(columns.values()))) if columns else 0
+        self.codes = np.full((n, len(self.keys)), -1, dtype=np.int64)
         # column by column, each value type factorized by pandas (a dict lookup per cell
         # took 10 s over the national sites)
-        for column, key in enumerate(keys):
-            values = np.fromiter((props.get(key) for props in records), object, len(records))
-            types = np.fromiter((type(v) for v in values), object, len(records))
+        for column, key in enumerate(self.keys):
+            values = np.fromiter(columns[key], object, n)
+            types = np.fromiter((type(v) for v in values), object, n)
             for value_type, value_field in _VALUE_FIELD.items():
                 rows = np.flatnonzero(types == value_type)
                 if not len(rows):

@@ -303,7 +303,9 @@ def test_tile_encoder_matches_mapbox_vector_tile(client: TestClient, collection_
         padded = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
         positions = np.flatnonzero(shapely.intersects(coll.geoms_3857, shapely.box(*padded)))
         geoms = coll.geoms_3857[positions]
-        records = [coll.tile_records[i] for i in positions.tolist()]
+        rows = [coll.properties(i) | {"id": coll.ids[i]} for i in positions.tolist()]
+        keys = coll.tile_attributes.keys
+        records = [{k: r[k] for k in keys if r.get(k) is not None} for r in rows]
         new = mvt.encode_tile(
             collection_id, geoms, coll.tile_attributes, positions, bounds, extent, buffer
         )
