@@ -57,9 +57,9 @@ def test_gold_ranking_on_northern_california(geo_engine: Any, geo_store: Any) ->
     assert cells["pareto"].iloc[0]  # the best weighted cell is never dominated
     explanation = cells["explanation"].iloc[0]
     assert set(explanation["components"]) == set(COMPONENTS)
-    assert explanation["top_deposits"] and all(
-        d["id"].startswith("mrds:") for d in explanation["top_deposits"]
-    )
+    sites = geo_engine.deposits.set_index("id")
+    top = [d["id"] for d in explanation["top_deposits"]]
+    assert top and all("gold" in list(sites.loc[i, "commodities"]) for i in top)
     assert result.manifest["build_id"] == geo_store.build_id
     assert result.manifest["sources"]["mrds"][0]["sha256"]
     assert result.params["filter"]["commodity_names"] == ["gold"]

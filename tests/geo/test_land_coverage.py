@@ -201,11 +201,14 @@ def test_alaska_maritime_refuge_is_cut_at_the_antimeridian(geo_store: Any) -> No
 
 @pytest.fixture(scope="module")
 def alaska_copper(geo_engine: Any) -> tuple[Any, Any]:
-    """Copper in Alaska, gated (default) and ungated. (The critical lists of the store do
-    not name copper; Alaska's critical-mineral records arrive with the ARDF layer.)"""
+    """Copper in Alaska, with the open-land gate (default) and without. The development
+    gate is off in both: Pebble and the other porphyry deposits of the compilation count
+    as development, and these tests are about land."""
     flt = DepositFilter(commodities=("copper",), state=("AK",))
-    gated = geo_engine.rank(RankParams(filter=flt, top=None))
-    ungated = geo_engine.rank(RankParams(filter=flt, top=None, min_open_land=0))
+    gated = geo_engine.rank(RankParams(filter=flt, top=None, min_undeveloped_share=0))
+    ungated = geo_engine.rank(
+        RankParams(filter=flt, top=None, min_open_land=0, min_undeveloped_share=0)
+    )
     return gated, ungated
 
 
