@@ -190,8 +190,9 @@ def _deposit_records(store: Store, engine: MemoryEngine, settings: Settings) -> 
 
 
 def default_rank_params(settings: Settings) -> RankParams:
-    """The ranking ``ranked_cells`` serves: the engine defaults at the configured cell size."""
-    return RankParams(cell_km=settings.default_cell_km, max_cells=settings.max_ranking_cells)
+    """The ranking ``ranked_cells`` serves: the engine defaults over every deposit, at the
+    overview cell size (a national overview; other sizes through ``/rankings``)."""
+    return RankParams(cell_km=settings.overview_cell_km, max_cells=settings.max_ranking_cells)
 
 
 def _ranked_cells(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
@@ -358,7 +359,8 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "ranked_cells",
         "Ranked cells (default ranking)",
-        "Grid cells scored by the engine's default ranking (all deposits, default weights), "
+        "Grid cells scored by the engine's default ranking (all deposits, default weights, "
+        "overview cells of FEDMIN_OVERVIEW_CELL_KM, 25 km by default), "
         "best first: potential, underdevelopment, access and land components, the score, "
         "Pareto flag and top contributing deposits. Computed on first request. For other "
         "filters or weights use the rankings endpoints.",

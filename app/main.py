@@ -14,7 +14,7 @@ from app.encoders import OrjsonResponse
 from app.params import document_ogc_parameters
 from app.routers import features, rankings, shortlist, tiles
 from app.routers import map as map_routes
-from app.routing import CheckedRoute
+from app.routing import CheckedRoute, document_empty_values
 from app.settings import Settings, get_settings
 from app.state import ServingState, freeze_heap
 from geo.landcoverage import coverage_summary, declared_coverage
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict:
         if app.openapi_schema is None:
             document_ogc_parameters(documented(), settings)  # cached by FastAPI
+            document_empty_values(app.openapi_schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

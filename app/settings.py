@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         1_048_576, ge=0, description="Larger request bodies are refused with a 413."
     )
     default_cell_km: float = Field(5.0, gt=0)
+    overview_cell_km: float = Field(
+        25.0,
+        gt=0,
+        description="Cell size of the ranked_cells collection, the default ranking of every "
+        "deposit: at the default 5 km the national store needs more than 200,000 cells.",
+    )
     min_cell_km: float = Field(1.0, gt=0)
     max_cell_km: float = Field(100.0, gt=0)
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -279,6 +285,8 @@ class Settings(BaseSettings):
             raise ValueError("min_tile_zoom must not exceed max_tile_zoom")
         if not self.min_cell_km <= self.default_cell_km <= self.max_cell_km:
             raise ValueError("default_cell_km must lie between min_cell_km and max_cell_km")
+        if not self.min_cell_km <= self.overview_cell_km <= self.max_cell_km:
+            raise ValueError("overview_cell_km must lie between min_cell_km and max_cell_km")
         if self.data_mirror is not None and not self.data_mirror.is_dir():
             raise ValueError(f"FEDMIN_DATA_MIRROR {self.data_mirror} is not a directory")
         return self

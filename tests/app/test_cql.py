@@ -107,7 +107,7 @@ def test_spatial_predicates_in_lon_lat(
     equal = {i for i, p in points.items() if p.equals(points[point])}
     assert _ids(_features(client, filter=f"S_EQUALS(geometry, POINT({x} {y}))")) == equal
     # the other spatial functions, on the federal-land polygons of a small box
-    lands_box = {"bbox": "-117.5,39.4,-117.3,39.6", "limit": 1000}
+    lands_box = {"bbox": "-120.2,38.85,-120.1,38.95", "limit": 1000}  # Desolation, Eldorado
     lands = client.get("/collections/federal_lands/items", params=lands_box).json()["features"]
     shapes = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in lands}
     assert len(shapes) >= 2

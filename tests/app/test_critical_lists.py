@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 import mapbox_vector_tile
 import morecantile
+import pandas as pd
 import pyogrio
 import pytest
 from fastapi.testclient import TestClient
@@ -42,8 +43,17 @@ LISTS = {
 }
 
 
-def _critical_ids(store: Store, list_id: str) -> set[str]:
+#: The state the item tests page through whole (the national sites are 200k features).
+STATE = "NV"
+
+
+def _sites(store: Store) -> pd.DataFrame:
     deposits = deposit_sites(store)
+    return deposits.loc[deposits["state"].eq(STATE)]
+
+
+def _critical_ids(store: Store, list_id: str) -> set[str]:
+    deposits = _sites(store)
     names = LISTS[list_id]
     return {
         i for i, cs in zip(deposits["id"], deposits["commodities"], strict=True) if set(cs) & names
@@ -51,9 +61,10 @@ def _critical_ids(store: Store, list_id: str) -> set[str]:
 
 
 def _all_items(client: TestClient, query: str) -> tuple[dict, set[str]]:
-    page = client.get(f"{ITEMS}?{query}&limit=10000")
+    page = client.get(f"{ITEMS}?{query}&state={STATE}&limit=10000")
     assert page.status_code == 200, page.text
     doc = page.json()
+    assert doc["numberReturned"] == doc["numberMatched"]  # one page holds them all
     return doc, {f["id"] for f in doc["features"]}
 
 
@@ -69,12 +80,16 @@ def test_items_critical_filter_follows_the_list(
     assert by_name == expected
     _, others = _all_items(client, f"critical=false&critical_list={list_id}")
     assert not others & expected
-    assert len(others) + len(expected) == len(deposit_sites(real_store))
+    assert len(others) + len(expected) == len(_sites(real_store))
     for feature in doc["features"][:50]:
         assert list_id in feature["properties"]["critical_lists"]
         assert not {
             k for k in feature["properties"] if k.startswith("critical_") and k != "critical_lists"
         }
+
+
+def _lists_of(client: TestClient, site: str) -> list[str]:
+    return client.get(f"{ITEMS}/{site}").json()["properties"]["critical_lists"]
 
 
 def test_copper_uranium_potash_are_critical_in_2025_not_2022(
@@ -83,7 +98,7 @@ def test_copper_uranium_potash_are_critical_in_2025_not_2022(
     _, in2025 = _all_items(client, "critical=true")  # the default list: usgs2025
     _, in2022 = _all_items(client, "critical=true&critical_list=usgs2022")
     _, eo = _all_items(client, "critical=true&critical_list=eo14241")
-    deposits = deposit_sites(real_store).set_index("id")
+    deposits = _sites(real_store).set_index("id")
     for mineral in ("copper", "uranium", "potash"):
         holders = {i for i, cs in deposits["commodities"].items() if mineral in cs}
         only = {i for i in holders if not set(deposits.loc[i, "commodities"]) & LISTS["usgs2022"]}
@@ -91,12 +106,14 @@ def test_copper_uranium_potash_are_critical_in_2025_not_2022(
         assert holders <= in2025 and holders <= eo, mineral
         # under 2022 only the holders of another 2022 mineral count (potash ones: lithium)
         assert holders & in2022 == holders - only, mineral
-    for site in (TRIANGLE_GROUP, SHOE_MAKER):  # uranium (NV) and copper (CA) deposits
-        assert site in in2025 and site not in in2022
+    assert TRIANGLE_GROUP in in2025 and TRIANGLE_GROUP not in in2022  # uranium, NV
+    assert {"usgs2025", "eo14241"} <= set(_lists_of(client, SHOE_MAKER))  # copper, CA
+    assert "usgs2022" not in _lists_of(client, SHOE_MAKER)
     gold = {i for i, cs in deposits["commodities"].items() if "gold" in cs}
     gold_only = {i for i in gold if not set(deposits.loc[i, "commodities"]) & LISTS["usgs2025"]}
-    assert GOLD_ONLY in gold_only and len(gold_only) > 1000
+    assert len(gold_only) > 1000  # NV gold-only sites: critical only under the order
     assert gold <= eo and not gold_only & in2025
+    assert _lists_of(client, GOLD_ONLY) == ["eo14241"]  # CA, gold only
 
 
 def _tile_of(real_store: Store, deposit_id: str, z: int = 12) -> morecantile.Tile:

@@ -64,6 +64,7 @@ def test_collections_metadata_and_provenance(client: TestClient, real_store: Sto
     assert set(docs) == {
         "deposits",
         "federal_lands",
+        "land_coverage",
         "claims",
         "roads",
         "railroads",

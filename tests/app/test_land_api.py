@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from layers.schema import LayerKind
-from layers.store import Store
+from layers.store import Store, deposit_sites
 
 ALEUTIANS = "170,50,-170,60"
 #: 170 E eastwards to 152 W: the Aleutians to Bristol Bay (Pebble, porcu:4); 380 square
 #: degrees, under the unpaged limit of 400.
 WEST_ALASKA = "170,51,-152,61"
+#: Pebble: the site holding the porphyry copper compilation's record porcu:4.
+PEBBLE = "mrds:10258264"
 NORCAL = "bbox=-124.4,40,-122.3,41.8&top=25"
 
 
@@ -58,13 +60,19 @@ def test_land_coverage_collection_draws_known_and_unit_only_zones(client: TestCl
 
 
 def test_deposit_items_carry_the_reason(client: TestClient) -> None:
-    pebble = client.get("/collections/deposits/items/porcu:4").json()["properties"]
-    assert pebble["mineral_entry"] == "unknown"
-    assert "no land layer maps all federal land here" in pebble["mineral_entry_reason"]
-    unknown = client.get("/collections/deposits/items?mineral_entry=unknown&state=AK").json()
-    assert {"porcu:4", "porcu:2", "porcu:5", "porcu:1", "porcu:6"} <= {
-        f["id"] for f in unknown["features"]
-    }
+    # the compilation's record of Pebble redirects to its site (named by its MRDS record)
+    pebble = client.get("/collections/deposits/items/porcu:4").json()
+    assert pebble["id"] == PEBBLE
+    assert pebble["properties"]["mineral_entry"] == "unknown"
+    assert (
+        "no land layer maps all federal land here" in pebble["properties"]["mineral_entry_reason"]
+    )
+    unknown = client.get(
+        "/collections/deposits/items?mineral_entry=unknown&state=AK&limit=10000"
+    ).json()
+    assert unknown["numberReturned"] == unknown["numberMatched"]
+    records = {r for f in unknown["features"] for r in f["properties"]["records"]}
+    assert {"porcu:4", "porcu:2", "porcu:5", "porcu:1", "porcu:6"} <= records
 
 
 def test_antimeridian_bbox_returns_units_on_both_sides(
@@ -84,23 +92,25 @@ def test_antimeridian_bbox_returns_units_on_both_sides(
 def test_antimeridian_bbox_on_deposits_matches_an_independent_selection(
     client: TestClient, real_store: Store
 ) -> None:
-    body = client.get(f"/collections/deposits/items?bbox={WEST_ALASKA}&limit=1000").json()
+    body = client.get(f"/collections/deposits/items?bbox={WEST_ALASKA}&limit=10000").json()
+    assert body["numberReturned"] == body["numberMatched"]
     got = {f["id"] for f in body["features"]}
-    deposits = real_store.kind_frame(LayerKind.DEPOSITS)
+    deposits = deposit_sites(real_store)
     x, y = deposits.geometry.x.to_numpy(), deposits.geometry.y.to_numpy()
     inside = ((x >= 170) | (x <= -152)) & (y >= 51) & (y <= 61)
     assert got == set(deposits.loc[inside, "id"])
-    assert "porcu:4" in got  # Pebble
+    assert PEBBLE in got
 
 
 def test_ranking_over_an_antimeridian_bbox_uses_alaska_albers(client: TestClient) -> None:
-    response = client.get(f"/rankings?bbox={WEST_ALASKA}&min_open_land=0")
+    # both gates off: Pebble, a compilation deposit, counts as development
+    response = client.get(f"/rankings?bbox={WEST_ALASKA}&min_open_land=0&min_undeveloped_share=0")
     assert response.status_code == 200, response.text
     cells = response.json()["features"]
     assert cells and all(f["id"].startswith("g3338-") for f in cells)
     pebble = next(f for f in cells if shape(f["geometry"]).contains(shapely.Point(-155.29, 59.9)))
     assert pebble["properties"]["land_flag"] == "unknown"
-    assert pebble["properties"]["best_deposit_name"] == "Pebble Copper"
+    assert pebble["properties"]["best_deposit_name"] == "Pebble"
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "abc"])
@@ -113,8 +123,9 @@ def test_min_open_land_out_of_range_is_refused_with_the_reason(
 
 
 def test_gate_is_echoed_and_counted(client: TestClient) -> None:
-    gated = client.get(f"/rankings?{NORCAL}").json()
-    ungated = client.get(f"/rankings?{NORCAL}&min_open_land=0").json()
+    # the development gate off in both: the difference is the open-land gate's alone
+    gated = client.get(f"/rankings?{NORCAL}&min_undeveloped_share=0").json()
+    ungated = client.get(f"/rankings?{NORCAL}&min_open_land=0&min_undeveloped_share=0").json()
     assert gated["params"]["min_open_land"] == 0.01
     assert ungated["params"]["min_open_land"] == 0
     left_out = ungated["total_cells"] - gated["total_cells"]

@@ -121,8 +121,8 @@ def test_gdal_where_is_sent_to_the_server_in_few_pages(
 ) -> None:
     """GDAL (3.12, pyogrio's) turns ``-where`` on these properties into server-side
     query parameters and pages at the advertised maximum ``limit`` (which GDAL caps at
-    1000), not at ``limit=10``: the 1,088 Nevada deposits in 2 pages, where GDAL used to
-    ask 109. (It does not send a CQL2 ``filter``: a LIKE is evaluated by GDAL itself, and
+    1000), not at ``limit=10``: the 8,539 Nevada sites in 9 or 10 pages, where GDAL
+    would ask 854. (It does not send a CQL2 ``filter``: a LIKE is evaluated by GDAL itself, and
     a LIKE on the list ``commodities`` is refused by GDAL's SQL parser before any request;
     the server's ``filter`` takes it, see test_cql.py.)"""
     caplog.set_level("INFO", logger="fedmin.access")
@@ -133,7 +133,8 @@ def test_gdal_where_is_sent_to_the_server_in_few_pages(
     assert len(expected) > 0 and set(frame["id"]) == expected
     requests = _items_requests(caplog, "deposits")
     pages = [q for q in requests if "limit=1000" in q]
-    assert len(pages) == -(-len(expected) // 1000), requests  # ceil(matched / 1000)
+    # ceil(matched / 1000), GDAL at times asking the first page twice (with its CRS)
+    assert -(-len(expected) // 1000) <= len(pages) <= -(-len(expected) // 1000) + 1, requests
     assert len(requests) <= len(pages) + 1  # plus GDAL's schema probe (limit=20)
 
 

@@ -1,10 +1,12 @@
 """Rebuilding the store under a running server: no broken or mixed response, then a switch.
 
 The live test rebuilds the store twice (``layers.store.build(force=True)``, the real
-build from the mirror's sources) while two clients keep requesting a live uvicorn
-server: every response must be a 200 from one complete build, the old one or a new one,
-and afterwards ``/health`` reports the last build. The second rebuild would prune the
-build the server started on; the server's lease keeps it while it is still read.
+build from the mirror's sources, without the national MinMod deposit layers: a national
+build takes minutes and each loaded snapshot gigabytes) while two clients keep requesting
+a live uvicorn server: every response must be a 200 from one complete build, the old
+one or a new one, and afterwards ``/health`` reports the last build. The second rebuild
+would prune the build the server started on; the server's lease keeps it while it is
+still read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from app.state import ServingState
 from geo.filters import DepositFilter
 from layers import catalog, store
 from layers.errors import StoreNotBuiltError
+from layers.schema import LayerKind
 from layers.store import LEASE_PREFIX, STORE_LINK, Store
 from tests.app.live import serve
 
@@ -42,11 +45,28 @@ PATHS = [
 ]
 
 
+FIRST_DEPOSIT_LAYERS = {
+    "mrds",
+    "usmin_mine_features",
+    "usgs_lithium",
+    "mrds_tungsten",
+    "porphyry_copper",
+}
+#: Every layer but the national deposit compilations: the northern California MRDS, the
+#: first-generation deposit layers, the land, infrastructure, boundaries and the DEM.
+REGIONAL = [
+    entry
+    for entry in catalog.LAYERS
+    if entry.kind is not LayerKind.DEPOSITS
+    or entry.id
+    in {"mrds", "usmin_mine_features", "usgs_lithium", "mrds_tungsten", "porphyry_copper"}
+]
+
+
 @pytest.fixture
 def reload_dir(tmp_path: Path, data_dir: Path) -> Path:
-    """A data dir whose store is a copy of the session's build (the raw sources are read
-    from the session's data dir)."""
-    _publish_copy(store.current_root(data_dir), tmp_path)
+    """A data dir with a regional build (``REGIONAL``) of the session's raw sources."""
+    store.build(data_dir / "raw", tmp_path, layers=REGIONAL, progress=False)
     return tmp_path
 
 
@@ -103,9 +123,9 @@ def test_rebuilds_while_serving(reload_dir: Path, data_dir: Path) -> None:
             thread.start()
         try:
             builds = [
-                store.build(data_dir / "raw", reload_dir, force=True, progress=False).manifest[
-                    "build_id"
-                ]
+                store.build(
+                    data_dir / "raw", reload_dir, layers=REGIONAL, force=True, progress=False
+                ).manifest["build_id"]
                 for _ in range(2)
             ]
             deadline = time.monotonic() + 120
