@@ -7,7 +7,7 @@ documented media type, valid against the documented schema and headers, and a 4x
 invalid input. Requests go through the session's app on the real store (TestClient), so
 the middleware, the error table and the real data are all on the path.
 
-Bounds, to stay within a couple of minutes on two cores:
+Bounds, to stay within about a minute on two cores over the national store:
 
 * ``MAX_EXAMPLES`` random cases per operation (plus the explicit and coverage cases);
 * rankings (``/rankings``, ``/rankings/{cellId}``, ``/shortlist``,
@@ -40,8 +40,8 @@ from app.main import create_app
 from app.settings import Settings
 from tests.app.live import require_map_assets
 
-MAX_EXAMPLES = 20
-MAX_RANKING_EXAMPLES = 8
+MAX_EXAMPLES = 10
+MAX_RANKING_EXAMPLES = 4
 RANKING_PATHS = r"^/(rankings|shortlist)"
 SMALL_BOX = "-123.5,40.5,-122.5,41.5"
 CHECKS = [
