@@ -124,8 +124,9 @@ class Settings(BaseSettings):
     overview_cell_km: float = Field(
         25.0,
         gt=0,
-        description="Cell size of the ranked_cells collection, the default ranking of every "
-        "deposit: at the default 5 km the national store needs more than 200,000 cells.",
+        description="Cell size of the national views: the ranked_cells collection (the "
+        "default ranking of every deposit) and the map's first ranking; at the default 5 km "
+        "the national store needs more than 200,000 cells.",
     )
     min_cell_km: float = Field(1.0, gt=0)
     max_cell_km: float = Field(100.0, gt=0)

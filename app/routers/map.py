@@ -48,7 +48,7 @@ def map_page(
         root_path,
         commodity_counts(registry.get("deposits").frame["commodities"]),
         raster_specs,
-        settings.default_cell_km,
+        settings.overview_cell_km,  # the map opens on the whole country
         settings.min_cell_km,
         settings.max_cell_km,
     )
