@@ -2,13 +2,17 @@
 
 uvicorn serves the app on 127.0.0.1 (a free port) in a thread. GDAL reads through
 pyogrio's Arrow path (``use_arrow=True``), which releases the GIL while libcurl waits;
-the classic path holds the GIL during the fetch, so an in-process server thread could
-never answer it.
+the classic path, and the OGC API driver's tile reads, hold the GIL during the fetch, so
+an in-process server thread could never answer them: those run in a child process.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -138,15 +142,31 @@ def test_gdal_where_is_sent_to_the_server_in_few_pages(
     assert len(requests) <= len(pages) + 1  # plus GDAL's schema probe (limit=20)
 
 
+#: GDAL's OGC API tile reader, run in a child process: in this one it holds the GIL while
+#: it waits for the tiles of the in-process server, which then cannot answer.
+OGCAPI_READER = """
+import json, sys, pyogrio
+url, layer = sys.argv[1:3]
+layers = [name for name, _ in pyogrio.list_layers(url)]
+frame = pyogrio.read_dataframe(url, layer=layer)
+print(json.dumps({"layers": layers, "names": frame["name"].tolist()}))
+"""
+
+
 def test_gdal_ogcapi_reads_a_vector_tile_layer(client: TestClient, server_url: str) -> None:
     """GDAL's OGC API driver follows collection -> tilesets -> tileset -> tile matrix
     set, exposes one layer per zoom and reads the MVT tiles of zoom 0."""
     url = f"OGCAPI:{server_url}/collections/states"
-    layers = [name for name, _ in pyogrio.list_layers(url)]
-    assert layers == [f"Zoom level {z}" for z in range(17)]
-    # use_arrow: pyogrio's other read path holds the GIL while GDAL waits for the
-    # in-process server, which then cannot answer (a deadlock until the HTTP timeout)
-    frame = pyogrio.read_dataframe(url, layer="Zoom level 0", use_arrow=True)
+    done = subprocess.run(
+        [sys.executable, "-c", OGCAPI_READER, url, "Zoom level 0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GDAL_HTTP_TIMEOUT": "120"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    read = json.loads(done.stdout.splitlines()[-1])
+    assert read["layers"] == [f"Zoom level {z}" for z in range(17)]
     states = {f["properties"]["name"] for f in _api_features(client, "states")}
-    assert 50 <= len(frame) <= len(states) and set(frame["name"]) <= states
-    assert {"California", "Nevada", "Alaska"} <= set(frame["name"])
+    assert 50 <= len(read["names"]) <= len(states) and set(read["names"]) <= states
+    assert {"California", "Nevada", "Alaska"} <= set(read["names"])
