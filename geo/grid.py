@@ -107,6 +107,11 @@ def point_cell_ids(
     )
 
 
+#: No cell of a metric grid lies farther than this from its CRS's origin (the grids cover
+#: the United States: a few thousand kilometres).
+MAX_CELL_OFFSET_M = 10_000_000
+
+
 def parse_cell_id(cell_id: str) -> tuple[GridSpec, int, int, int]:
     """``cell_id`` -> (spec, epsg, col, row); a malformed id is a ``NotFoundError``."""
     match = _CELL_ID.match(cell_id or "")
@@ -124,7 +129,11 @@ def parse_cell_id(cell_id: str) -> tuple[GridSpec, int, int, int]:
         )
     except InvalidParameterError as exc:
         raise NotFoundError(f"no cell {cell_id!r}: {exc}") from exc
-    return spec, epsg, int(match["col"]), int(match["row"])
+    col, row = int(match["col"]), int(match["row"])
+    if max(abs(col), abs(row)) * spec.cell_km * 1000 > MAX_CELL_OFFSET_M:
+        # refused before any ranking is computed to look for it
+        raise NotFoundError(f"no cell {cell_id!r}: it lies outside every grid of EPSG:{epsg}")
+    return spec, epsg, col, row
 
 
 # --- index arithmetic -------------------------------------------------------------------

@@ -86,7 +86,7 @@ def test_api_conforms_to_its_openapi(case: schemathesis.Case, client: TestClient
 @SCHEMA.include(path_regex=RANKING_PATHS).parametrize()
 @settings(max_examples=MAX_RANKING_EXAMPLES, **HYPOTHESIS)
 def test_rankings_conform_to_their_openapi(case: schemathesis.Case, client: TestClient) -> None:
-    if isinstance(case.query, dict) and "bbox" not in case.query:
+    if isinstance(case.query, dict) and not case.query.get("bbox"):  # empty is absent too
         case.query["bbox"] = SMALL_BOX
     _call_and_validate(case, client)
 

@@ -104,7 +104,9 @@ def test_antimeridian_bbox_on_deposits_matches_an_independent_selection(
 
 def test_ranking_over_an_antimeridian_bbox_uses_alaska_albers(client: TestClient) -> None:
     # both gates off: Pebble, a compilation deposit, counts as development
-    response = client.get(f"/rankings?bbox={WEST_ALASKA}&min_open_land=0&min_undeveloped_share=0")
+    response = client.get(
+        f"/rankings?bbox={WEST_ALASKA}&min_open_land=0&min_undeveloped_share=0&top=10000"
+    )
     assert response.status_code == 200, response.text
     cells = response.json()["features"]
     assert cells and all(f["id"].startswith("g3338-") for f in cells)

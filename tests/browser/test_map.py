@@ -130,7 +130,8 @@ def test_base_map_and_place_names_are_drawn_offline(loaded: Page, traffic: Traff
     assert _canvases_in_pane(loaded, "fedmin-basemap") > 0
     assert _canvases_in_pane(loaded, "fedmin-boundaries") > 0
     names = loaded.locator(".leaflet-fedmin-labels-pane .fedmin-place span").all_inner_texts()
-    assert "Redding" in names, names  # the first ranking fits northern California
+    # the first ranking is national: the view fits the country and its largest cities
+    assert {"Los Angeles", "Chicago"} <= set(names), names
     background = loaded.evaluate(
         "() => getComputedStyle(fedmin.map.getContainer()).backgroundColor"
     )
