@@ -277,6 +277,14 @@
     return params;
   }
 
+  /** The URL of one cell, /rankings/{cellId}: the ranking's parameters but the cell size,
+   * which the id fixes (the endpoint refuses parameters it does not take). */
+  function cellUrl(id) {
+    const params = rankingParams();
+    params.delete(config.params.cell_km);
+    return `${fill(config.api.ranking, { cellId: id })}?${params}`;
+  }
+
   function rankingParams() {
     const params = geometryParams();
     const names = config.params;
@@ -323,7 +331,7 @@
     const rows = Object.entries(componentsOf(p)).map(([k, v]) =>
       `<tr><th title="${esc(config.component_help[k] || '')}">${esc(label(k))}</th><td>${fmt(v)}</td>
         <td class="fedmin-w">weight ${fmt(used[k] ?? state.weights[k])}</td></tr>`).join('');
-    const api = `${fill(config.api.ranking, { cellId: id })}?${rankingParams()}`;
+    const api = cellUrl(id);
     const name = cellName(p);
     return `<div class="fedmin-popup fedmin-cell-popup" data-cell-id="${esc(id)}">
       <h3>${esc(name || `Cell ${id}`)}</h3>
@@ -343,7 +351,7 @@
     const list = node?.querySelector('.fedmin-top-deposits ol');
     if (!list) return;
     try {
-      const cell = await getJSON(`${fill(config.api.ranking, { cellId: cellId(feature) })}?${rankingParams()}`);
+      const cell = await getJSON(cellUrl(cellId(feature)));
       const explanation = node.querySelector('.fedmin-explanation');
       if (explanation && cell.properties?.explanation) explanation.innerHTML = explanationHtml(cell.properties.explanation);
       const deposits = (cell.contributing_deposits?.features || []).slice(0, config.top_deposits);
@@ -493,7 +501,7 @@
     const layer = fedmin.layer('ranked_cells');
     let target = layer.getLayers().find((l) => cellId(l.feature) === id);
     let feature = target?.feature;
-    if (!feature) feature = await getJSON(`${fill(config.api.ranking, { cellId: id })}?${rankingParams()}`);
+    if (!feature) feature = await getJSON(cellUrl(id));
     const bounds = target ? target.getBounds() : L.geoJSON(feature).getBounds();
     fedmin.map.fitBounds(bounds, { maxZoom: 10, animate: false });
     return openCellPopup(feature, bounds.getCenter());
