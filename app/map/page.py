@@ -24,7 +24,12 @@ from rio_tiler.colormap import cmap
 from app.collections import COVERAGE_TOPICS, PROSPECTIVITY, RasterSpec
 from app.map import assets
 from app.map.palette import palette
-from geo.scoring import COMPONENTS, DEFAULT_MIN_OPEN_LAND, DEFAULT_WEIGHTS
+from geo.scoring import (
+    COMPONENTS,
+    DEFAULT_MIN_OPEN_LAND,
+    DEFAULT_MIN_UNDEVELOPED_SHARE,
+    DEFAULT_WEIGHTS,
+)
 from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST, critical_list_info
 
 #: API paths the page calls, relative to the app's root path ({...} filled in the browser).
@@ -45,6 +50,7 @@ API_PARAMS: dict[str, str] = {
     "weights_style": "pairs",  # weights=potential:0.35,access:0.2
     "cell_km": "cell_km",
     "min_open_land": "min_open_land",
+    "min_undeveloped_share": "min_undeveloped_share",
     "top": "top",
     "geometry": "geometry",
     "format": "format",
@@ -358,6 +364,7 @@ def page_config(
         "weights": {name: DEFAULT_WEIGHTS[name] for name in COMPONENTS},
         "cell_km": {"default": default_cell_km, "min": min_cell_km, "max": max_cell_km},
         "min_open_land": DEFAULT_MIN_OPEN_LAND,
+        "min_undeveloped_share": round(DEFAULT_MIN_UNDEVELOPED_SHARE, 4),
         "top": 500,
         "top_deposits": 5,
         "search_limit": 20,

@@ -386,6 +386,30 @@ def test_reweighting_restyles_cells_without_refetching_geometry(
     assert len(_geometry_requests(traffic)) == geometry_requests
 
 
+def test_development_gate_input_reaches_the_ranking(loaded: Page, traffic: Traffic) -> None:
+    """The panel's gate: 0 re-ranks with every worked district back in (more cells), the
+    default leaves them out again."""
+
+    def ranked() -> dict:
+        return loaded.evaluate(
+            "() => ({params: fedmin.state.ranking.params, total: fedmin.state.ranking.total_cells})"
+        )
+
+    default = ranked()
+    assert default["params"]["min_undeveloped_share"] == pytest.approx(1 / 3, abs=1e-3)
+    loaded.fill("#fedmin-min-undeveloped-share", "0")
+    loaded.dispatch_event("#fedmin-min-undeveloped-share", "change")
+    _rerank(loaded)
+    ungated = ranked()
+    assert ungated["params"]["min_undeveloped_share"] == 0
+    assert ungated["total"] > default["total"]
+    assert traffic.matching("min_undeveloped_share=0&")
+    loaded.fill("#fedmin-min-undeveloped-share", "0.3333")
+    loaded.dispatch_event("#fedmin-min-undeveloped-share", "change")
+    _rerank(loaded)
+    assert ranked()["total"] == default["total"]
+
+
 def test_panel_lists_the_best_cells_and_links_to_them(loaded: Page) -> None:
     links = loaded.locator("#fedmin-ranking-summary a[data-cell-id]")
     assert links.count() == loaded.evaluate("() => fedmin.config.summary_cells")

@@ -240,7 +240,7 @@
   // weights alone asks for the scores only (`geometry=false`) and restyles the drawn cells.
 
   const state = {
-    commodity: '', criticalList: '', listInForce: '', weights: {}, cellKm: null, minOpenLand: null,
+    commodity: '', criticalList: '', listInForce: '', weights: {}, cellKm: null, minOpenLand: null, minUndevelopedShare: null,
     colorBy: 'score', ranking: null, requestId: 0,
     geometryKey: null, geometry: new Map(), undrawn: 0,
     range: [0, 1],  // the ramp spans the drawn cells' values (the legend shows them)
@@ -273,6 +273,7 @@
     if (state.commodity) params.set(names.commodity, state.commodity);
     params.set(names.critical_list, state.criticalList);
     params.set(names.min_open_land, state.minOpenLand);
+    params.set(names.min_undeveloped_share, state.minUndevelopedShare);
     params.set(names.cell_km, state.cellKm);
     return params;
   }
@@ -658,6 +659,7 @@
           <p id="fedmin-critical-note" class="fedmin-status"></p>
           <div class="fedmin-weights">${sliders}</div>
           <label title="leave out cells whose open or unknown-status land is below this share; 0 shows every cell">Min. open land <input id="fedmin-min-open-land" type="number" min="0" max="1" step="0.01" value="${state.minOpenLand}"></label>
+          <label title="leave out worked districts: cells whose undeveloped share of the evidence is below this; 0 shows every cell">Min. undeveloped share <input id="fedmin-min-undeveloped-share" type="number" min="0" max="1" step="0.01" value="${state.minUndevelopedShare}"></label>
           <label>Cell size (km) <input id="fedmin-cell-km" type="number" min="${config.cell_km.min}" max="${config.cell_km.max}" step="1" value="${state.cellKm}"></label>
           <label>Colour cells by <select id="fedmin-color-by">${colorBy}</select></label>
           <button type="button" id="fedmin-apply" class="fedmin-button fedmin-primary" title="moving a weight restyles the cells at once; Apply re-ranks and redraws them">Apply and re-rank</button>
@@ -716,11 +718,15 @@
       e.target.value = state.cellKm;
       updateExports();
     });
-    document.getElementById('fedmin-min-open-land').addEventListener('change', (e) => {
-      const v = Number(e.target.value);
-      state.minOpenLand = Math.min(1, Math.max(0, Number.isFinite(v) ? v : config.min_open_land));
-      e.target.value = state.minOpenLand;
-      updateExports();
+    // the two gates: a share in [0, 1], the default when the input is not a number
+    [['fedmin-min-open-land', 'minOpenLand', 'min_open_land'],
+      ['fedmin-min-undeveloped-share', 'minUndevelopedShare', 'min_undeveloped_share']].forEach(([id, key, setting]) => {
+      document.getElementById(id).addEventListener('change', (e) => {
+        const v = Number(e.target.value);
+        state[key] = Math.min(1, Math.max(0, Number.isFinite(v) ? v : config[setting]));
+        e.target.value = state[key];
+        updateExports();
+      });
     });
     document.getElementById('fedmin-color-by').addEventListener('change', (e) => {
       state.colorBy = e.target.value;
@@ -912,6 +918,7 @@
     state.weights = { ...config.weights };
     state.cellKm = config.cell_km.default;
     state.minOpenLand = config.min_open_land;
+    state.minUndevelopedShare = config.min_undeveloped_share;
     state.criticalList = config.critical_list_default;
     fedmin.state = state;
 
