@@ -48,6 +48,16 @@ def arizona_copper(geo_engine: Any) -> Any:
     return geo_engine.rank(RankParams(filter=flt, min_open_land=0.0, min_undeveloped_share=0))
 
 
+def _cell_ids(sites: pd.DataFrame) -> np.ndarray:
+    """The cell of the default grid holding each site."""
+    return point_cell_ids(
+        sites["x_m"].to_numpy(),
+        sites["y_m"].to_numpy(),
+        sites["metric_epsg"].to_numpy(),
+        RankParams().spec,
+    )
+
+
 def _district_sites(deposits: pd.DataFrame) -> pd.DataFrame:
     """The site holding each district's porphyry-copper record (the record itself when
     the store has no sites)."""
@@ -63,12 +73,7 @@ def test_arizona_copper_districts_are_not_underdeveloped(
     deposits = geo_engine.deposits.set_index("id", drop=False)
     cells = arizona_copper.all_cells
     districts = _district_sites(deposits)
-    cell_ids = point_cell_ids(
-        districts["x_m"].to_numpy(),
-        districts["y_m"].to_numpy(),
-        districts["metric_epsg"].to_numpy(),
-        RankParams().spec,
-    )
+    cell_ids = _cell_ids(districts)
     # by hand: the filter's evidence (AZ, copper), w = c 1.0 x s(status) x 1.25 (copper is
     # critical under the default list); development: producers, past producers and every
     # deposit with a record from a large-deposit compilation, v = 1 (no claims data in AZ)
@@ -188,12 +193,7 @@ def test_development_gate_leaves_the_worked_arizona_districts_out(
     ``min_undeveloped_share=0`` (``arizona_copper``) brings them back."""
     deposits = geo_engine.deposits.set_index("id", drop=False)
     districts = _district_sites(deposits)
-    cell_ids = point_cell_ids(
-        districts["x_m"].to_numpy(),
-        districts["y_m"].to_numpy(),
-        districts["metric_epsg"].to_numpy(),
-        RankParams().spec,
-    )
+    cell_ids = _cell_ids(districts)
     flt = DepositFilter(commodities="copper", state="AZ")
     gated = geo_engine.rank(RankParams(filter=flt, min_open_land=0.0))
     cells = arizona_copper.all_cells
@@ -226,12 +226,7 @@ def test_silver_peak_is_not_under_developed_lithium_ground(geo_engine: Any) -> N
     ]
     assert len(silver_peak) >= 1
     assert silver_peak["dev_status"].isin(["producer", "past_producer"]).any()
-    cell_ids = point_cell_ids(
-        silver_peak["x_m"].to_numpy(),
-        silver_peak["y_m"].to_numpy(),
-        silver_peak["metric_epsg"].to_numpy(),
-        RankParams().spec,
-    )
+    cell_ids = _cell_ids(silver_peak)
     flt = DepositFilter(commodities="lithium", state="NV")
     gated = RankParams(filter=flt, min_open_land=0.0)  # the gate under test only
     ungated = geo_engine.rank(RankParams(filter=flt, min_open_land=0.0, min_undeveloped_share=0))
