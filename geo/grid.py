@@ -130,7 +130,7 @@ def parse_cell_id(cell_id: str) -> tuple[GridSpec, int, int, int]:
     except InvalidParameterError as exc:
         raise NotFoundError(f"no cell {cell_id!r}: {exc}") from exc
     col, row = int(match["col"]), int(match["row"])
-    if max(abs(col), abs(row)) * spec.cell_km * 1000 > MAX_CELL_OFFSET_M:
+    if max(abs(col), abs(row)) > MAX_CELL_OFFSET_M / (spec.cell_km * 1000):  # no int->float
         # refused before any ranking is computed to look for it
         raise NotFoundError(f"no cell {cell_id!r}: it lies outside every grid of EPSG:{epsg}")
     return spec, epsg, col, row
