@@ -326,7 +326,7 @@ def test_surfaces_are_computed_once_per_filter_and_bounded_on_disk(data_dir) -> 
     settings = Settings(
         data_dir=data_dir,
         offline=True,
-        tile_cache_entries=0,  # every request renders: nothing hides a recomputation
+        tile_cache_bytes=0,  # every request renders: nothing hides a recomputation
         prospectivity_cache_bytes=1,
         prospectivity_prewarm=False,
     )
