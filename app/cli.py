@@ -265,8 +265,8 @@ def rank(
     min_undeveloped_share: Annotated[
         float,
         typer.Option(
-            help="Development gate: leave out cells whose local evidence is mostly "
-            "development, undeveloped share below this (0 keeps every cell)."
+            help="Development gate: leave out cells of worked ground, whose undeveloped "
+            "share is below this or that lie in a mining district (0 keeps every cell)."
         ),
     ] = DEFAULT_MIN_UNDEVELOPED_SHARE,
     engine: Annotated[

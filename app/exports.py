@@ -61,6 +61,7 @@ SHAPEFILE_FIELDS: dict[str, str] = {
     "potential_raw": "pot_raw",
     "undeveloped_raw": "undev_raw",
     "development_raw": "dev_raw",
+    "worked_density": "wrk_dens",
     "neutral_raw": "neutr_raw",
     "unknown_status_raw": "unkn_raw",
     "n_unknown_status": "n_unknown",

@@ -44,6 +44,7 @@ CELL_STATIC_COLUMNS: tuple[str, ...] = (
     *PLACE_COLUMNS,
     "claims_covered",
     "development_raw",
+    "worked_raw",
     "active_claims",
     *DISTANCE_COLUMNS.values(),
 )
@@ -176,22 +177,28 @@ def land_notes(kept: pd.DataFrame, gated: pd.DataFrame, min_open_land: float) ->
 def development_notes(
     table: pd.DataFrame, left_out: np.ndarray, params: scoring.RankParams
 ) -> list[str]:
-    """What the development gate left out (or, when it is off, would have)."""
+    """What the development gate left out (or, when it is off, would have), by reason."""
     if params.min_undeveloped_share > 0:
         if not left_out.any():
             return []
+        share = scoring.undeveloped_share(table)
+        mostly = left_out & (share + scoring.LAND_SHARE_EPS < params.min_undeveloped_share)
+        district = left_out & ~mostly
         names = _district_names(table.loc[left_out])
         return [
-            f"the development gate left out {int(left_out.sum())} cells whose evidence is "
-            f"mostly development (undeveloped share below {params.min_undeveloped_share:g}"
-            f"{names}): known worked ground, not under-developed; "
+            f"the development gate left out {int(left_out.sum())} cells of known worked "
+            f"ground: {int(mostly.sum())} whose evidence is mostly "
+            f"development (undeveloped share below {params.min_undeveloped_share:g}) and "
+            f"{int(district.sum())} in mining districts (at least "
+            f"{scoring.MINING_DISTRICT_DENSITY:g} worked deposits per 100 km²){names}; "
             "min_undeveloped_share=0 shows every cell"
         ]
     would = ~scoring.development_gate(table, scoring.DEFAULT_MIN_UNDEVELOPED_SHARE)
     return [
         f"the development gate is off (min_undeveloped_share=0): {int(would.sum())} cells "
-        "whose evidence is mostly development are included (the default "
-        f"{scoring.DEFAULT_MIN_UNDEVELOPED_SHARE:g} would leave them out)"
+        "of known worked ground (evidence mostly development, or a mining district) are "
+        f"included (the default {scoring.DEFAULT_MIN_UNDEVELOPED_SHARE:g} would leave them "
+        "out)"
     ]
 
 

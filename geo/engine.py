@@ -342,9 +342,9 @@ class MemoryEngine:
             if scoring.open_land_gate(statics, params.min_open_land)[0]:
                 raise NotFoundError(
                     f"cell {cell_id!r} was left out of this ranking by the development gate "
-                    f"(min_undeveloped_share={params.min_undeveloped_share:g}): its evidence "
-                    "is mostly development (worked ground); ask with min_undeveloped_share=0 "
-                    "to see it"
+                    f"(min_undeveloped_share={params.min_undeveloped_share:g}): "
+                    f"{_worked_ground_reason(statics.iloc[0])} (known worked ground); ask "
+                    "with min_undeveloped_share=0 to see it"
                 )
             raise NotFoundError(
                 f"cell {cell_id!r} was left out of this ranking by the open-land gate "
@@ -502,12 +502,13 @@ class MemoryEngine:
         cells = grid.cells
         lon, lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
         self.stats["statics.cells"] += len(cells)
-        development_raw, active_claims = self._development(grid, params)
+        development_raw, worked_raw, active_claims = self._development(grid, params)
         distances = self.infrastructure.distances_lonlat(lon, lat, index=cells.index)
         out = pd.DataFrame(
             {
                 "claims_covered": self._claims_covered(lon, lat),
                 "development_raw": development_raw,
+                "worked_raw": worked_raw,
                 "active_claims": active_claims,
             },
             index=cells.index,
@@ -580,6 +581,9 @@ class MemoryEngine:
             "potential_raw": potential_raw,
             **split,
             "development_raw": development_raw,
+            "worked_density": scoring.worked_density(
+                statics["worked_raw"].to_numpy(float), params.bandwidth_m
+            ),
             "claims_covered": statics["claims_covered"].to_numpy(bool),
             "active_claims": statics["active_claims"].to_numpy(np.int64),
             **{c: statics[c].to_numpy(float) for c in DISTANCE_COLUMNS.values()},
@@ -642,8 +646,11 @@ class MemoryEngine:
             return np.zeros(len(lon), dtype=bool)
         return shapely.intersects_xy(self._claims_coverage, lon, lat)
 
-    def _development(self, grid: Grid, params: RankParams) -> tuple[np.ndarray, np.ndarray]:
-        """Kernel-weighted development D per cell, and active claims per cell."""
+    def _development(
+        self, grid: Grid, params: RankParams
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Kernel-weighted development D per cell, the worked deposits' part of it, and
+        active claims per cell."""
         self.stats["development"] += 1
         deposits = self.deposits
         worked = scoring.development_evidence(deposits).developed
@@ -652,6 +659,7 @@ class MemoryEngine:
         c_epsg = metric_epsg_for_lonlat(c_lon, c_lat)
         n = len(grid)
         development = np.zeros(n)
+        worked_raw = np.zeros(n)
         claim_counts = np.zeros(n, dtype=np.int64)
         cell_xy = grid.cells[["x_m", "y_m"]].to_numpy(float)
         for epsg, cpos in grid.positions_by_epsg().items():
@@ -667,13 +675,14 @@ class MemoryEngine:
                 ]
             )
             a, b, d = scoring.kernel_pairs(cell_xy[cpos], points, params.reach_m)
-            development += np.bincount(
-                cpos[a], weights=value[b] * scoring.kernel(d, params.bandwidth_m), minlength=n
-            )
+            weight = value[b] * scoring.kernel(d, params.bandwidth_m)
+            development += np.bincount(cpos[a], weights=weight, minlength=n)
+            deposit = b < len(dep_xy)
+            worked_raw += np.bincount(cpos[a[deposit]], weights=weight[deposit], minlength=n)
             located = grid.locate(cx, cy, np.full(len(cx), epsg))
             located = located[located >= 0]
             claim_counts += np.bincount(located, minlength=n)
-        return development, claim_counts
+        return development, worked_raw, claim_counts
 
     def _complete_in(self, epsg: int) -> BaseGeometry:
         """The complete land coverage in a metric CRS (projected once per CRS)."""
@@ -779,6 +788,20 @@ def cells_lonlat_box(
         max(-90.0, float(lat.min()) - pad),
         min(180.0, float(lon.max()) + pad),
         min(90.0, float(lat.max()) + pad),
+    )
+
+
+def _worked_ground_reason(cell: pd.Series) -> str:
+    """Why the development gate left a cell out, in words."""
+    frame = cell.to_frame().T
+    if scoring.in_mining_district(frame)[0]:
+        return (
+            f"it lies in a mining district ({float(cell['worked_density']):.1f} worked "
+            "deposits per 100 km² around it)"
+        )
+    return (
+        f"its evidence is mostly development (undeveloped share "
+        f"{float(scoring.undeveloped_share(frame)[0]):.2f})"
     )
 
 

@@ -130,6 +130,12 @@ DEFAULT_MIN_OPEN_LAND = 0.01
 #: or Mineral Park). Below rho = 0.5, so a cell whose only evidence has an unknown status
 #: stays in. 0 keeps every cell.
 DEFAULT_MIN_UNDEVELOPED_SHARE = 1 / 3
+#: ... and, with the gate on, cells in a mining district: at least this many worked
+#: deposits (producers, past producers, large-deposit compilations) per 100 km² around
+#: the cell, by the kernel density estimate of ``worked_density``. The share alone misses
+#: a big mine ringed by dozens of recorded prospects (Silver Bell, AZ: share 0.5, 7 to 9
+#: worked deposits per 100 km²); the median cell of the Arizona copper ranking has 0.1.
+MINING_DISTRICT_DENSITY = 2.0
 
 MAX_TOP = 10_000
 MAX_TOP_DEPOSITS = 50
@@ -531,16 +537,32 @@ def undeveloped_share(cells: pd.DataFrame) -> np.ndarray:
         return np.where(total > 0, (n + UNKNOWN_STATUS_UNDEVELOPED_SHARE * q) / total, np.nan)
 
 
+def worked_density(worked_raw: np.ndarray, bandwidth_m: float) -> np.ndarray:
+    """Worked deposits per 100 km² around each cell: the kernel-weighted count of worked
+    deposits divided by the kernel's integral, 2 pi h² (1 - exp(-R²/2)) for the Gaussian
+    of bandwidth h truncated at R bandwidths, so that a uniform density rho gives rho."""
+    reach = KERNEL_REACH_BANDWIDTHS
+    integral_m2 = 2.0 * math.pi * bandwidth_m**2 * (1.0 - math.exp(-0.5 * reach**2))
+    return np.asarray(worked_raw, float) / integral_m2 * 1e8
+
+
+def in_mining_district(cells: pd.DataFrame) -> np.ndarray:
+    """True for the cells with at least ``MINING_DISTRICT_DENSITY`` worked deposits per
+    100 km² around them."""
+    return cells["worked_density"].to_numpy(float) >= MINING_DISTRICT_DENSITY
+
+
 def development_gate(cells: pd.DataFrame, min_undeveloped_share: float) -> np.ndarray:
     """True for the cells a ranking keeps: those whose undeveloped share is at least
-    ``min_undeveloped_share`` (or that have no evidence to judge by). A worked district
-    has high potential and would still top an additive score; it is known ground, not
-    under-developed ground. 0 keeps every cell. Applied after scoring, like the open-land
-    gate."""
+    ``min_undeveloped_share`` (or that have no evidence to judge by) and that are not in a
+    mining district (``in_mining_district``). A worked district has high potential and
+    would still top an additive score; it is known ground, not under-developed ground.
+    0 keeps every cell. Applied after scoring, like the open-land gate."""
     if min_undeveloped_share <= 0:
         return np.ones(len(cells), dtype=bool)
     share = undeveloped_share(cells)
-    return np.isnan(share) | (share + LAND_SHARE_EPS >= min_undeveloped_share)
+    enough = np.isnan(share) | (share + LAND_SHARE_EPS >= min_undeveloped_share)
+    return enough & ~in_mining_district(cells)
 
 
 def combine(components: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
@@ -640,6 +662,12 @@ def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, A
             f"{unknown['of']} contributing deposits) has no development status: unknown counts "
             f"as {UNKNOWN_STATUS_UNDEVELOPED_SHARE:g} undeveloped, not as untouched ground"
         )
+    density = float(row["worked_density"])
+    if density >= MINING_DISTRICT_DENSITY:
+        notes.append(
+            f"{density:.1f} worked deposits per 100 km² around this cell: a mining district "
+            f"(at least {MINING_DISTRICT_DENSITY:g}), which the development gate leaves out"
+        )
     if row["n_compilation"]:
         notes.append(
             f"{int(row['n_compilation'])} contributing deposits come from large-deposit "
@@ -656,6 +684,7 @@ def explain(row: Mapping[str, Any], weights: Mapping[str, float]) -> dict[str, A
             "undeveloped_evidence_raw": _num(row["undeveloped_raw"]),
             "unknown_status_evidence_raw": _num(row["neutral_raw"]),
             "development_raw": _num(row["development_raw"]),
+            "worked_deposits_per_100km2": _num(row["worked_density"]),
             "unknown_status": unknown,
             "large_deposit_compilation_deposits": int(row["n_compilation"]),
             "n_deposits": int(row["n_deposits"]),

@@ -38,6 +38,7 @@ from geo.scoring import (
     DEFAULT_MIN_UNDEVELOPED_SHARE,
     DEFAULT_WEIGHTS,
     MAX_TOP,
+    MINING_DISTRICT_DENSITY,
     RankParams,
 )
 from layers.errors import InvalidParameterError, NotFoundError
@@ -127,8 +128,9 @@ MIN_UNDEVELOPED_SHARE_HELP = (
     "The development gate: cells whose local evidence is mostly development (worked "
     "ground: producers, past producers, large-deposit compilation entries, active claims) "
     "are left out, those whose undeveloped share (N + 0.5 Q) / (N + Q + D) is below this "
-    f"(0-1). Default {DEFAULT_MIN_UNDEVELOPED_SHARE:.3g}; 0 shows every cell. The notes count "
-    "the cells left out."
+    f"(0-1), and so are the cells of mining districts (at least {MINING_DISTRICT_DENSITY:g} "
+    f"worked deposits per 100 km² around them). Default {DEFAULT_MIN_UNDEVELOPED_SHARE:.3g}; "
+    "0 shows every cell. The notes count the cells left out."
 )
 
 

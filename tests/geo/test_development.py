@@ -101,6 +101,9 @@ def test_arizona_copper_districts_are_not_underdeveloped(
         assert row["undeveloped_raw"] == pytest.approx(n, rel=1e-6, abs=1e-12), name
         assert row["neutral_raw"] == pytest.approx(q, rel=1e-6, abs=1e-12), name
         assert row["development_raw"] == pytest.approx(d, rel=1e-6), name
+        # worked deposits per 100 km²: D over the truncated kernel's integral (no claims)
+        density = d / (2 * np.pi * 5_000.0**2 * (1 - np.exp(-4.5))) * 1e8
+        assert row["worked_density"] == pytest.approx(density, rel=1e-6), name
         u = row["potential"] * (n + 0.5 * q) / (n + q + d)
         assert row["underdevelopment"] == pytest.approx(u, rel=1e-6, abs=1e-12), name
         # a producing district: development outweighs the undeveloped evidence around it
@@ -201,15 +204,64 @@ def test_development_gate_leaves_the_worked_arizona_districts_out(
     for name, cell_id in zip(ARIZONA_DISTRICTS.values(), cell_ids, strict=True):
         assert scoring.undeveloped_share(cells.loc[[cell_id]])[0] < 1 / 3, name
         assert cell_id not in gated.all_cells.index, name
-    left_out = int((by_hand < 1 / 3 - 1e-6).sum())
+    mostly_worked = by_hand < 1 / 3 - 1e-6
+    district = ~mostly_worked & (cells["worked_density"].to_numpy() >= 2.0)
+    left_out = int(mostly_worked.sum() + district.sum())
     assert len(cells) - len(gated.all_cells) == left_out
-    assert any(f"development gate left out {left_out} cells" in n for n in gated.notes)
+    assert any(
+        f"development gate left out {left_out} cells of known worked ground: "
+        f"{int(mostly_worked.sum())} whose evidence is mostly development"
+        in n
+        and f"{int(district.sum())} in mining districts" in n
+        for n in gated.notes
+    )
     assert any("development gate is off" in n for n in arizona_copper.notes)
     # the validation measures the potential, so it does not change with the gate
     assert gated.validation["auc"] == pytest.approx(arizona_copper.validation["auc"])
-    # every cell kept has at least a third of its evidence undeveloped (or none at all)
+    # every cell kept has at least a third of its evidence undeveloped (or none at all),
+    # and fewer than 2 worked deposits per 100 km² around it
     kept_share = scoring.undeveloped_share(gated.all_cells)
     assert np.all(np.isnan(kept_share) | (kept_share >= 1 / 3 - 1e-6))
+    assert (gated.all_cells["worked_density"] < 2.0).all()
+
+
+def test_silver_bell_district_is_not_under_developed_copper_ground(
+    geo_engine: Any, arizona_copper: Any
+) -> None:
+    """Silver Bell (Pima County, AZ), a producing open-pit porphyry copper mine: dozens of
+    recorded prospects around its pits keep the undeveloped share of the cells near it at
+    about a half, so only the mining-district rule leaves them out. No cell within 10 km
+    of the mine stays in the default copper ranking of Arizona, and the cell holding the
+    mine's El Tiro pit says why it was left out."""
+    deposits = geo_engine.deposits.set_index("id", drop=False)
+    silver_bell = deposits.loc["mrds:10039685"]
+    assert silver_bell["name"] == "Silver Bell" and silver_bell["dev_status"] == "producer"
+    assert {"porphyry_copper", "minmod_mrds"} <= set(silver_bell["sources"])
+    flt = DepositFilter(commodities="copper", state="AZ")
+    params = RankParams(filter=flt, min_open_land=0.0)
+    kept = geo_engine.rank(params).all_cells
+    everything = arizona_copper.all_cells
+
+    def within_10_km(cells: pd.DataFrame) -> pd.DataFrame:
+        d = np.hypot(cells["x_m"] - silver_bell["x_m"], cells["y_m"] - silver_bell["y_m"])
+        return cells.loc[d.to_numpy() <= 10_000.0]
+
+    near = within_10_km(everything)
+    assert len(near) >= 10 and within_10_km(kept).empty
+    # without the district rule some of them would pass on their share alone
+    assert (scoring.undeveloped_share(near) >= 1 / 3).sum() >= 5
+    assert near["worked_density"].max() >= 5.0
+    el_tiro = deposits.loc[
+        deposits["name"].eq("El Tiro Open Pit Mine") & deposits["state"].eq("AZ")
+    ]
+    cell_id = _cell_ids(el_tiro)[0]
+    assert scoring.undeveloped_share(everything.loc[[cell_id]])[0] >= 1 / 3
+    with pytest.raises(NotFoundError, match="lies in a mining district"):
+        geo_engine.cell(cell_id, params)
+    explanation = scoring.explain(everything.loc[cell_id], arizona_copper.params["weights"])
+    density = explanation["inputs"]["worked_deposits_per_100km2"]
+    assert density == pytest.approx(everything.loc[cell_id, "worked_density"], abs=1e-4)
+    assert any("a mining district" in note for note in explanation["notes"])
 
 
 def test_silver_peak_is_not_under_developed_lithium_ground(geo_engine: Any) -> None:

@@ -44,11 +44,12 @@ def test_unwritable_store_keeps_the_enrichment_in_memory(tmp_path: Path) -> None
 
 
 def test_gold_ranking_on_northern_california(geo_engine: Any, geo_store: Any) -> None:
-    params = RankParams(filter=DepositFilter(commodities="gold", bbox=NORCAL), top=20)
+    # the gates leave 19 cells of this old gold country (most of it mining districts)
+    params = RankParams(filter=DepositFilter(commodities="gold", bbox=NORCAL), top=10)
     result = geo_engine.rank(params)
     cells = result.cells
-    assert len(cells) == 20 and cells.crs.to_epsg() == 4326
-    assert cells["rank"].tolist() == list(range(1, 21))
+    assert len(cells) == 10 and cells.crs.to_epsg() == 4326
+    assert cells["rank"].tolist() == list(range(1, 11))
     assert cells["score"].is_monotonic_decreasing
     for name in (*COMPONENTS, "score"):
         values = result.all_cells[name].dropna()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -27,9 +26,6 @@ from rio_cogeo.cogeo import cog_validate
 from geo import rasters
 from layers.errors import DataError, InvalidParameterError, LimitExceededError
 
-MIRROR = Path(
-    os.environ.get("FEDMIN_DATA_MIRROR") or Path(__file__).resolve().parents[3] / "shared" / "data"
-)
 BLACK_BEAR = ("mrds:10034372", -122.51081, 40.55707)
 
 # --- synthetic KDE: three points on pixel centres of a 100 m EPSG:5070 grid -------------
@@ -307,18 +303,7 @@ def test_cache_path_is_deterministic(tmp_path) -> None:
         rasters.prospectivity_cache_path(tmp_path, {"f": object()})
 
 
-# --- real data: a store built from the mirror -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_store(tmp_path_factory: pytest.TempPathFactory):
-    if not (MIRROR / "deposits" / "mrds_norcal").is_dir():
-        pytest.skip(f"data mirror not found at {MIRROR} (set FEDMIN_DATA_MIRROR)")
-    from layers import store
-
-    data_dir = tmp_path_factory.mktemp("store")
-    store.build(MIRROR, data_dir, progress=False)
-    return store.open_store(data_dir)
+# --- real data: the session store built from the mirror (tests/conftest.py) ------------
 
 
 def test_kde_on_real_mrds_gold(real_store, tmp_path) -> None:

@@ -659,7 +659,7 @@
           <p id="fedmin-critical-note" class="fedmin-status"></p>
           <div class="fedmin-weights">${sliders}</div>
           <label title="leave out cells whose open or unknown-status land is below this share; 0 shows every cell">Min. open land <input id="fedmin-min-open-land" type="number" min="0" max="1" step="0.01" value="${state.minOpenLand}"></label>
-          <label title="leave out worked districts: cells whose undeveloped share of the evidence is below this; 0 shows every cell">Min. undeveloped share <input id="fedmin-min-undeveloped-share" type="number" min="0" max="1" step="0.01" value="${state.minUndevelopedShare}"></label>
+          <label title="leave out worked ground: cells whose undeveloped share of the evidence is below this, and mining districts; 0 shows every cell">Min. undeveloped share <input id="fedmin-min-undeveloped-share" type="number" min="0" max="1" step="0.01" value="${state.minUndevelopedShare}"></label>
           <label>Cell size (km) <input id="fedmin-cell-km" type="number" min="${config.cell_km.min}" max="${config.cell_km.max}" step="1" value="${state.cellKm}"></label>
           <label>Colour cells by <select id="fedmin-color-by">${colorBy}</select></label>
           <button type="button" id="fedmin-apply" class="fedmin-button fedmin-primary" title="moving a weight restyles the cells at once; Apply re-ranks and redraws them">Apply and re-rank</button>
