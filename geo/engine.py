@@ -52,7 +52,7 @@ from geo.components import (
 )
 from geo.coverage import national_only_note
 from geo.filters import with_critical_lists
-from geo.grid import Grid, GridSpec, build_grid, parse_cell_id
+from geo.grid import Grid, GridSpec, build_grid, grid_frame, grid_from_frame, parse_cell_id
 from geo.landcoverage import LandCoverage, land_coverage_for_store
 from geo.landstatus import (
     LAND_SHARE_COLUMNS,
@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 
 #: Bump when the enrichment changes, so caches written by older code are ignored.
 ENRICH_VERSION = 2
+#: Bump when ``build_grid`` changes what it keeps (the cached store-wide grids).
+GRID_CACHE_VERSION = 1
 CACHE_DIR = "cache"
 ENGINE_KINDS = ("memory", "dask")
 
@@ -414,6 +416,16 @@ class MemoryEngine:
             "absent": self.store.manifest.get("absent", {}),
         }
 
+    def _grid_cache_path(self, params: RankParams) -> Path:
+        """Where the store-wide grid of ``params``' spec and kernel is kept: built once per
+        store build (9 s for the national store's 270,000 cells at 5 km, 0.5 s to read)."""
+        spec = params.spec
+        name = (
+            f"grid-{self.store.build_id}-{spec.prefix}{spec.size_m}-r{round(params.reach_m)}"
+            f"-v{GRID_CACHE_VERSION}.parquet"
+        )
+        return Path(self.store.root) / CACHE_DIR / name
+
     def _base_grid(self, params: RankParams) -> _BaseGrid | None:
         """The store-wide grid of ``params``' spec and kernel; None when it would exceed
         ``budgets.base_grid_max_cells`` (each filter then builds its own grid)."""
@@ -422,18 +434,30 @@ class MemoryEngine:
             return None
 
         def build() -> _BaseGrid:
+            path = self._grid_cache_path(params)
+            if self.cache and path.exists():
+                try:
+                    grid = grid_from_frame(gpd.read_parquet(path), params.spec, params.reach_m)
+                except Exception as exc:  # a corrupt cache is rebuilt, never trusted
+                    log.warning("ignoring unreadable cache %s: %s", path, exc)
+                else:
+                    if len(grid) > self.budgets.base_grid_max_cells:  # a smaller budget now
+                        raise LimitExceededError(f"base grid of {len(grid)} cells")
+                    self.stats["grid.load"] += 1
+                    return _BaseGrid(grid)
             self.stats["grid.build"] += 1
             deposits = self.deposits
-            return _BaseGrid(
-                build_grid(
-                    deposits.geometry.x.to_numpy(),
-                    deposits.geometry.y.to_numpy(),
-                    self._states,
-                    params.spec,
-                    reach_m=params.reach_m,
-                    max_cells=self.budgets.base_grid_max_cells,
-                )
+            grid = build_grid(
+                deposits.geometry.x.to_numpy(),
+                deposits.geometry.y.to_numpy(),
+                self._states,
+                params.spec,
+                reach_m=params.reach_m,
+                max_cells=self.budgets.base_grid_max_cells,
             )
+            if self.cache:
+                self._write_cache(grid_frame(grid), path)
+            return _BaseGrid(grid)
 
         try:
             return self._grids.get_or_compute(key, build)

@@ -442,6 +442,26 @@ def build_grid(
     return Grid(spec=spec, cells=cells, metric_geometry=metric, reach_m=reach_m)
 
 
+#: The column holding the metric cell geometries (WKB, each in its cell's own CRS) in a
+#: grid written by ``grid_frame``.
+METRIC_WKB_COLUMN = "metric_wkb"
+
+
+def grid_frame(grid: Grid) -> gpd.GeoDataFrame:
+    """The grid as one GeoParquet-ready frame: the cells and their metric geometry."""
+    frame = grid.cells.reset_index(drop=True)
+    frame[METRIC_WKB_COLUMN] = shapely.to_wkb(grid.metric_geometry)
+    return frame
+
+
+def grid_from_frame(frame: gpd.GeoDataFrame, spec: GridSpec, reach_m: float) -> Grid:
+    """The inverse of ``grid_frame``."""
+    metric = shapely.from_wkb(frame[METRIC_WKB_COLUMN].to_numpy())
+    cells = frame.drop(columns=[METRIC_WKB_COLUMN])
+    cells.index = pd.Index(cells["cell_id"].to_numpy(dtype=object))
+    return Grid(spec=spec, cells=cells, metric_geometry=metric, reach_m=reach_m)
+
+
 def _unique_pairs(col: np.ndarray, row: np.ndarray) -> np.ndarray:
     """Distinct (col, row) rows sorted by col then row, as ``np.unique(axis=0)`` gives,
     through one int64 key per pair (a 1-D unique is several times faster)."""

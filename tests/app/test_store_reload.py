@@ -1,8 +1,8 @@
 """Rebuilding the store under a running server: no broken or mixed response, then a switch.
 
 The live test rebuilds the store twice (``layers.store.build(force=True)``, the real
-build from the mirror's sources, without the national MinMod deposit layers: a national
-build takes minutes and each loaded snapshot gigabytes) while two clients keep requesting
+build from the mirror's sources, of a few small layers: a national build takes minutes
+and each loaded snapshot gigabytes) while two clients keep requesting
 a live uvicorn server: every response must be a 200 from one complete build, the old
 one or a new one, and afterwards ``/health`` reports the last build. The second rebuild
 would prune the build the server started on; the server's lease keeps it while it is
@@ -29,7 +29,6 @@ from app.state import ServingState
 from geo.filters import DepositFilter
 from layers import catalog, store
 from layers.errors import StoreNotBuiltError
-from layers.schema import LayerKind
 from layers.store import LEASE_PREFIX, STORE_LINK, Store
 from tests.app.live import serve
 
@@ -45,28 +44,28 @@ PATHS = [
 ]
 
 
-FIRST_DEPOSIT_LAYERS = {
-    "mrds",
-    "usmin_mine_features",
-    "usgs_lithium",
-    "mrds_tungsten",
-    "porphyry_copper",
-}
-#: Every layer but the national deposit compilations: the northern California MRDS, the
-#: first-generation deposit layers, the land, infrastructure, boundaries and the DEM.
-REGIONAL = [
-    entry
-    for entry in catalog.LAYERS
-    if entry.kind is not LayerKind.DEPOSITS
-    or entry.id
-    in {"mrds", "usmin_mine_features", "usgs_lithium", "mrds_tungsten", "porphyry_copper"}
+#: A small real build (about 3 s, against 25 s for every regional layer): the northern
+#: California MRDS and its sites, one land layer, one road layer, the boundaries and the
+#: DEM. Enough for every path the clients request; the layers' own builds are tested in
+#: ``tests/layers``.
+RELOAD_LAYERS = [
+    catalog.layer(layer_id)
+    for layer_id in (
+        "mrds",
+        "sites",
+        "usfs_ranger_districts",
+        "ca_state_highways",
+        "states",
+        "counties",
+        "srtm_big_tujunga",
+    )
 ]
 
 
 @pytest.fixture
 def reload_dir(tmp_path: Path, data_dir: Path) -> Path:
-    """A data dir with a regional build (``REGIONAL``) of the session's raw sources."""
-    store.build(data_dir / "raw", tmp_path, layers=REGIONAL, progress=False)
+    """A data dir with a small build (``RELOAD_LAYERS``) of the session's raw sources."""
+    store.build(data_dir / "raw", tmp_path, layers=RELOAD_LAYERS, progress=False)
     return tmp_path
 
 
@@ -124,7 +123,7 @@ def test_rebuilds_while_serving(reload_dir: Path, data_dir: Path) -> None:
         try:
             builds = [
                 store.build(
-                    data_dir / "raw", reload_dir, layers=REGIONAL, force=True, progress=False
+                    data_dir / "raw", reload_dir, layers=RELOAD_LAYERS, force=True, progress=False
                 ).manifest["build_id"]
                 for _ in range(2)
             ]

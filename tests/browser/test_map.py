@@ -8,6 +8,7 @@ layer) are saved under ``artifacts/screenshots/`` (git-ignored) for a person to 
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 
@@ -289,19 +290,23 @@ def test_cell_popup_opens_fully_inside_the_viewport(loaded: Page) -> None:
         )
 
 
-@pytest.mark.xfail(
-    reason="known bug over the national store (stop 17, issue 13): the cell popup's top "
-    "deposits stay 'loading…' although /rankings/{cellId} answers 200 in 0.5 s; suspected: "
-    "the popup content is set again after its auto-pan, so the list filled is detached"
-)
 def test_cell_popup_fills_its_top_deposits(loaded: Page) -> None:
+    """The popup's top deposits come from /rankings/{cellId} and stay after Leaflet
+    re-renders the popup (auto-pan, update): the first is the cell's top contributor."""
     loaded.evaluate("() => fedmin.showCell(String(fedmin.state.ranking.features[0].id))")
     try:
         loaded.locator(".fedmin-cell-popup").wait_for()
-        loaded.wait_for_function(
-            "() => !document.querySelector('.fedmin-cell-popup .fedmin-top-deposits li')"
-            "?.textContent.includes('loading')",
-            timeout=60_000,
+        first = loaded.locator(".fedmin-cell-popup .fedmin-top-deposits a[data-deposit-id]").first
+        first.wait_for(timeout=60_000)
+        # what auto-pan and a resize do: re-render the open popup
+        loaded.evaluate(
+            "() => fedmin.map.eachLayer((l) => { if (l instanceof L.Popup) l.update(); })"
+        )
+        top = loaded.evaluate("() => fedmin.state.ranking.features[0].properties.top_deposit_ids")
+        expected = top[0] if isinstance(top, list) else json.loads(top)[0]
+        assert first.get_attribute("data-deposit-id") == expected
+        assert (
+            "loading" not in loaded.locator(".fedmin-cell-popup .fedmin-top-deposits").inner_text()
         )
     finally:
         loaded.evaluate("() => { fedmin.map.closePopup(); }")

@@ -13,22 +13,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from geo.caches import ByteLRU, EngineBudgets, nbytes
 from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
+from geo.grid import build_grid
 from geo.scoring import RankParams
 
-#: Gold in California (the state with every MRDS record): national gold at 5 km would
-#: exceed the ranking's cell limit.
-GOLD = RankParams(filter=DepositFilter(commodities=("gold",), state="CA"))
+#: Gold in the Klamath and northern Sierra gold country of California (every MRDS record
+#: is there): a regional ranking keeps each fresh engine's work to seconds, and national
+#: gold at 5 km would exceed the ranking's cell limit.
+GOLD_COUNTRY = (-123.5, 40.0, -121.5, 41.5)
+GOLD = RankParams(filter=DepositFilter(commodities=("gold",), bbox=GOLD_COUNTRY))
 REWEIGHTED = dataclasses.replace(
     GOLD, weights={"potential": 1.0, "underdevelopment": 0.0, "access": 0.5, "land": 0.1}
 )
 #: Steps that depend only on the filter and the grid: a weights-only change runs none.
 WEIGHT_INDEPENDENT_STEPS = (
     "grid.build",
+    "grid.load",
     "grid.subset",
     "kernel_pairs",
     "evidence",
@@ -41,6 +46,11 @@ WEIGHT_INDEPENDENT_STEPS = (
 )
 
 
+def _grids_made(engine: MemoryEngine) -> int:
+    """Store-wide grids built, or read from the store's cache."""
+    return engine.stats["grid.build"] + engine.stats["grid.load"]
+
+
 def _delta(engine: MemoryEngine, before: Counter[str]) -> Counter[str]:
     return Counter({k: v - before.get(k, 0) for k, v in engine.stats.items()})
 
@@ -50,7 +60,7 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
 ) -> None:
     engine = MemoryEngine.from_store(geo_store)
     first = engine.rank(GOLD)
-    assert engine.stats["grid.build"] == 1 and engine.stats["kernel_pairs"] == 1
+    assert _grids_made(engine) == 1 and engine.stats["kernel_pairs"] == 1
     before = Counter(engine.stats)
     result = engine.rank(REWEIGHTED)
     delta = _delta(engine, before)
@@ -78,10 +88,13 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
 
 def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: Any) -> None:
     engine = MemoryEngine.from_store(geo_store)
-    # every deposit of California, every cell (both gates off)
+    # every deposit of the same box, every cell (both gates off)
     whole = engine.rank(
         RankParams(
-            filter=DepositFilter(state="CA"), top=None, min_open_land=0, min_undeveloped_share=0
+            filter=DepositFilter(bbox=GOLD_COUNTRY),
+            top=None,
+            min_open_land=0,
+            min_undeveloped_share=0,
         )
     )
     computed = engine.stats["statics.cells"]
@@ -89,9 +102,10 @@ def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: An
     before = Counter(engine.stats)
     gold = engine.rank(GOLD)
     delta = _delta(engine, before)
-    # Gold's cells are a subset of the whole state's: no new grid, no new land overlay.
+    # Gold's cells are a subset of the whole box's: no new grid, no new land overlay.
     assert set(gold.all_cells.index) <= set(whole.all_cells.index)
-    assert delta["grid.build"] == 0 and delta["statics.cells"] == 0 and delta["land"] == 0
+    assert delta["grid.build"] == delta["grid.load"] == 0
+    assert delta["statics.cells"] == 0 and delta["land"] == 0
     assert delta["components.compute"] == 1 and delta["kernel_pairs"] == 1
     cols = ["land", "access", "development_raw", "dist_rail_m"]
     pd.testing.assert_frame_equal(
@@ -103,7 +117,7 @@ def test_base_grid_gives_the_cells_of_a_per_filter_grid(geo_store: Any) -> None:
     shared = MemoryEngine.from_store(geo_store)
     alone = MemoryEngine.from_store(geo_store, budgets=EngineBudgets(base_grid_max_cells=0))
     a, b = shared.rank(GOLD), alone.rank(GOLD)
-    assert alone.stats["grid.build"] == 0 and shared.stats["grid.build"] == 1
+    assert _grids_made(alone) == 0 and _grids_made(shared) == 1
     assert list(a.all_cells.index) == list(b.all_cells.index)
     for column in ("score", "potential", "underdevelopment", "access", "land", "n_deposits"):
         np.testing.assert_allclose(
@@ -124,6 +138,28 @@ def test_caches_are_bounded_by_bytes(geo_store: Any) -> None:
     engine.rank(GOLD)
     engine.rank(REWEIGHTED)
     assert engine.stats["components.compute"] == 2  # nothing fits in one byte: recomputed
-    assert engine.stats["grid.build"] == 1  # the base grid has its own budget
+    assert _grids_made(engine) == 1  # the base grid has its own budget
     comps = MemoryEngine.from_store(geo_store).components(GOLD)
     assert nbytes(comps) > comps.table["potential"].to_numpy().nbytes
+
+
+def test_store_wide_grid_is_built_once_per_store_build(geo_store: Any) -> None:
+    """The first engine writes the store-wide grid beside the store; a later engine reads
+    it instead of building it, and it is exactly the grid ``build_grid`` makes."""
+    MemoryEngine.from_store(geo_store)._base_grid(GOLD)  # built, or read, and cached
+    reader = MemoryEngine.from_store(geo_store)
+    assert reader._grid_cache_path(GOLD).is_file()
+    read = reader._base_grid(GOLD)
+    assert read is not None
+    assert reader.stats["grid.load"] == 1 and reader.stats["grid.build"] == 0
+    deposits = reader.deposits
+    built = build_grid(
+        deposits.geometry.x.to_numpy(),
+        deposits.geometry.y.to_numpy(),
+        geo_store.frame("states"),
+        GOLD.spec,
+        reach_m=GOLD.reach_m,
+        max_cells=reader.budgets.base_grid_max_cells,
+    )
+    assert_geodataframe_equal(read.grid.cells, built.cells)
+    assert shapely.equals_exact(read.grid.metric_geometry, built.metric_geometry).all()

@@ -348,8 +348,8 @@
 
   /** The cell's explanation and contributing deposits, from /rankings/{cellId}. */
   async function fillCellDetails(popup, feature) {
-    const node = popup.getElement();
-    const list = node?.querySelector('.fedmin-top-deposits ol');
+    const node = popup.getContent();
+    const list = node?.querySelector?.('.fedmin-top-deposits ol');
     if (!list) return;
     try {
       const cell = await getJSON(cellUrl(cellId(feature)));
@@ -389,8 +389,16 @@
     };
   }
 
+  /** A popup's content as a DOM node, not a string: Leaflet re-renders string content on
+   * every update (auto-pan, resize), which wiped what fillCellDetails had filled in. */
+  function contentNode(html) {
+    const holder = document.createElement('div');
+    holder.innerHTML = html.trim();
+    return holder.firstElementChild;
+  }
+
   function openCellPopup(feature, latlng) {
-    const popup = L.popup(popupOptions()).setLatLng(latlng).setContent(cellPopupHtml(feature));
+    const popup = L.popup(popupOptions()).setLatLng(latlng).setContent(contentNode(cellPopupHtml(feature)));
     popup.openOn(fedmin.map);
     fillCellDetails(popup, feature);
     return popup;
