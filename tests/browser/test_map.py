@@ -300,7 +300,7 @@ def test_cell_popup_fills_its_top_deposits(loaded: Page) -> None:
         first.wait_for(timeout=60_000)
         # what auto-pan and a resize do: re-render the open popup
         loaded.evaluate(
-            "() => fedmin.map.eachLayer((l) => { if (l instanceof L.Popup) l.update(); })"
+            "() => { fedmin.map.eachLayer((l) => { if (l instanceof L.Popup) l.update(); }); }"
         )
         top = loaded.evaluate("() => fedmin.state.ranking.features[0].properties.top_deposit_ids")
         expected = top[0] if isinstance(top, list) else json.loads(top)[0]
