@@ -53,7 +53,16 @@ from geo.components import (
 )
 from geo.coverage import national_only_note
 from geo.filters import with_critical_lists
-from geo.grid import Grid, GridSpec, build_grid, grid_frame, grid_from_frame, parse_cell_id
+from geo.grid import (
+    Grid,
+    GridSpec,
+    build_grid,
+    cells_holding,
+    grid_frame,
+    grid_from_frame,
+    parse_cell_id,
+    too_many_cells,
+)
 from geo.landcoverage import LandCoverage, land_coverage_for_store
 from geo.landstatus import (
     LAND_SHARE_COLUMNS,
@@ -526,6 +535,10 @@ class MemoryEngine:
         the grid, evidence position, distance)."""
         ev_epsg = evidence["metric_epsg"].to_numpy()
         ev_xy = evidence[["x_m", "y_m"]].to_numpy(float)
+        if cells_holding(ev_xy[:, 0], ev_xy[:, 1], ev_epsg, params.spec) > params.max_cells:
+            # before any grid is built (a national grid of 0.5 km cells took 24 s to find
+            # itself too large)
+            raise too_many_cells(params.max_cells, params.cell_km)
         base = self._base_grid(params)
         self.stats["kernel_pairs"] += 1
         if base is None:
@@ -550,10 +563,7 @@ class MemoryEngine:
         hold[located[located >= 0]] = True
         used = np.flatnonzero(hold)
         if len(used) > params.max_cells:
-            raise LimitExceededError(
-                f"the grid would have more than {params.max_cells} cells of "
-                f"{params.cell_km} km (narrow the filter or the bbox, or use larger cells)"
-            )
+            raise too_many_cells(params.max_cells, params.cell_km)
         grid = base.grid.subset(used)
         with base.lock:
             missing = used[~base.done[used]]

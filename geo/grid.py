@@ -233,6 +233,21 @@ def cell_keys(epsg: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:
     )
 
 
+def too_many_cells(max_cells: int, cell_km: float) -> LimitExceededError:
+    """The error of a grid over the cell limit, worded once."""
+    return LimitExceededError(
+        f"the grid would have more than {max_cells} cells of {cell_km:g} km (narrow the "
+        "filter or the bbox, or use larger cells)"
+    )
+
+
+def cells_holding(x_m: np.ndarray, y_m: np.ndarray, epsg: np.ndarray, spec: GridSpec) -> int:
+    """How many distinct cells of ``spec`` hold the metric points: a lower bound of any
+    grid over them, known before one is built."""
+    col, row = cell_index(np.asarray(x_m, float), np.asarray(y_m, float), spec)
+    return len(np.unique(cell_keys(epsg, col, row)))
+
+
 # --- the grid --------------------------------------------------------------------------
 
 
@@ -328,6 +343,8 @@ def build_grid(
         col, row = cell_index(x, y, spec)
         dc, dr = _reach_offsets(spec, reach_m)
         own = _unique_pairs(col, row)
+        if total + len(own) > max_cells:  # every cell holding a point is kept: fail early
+            raise too_many_cells(max_cells, spec.cell_km)
         if len(own) * len(dc) > MAX_CANDIDATES:
             raise LimitExceededError(
                 f"{len(own)} evidence cells with a {reach_m / 1000:g} km reach on "
@@ -358,10 +375,7 @@ def build_grid(
         cand = cand[keep]
         total += len(cand)
         if total > max_cells:
-            raise LimitExceededError(
-                f"the grid would have more than {max_cells} cells of {spec.cell_km} km "
-                "(narrow the filter or the bbox, or use larger cells)"
-            )
+            raise too_many_cells(max_cells, spec.cell_km)
         blocks.append(
             {
                 "epsg": np.full(len(cand), epsg),
