@@ -213,6 +213,13 @@ class Settings(BaseSettings):
     engine_rankings_cache_bytes: int = Field(
         256 * MIB, ge=0, description="Finished rankings (scores, order, explanations)."
     )
+    engine_grid_files_bytes: int = Field(
+        1024 * MIB,
+        ge=0,
+        description="Store-wide base grids and their cell statics kept on disk beside the "
+        "store, so a restarted server ranks without recomputing them; the least recently "
+        "used files are deleted beyond this.",
+    )
     engine_base_grid_max_cells: int = Field(
         400_000,
         ge=0,
@@ -227,6 +234,7 @@ class Settings(BaseSettings):
             evidence_bytes=self.engine_evidence_cache_bytes,
             rankings_bytes=self.engine_rankings_cache_bytes,
             base_grid_max_cells=self.engine_base_grid_max_cells,
+            grid_files_bytes=self.engine_grid_files_bytes,
         )
 
     @property

@@ -47,6 +47,9 @@ class EngineBudgets:
     rankings_bytes: int = 256 * MIB
     #: A store-wide base grid larger than this is not built (each filter builds its own).
     base_grid_max_cells: int = 400_000
+    #: Store-wide grids and their cell statics kept on disk beside the store (the least
+    #: recently used are deleted beyond this).
+    grid_files_bytes: int = 1024 * MIB
 
 
 def nbytes(value: Any) -> int:

@@ -75,6 +75,7 @@ from geo.landstatus import (
 )
 from geo.places import PLACE_COLUMNS, PlaceIndex, governed_units, place_labels
 from geo.scoring import RankParams, RankResult
+from geo.surface_cache import SurfaceCache
 from geo.validation import holdout_validation
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind
@@ -86,6 +87,8 @@ log = logging.getLogger(__name__)
 ENRICH_VERSION = 2
 #: Bump when ``build_grid`` changes what it keeps (the cached store-wide grids).
 GRID_CACHE_VERSION = 1
+#: The grid and statics files under the store's cache directory (one disk budget).
+GRID_FILES = "grid-*.parquet"
 #: Bump when a cell static (``CELL_STATIC_COLUMNS``) is computed differently.
 CELL_STATICS_VERSION = 1
 STATICS_DONE_COLUMN = "_done"
@@ -472,11 +475,12 @@ class MemoryEngine:
 
     def _statics_cache_path(self, params: RankParams) -> Path:
         grid = self._grid_cache_path(params)
-        return grid.with_name(
-            grid.name.replace("grid-", "statics-", 1).replace(
-                ".parquet", f"-s{CELL_STATICS_VERSION}.parquet"
-            )
-        )
+        return grid.with_suffix(f".statics-s{CELL_STATICS_VERSION}.parquet")
+
+    def _keep_grid_file(self, frame: pd.DataFrame, path: Path) -> None:
+        """Write a grid or statics file, then keep the grid files within their budget."""
+        self._write_cache(frame, path)
+        SurfaceCache(path.parent, self.budgets.grid_files_bytes, GRID_FILES).evict(keep=path)
 
     def _grid_cache_path(self, params: RankParams) -> Path:
         """Where the store-wide grid of ``params``' spec and kernel is kept: built once per
@@ -506,6 +510,8 @@ class MemoryEngine:
                     if len(grid) > self.budgets.base_grid_max_cells:  # a smaller budget now
                         raise LimitExceededError(f"base grid of {len(grid)} cells")
                     self.stats["grid.load"] += 1
+                    with contextlib.suppress(OSError):
+                        os.utime(path)  # recently used: the last to be evicted
                     return self._with_cached_statics(_BaseGrid(grid), params)
             self.stats["grid.build"] += 1
             deposits = self.deposits
@@ -518,7 +524,7 @@ class MemoryEngine:
                 max_cells=self.budgets.base_grid_max_cells,
             )
             if self.cache:
-                self._write_cache(grid_frame(grid), path)
+                self._keep_grid_file(grid_frame(grid), path)
             return _BaseGrid(grid)
 
         try:
@@ -576,7 +582,7 @@ class MemoryEngine:
                     base.statics[column][missing] = values
                 base.done[missing] = True
                 if self.cache:
-                    self._write_cache(base.statics_frame(), self._statics_cache_path(params))
+                    self._keep_grid_file(base.statics_frame(), self._statics_cache_path(params))
             statics = pd.DataFrame(
                 {c: base.statics[c][used] for c in CELL_STATIC_COLUMNS}, index=grid.cells.index
             )

@@ -22,6 +22,7 @@ from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
 from geo.grid import build_grid
 from geo.scoring import RankParams
+from tests.geo.conftest import ToyStore
 
 #: Gold in the Klamath and northern Sierra gold country of California (every MRDS record
 #: is there): a regional ranking keeps each fresh engine's work to seconds, and national
@@ -180,3 +181,29 @@ def test_store_wide_grid_is_built_once_per_store_build(geo_store: Any) -> None:
     before = Counter(reader.stats)
     reader.rank(GOLD)
     assert _delta(reader, before)["statics.cells"] == 0
+
+
+def test_grid_files_are_bounded_on_disk(toy_store: ToyStore) -> None:
+    """Synthetic toy store (named as such): with room for one file, each grid or statics
+    file written evicts the older ones; a later engine rebuilds what was evicted."""
+    budgets = EngineBudgets(grid_files_bytes=1)
+    engine = MemoryEngine.from_store(toy_store, budgets=budgets)
+    first = RankParams(cell_km=1.0, min_undeveloped_share=0)
+    second = dataclasses.replace(first, cell_km=2.0)
+    engine.rank(first)
+    cache = engine._grid_cache_path(first).parent
+    assert [p.name for p in cache.glob("grid-*.parquet")] == [
+        engine._statics_cache_path(first).name  # written last, so kept
+    ]
+    engine.rank(second)
+    assert [p.name for p in cache.glob("grid-*.parquet")] == [
+        engine._statics_cache_path(second).name
+    ]
+    again = MemoryEngine.from_store(toy_store, budgets=budgets)
+    again.rank(first)
+    assert again.stats["grid.build"] == 1 and again.stats["grid.load"] == 0
+    roomy = MemoryEngine.from_store(toy_store)
+    roomy.rank(second)
+    roomy.rank(first)
+    assert len(list(cache.glob("grid-*.parquet"))) == 4  # both grids, both statics
+    assert MemoryEngine.from_store(toy_store)._base_grid(first) is not None
