@@ -200,6 +200,10 @@ class MemoryEngine:
         self.store = store
         self.cache = cache
         self.budgets = budgets or EngineBudgets()
+        #: The grid and statics files beside the store, within their disk budget.
+        self._grid_files = SurfaceCache(
+            Path(store.root) / CACHE_DIR, self.budgets.grid_files_bytes, GRID_FILES
+        )
         #: What the engine computed and reused, by step (``grid.build``, ``kernel_pairs``,
         #: ``components.miss``, ``weighted``, ...): reuse is observable, not inferred.
         self.stats: Counter[str] = Counter()
@@ -480,7 +484,7 @@ class MemoryEngine:
     def _keep_grid_file(self, frame: pd.DataFrame, path: Path) -> None:
         """Write a grid or statics file, then keep the grid files within their budget."""
         self._write_cache(frame, path)
-        SurfaceCache(path.parent, self.budgets.grid_files_bytes, GRID_FILES).evict(keep=path)
+        self._grid_files.evict(keep=path)
 
     def _grid_cache_path(self, params: RankParams) -> Path:
         """Where the store-wide grid of ``params``' spec and kernel is kept: built once per
@@ -510,8 +514,7 @@ class MemoryEngine:
                     if len(grid) > self.budgets.base_grid_max_cells:  # a smaller budget now
                         raise LimitExceededError(f"base grid of {len(grid)} cells")
                     self.stats["grid.load"] += 1
-                    with contextlib.suppress(OSError):
-                        os.utime(path)  # recently used: the last to be evicted
+                    self._grid_files.touch(path)  # recently used: the last to be evicted
                     return self._with_cached_statics(_BaseGrid(grid), params)
             self.stats["grid.build"] += 1
             deposits = self.deposits
