@@ -260,9 +260,11 @@ OffsetParam = Annotated[int, Query(ge=0, description="Matching features to skip.
 def document_ogc_parameters(schema: dict[str, Any], settings: Settings) -> None:
     """Plain schemas where OGC clients read them in the OpenAPI document: ``limit`` with
     its served default and maximum (GDAL's OAPIF driver pages at that maximum, at
-    ``limit=10`` when it finds none) and ``filter-lang`` as a string enum (GDAL sends a
-    CQL2 ``filter`` when it finds ``cql2-text`` there). FastAPI writes an optional
-    parameter as ``anyOf`` with null, which these clients do not read."""
+    ``limit=10`` when it finds none) and ``filter-lang`` as a string enum of the served
+    languages (GDAL, through 3.12, only sends a ``filter`` for the draft name
+    ``cql-text``, so it sends equalities on the properties that are also query parameters,
+    ``state=NV``, and evaluates the rest itself). FastAPI writes an optional parameter as
+    ``anyOf`` with null, which these clients do not read."""
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             for param in operation.get("parameters", []):

@@ -1,15 +1,17 @@
 """Ranking admission: cheap endpoints while 120 distinct rankings are asked at once.
 
-    .venv/bin/python bench/admission.py [--rankings 120] [--seconds 40] [--queue 4]
+    .venv/bin/python bench/admission.py [--rankings 120] [--seconds 40] [--queue 4] [--cell-km 25]
 
 One fedmin server (one uvicorn worker, as ``fedmin serve``) on 127.0.0.1. A prober asks
 ``/health``, an items page and a cached vector tile in turn, one at a time on a kept-alive
 connection (``LeanClient``): first on the idle server (the baseline), then while
 ``--rankings`` clients each ask a full-extent ranking with its own weights (so no two
-share a cached computation), retrying after ``Retry-After`` when refused, until every one
-has its answer or ``--seconds`` have passed. Prints the probes' p50/p95/p99 idle and under
-load (the target: p99 under 100 ms), how the rankings were answered (200s, 503s, how fast
-a refusal came) and the ratio under load / idle.
+share a cached answer) at ``--cell-km`` (the map's national overview, 25 km: the 5 km
+default is over the cell limit nationally, a 400 in about a second), retrying after
+``Retry-After`` when refused, until every one has its answer or ``--seconds`` have
+passed. Prints the probes' p50/p95/p99 idle and under load (the target: p99 under
+100 ms, with the rankings answered 200 or 503), how the rankings were answered (200s,
+503s, how fast a refusal came) and the ratio under load / idle.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def measure(base: str, seconds: float) -> dict[str, list[float]]:
     return out
 
 
-async def rankings(base: str, n: int, seconds: float) -> dict[str, object]:
+async def rankings(base: str, n: int, seconds: float, cell_km: float) -> dict[str, object]:
     """``n`` clients, each asking its own ranking until answered or out of time."""
     import httpx
 
@@ -69,7 +71,8 @@ async def rankings(base: str, n: int, seconds: float) -> dict[str, object]:
     started = time.monotonic()
 
     async def one(client: httpx.AsyncClient, i: int) -> None:
-        path = f"/rankings?weights=potential:1,access:{0.001 * (i + 1):.3f}&top=10"
+        weights = f"potential:1,access:{0.001 * (i + 1):.3f}"
+        path = f"/rankings?weights={weights}&cell_km={cell_km:g}&top=10"
         while time.monotonic() - started < seconds:
             t0 = time.perf_counter()
             try:
@@ -101,6 +104,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--idle-seconds", type=float, default=8.0)
     parser.add_argument("--queue", type=int, default=None, help="FEDMIN_RANKING_QUEUE")
+    parser.add_argument("--cell-km", type=float, default=25.0)
     args = parser.parse_args()
     c.install_cleanup()
     c.print_header(
@@ -120,7 +124,7 @@ def main() -> None:
         prober.start()
         t0 = time.monotonic()
         try:
-            ranked = asyncio.run(rankings(server.base, args.rankings, args.seconds))
+            ranked = asyncio.run(rankings(server.base, args.rankings, args.seconds, args.cell_km))
         except Exception:
             print(server.log.read_text()[-4000:] if server.log else "", file=sys.stderr)
             raise
@@ -165,9 +169,12 @@ def main() -> None:
     )
     print(f"server RSS at the end: {rss:.0f} MiB" if rss else "")
     worst = max(c.summarize(load[k])["p99"] for k in PROBES)
+    # probes fast only because the rankings failed would not show admission at work
+    met = worst < 100 and not ranked["other"] and bool(answered)
     print(
-        f"target p99 < 100 ms under load: {'met' if worst < 100 else 'NOT met'} "
-        f"(worst p99 {worst:.1f} ms)"
+        f"target p99 < 100 ms under load, rankings answered: {'met' if met else 'NOT met'} "
+        f"(worst p99 {worst:.1f} ms; {len(answered)} answered, "
+        f"{len(ranked['other'])} other statuses)"  # type: ignore[arg-type]
     )
 
 

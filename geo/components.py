@@ -59,11 +59,16 @@ class RankComponents:
     ``evidence_sum``), the four components, their raw inputs, the distances, the claims
     columns, ``top_deposit_ids``/``top_deposit_contributions`` and ``commodity_counts``:
     every column of ``RankResult.all_cells`` except ``rank``, ``score`` and ``pareto``.
-    ``evidence`` and the pair arrays serve ``MemoryEngine.cell`` (a cell's contributors).
+    ``evidence_positions`` (rows of the engine's deposits, in pair order), ``evidence_weights``
+    and the pair arrays serve ``MemoryEngine.cell`` (a cell's contributors): positions, not
+    a copy of the deposits, which was two thirds of a national ranking's components
+    (374 of 549 MiB at 25 km) and kept them over the cache budget, so every weights-only
+    change recomputed them.
     """
 
     table: gpd.GeoDataFrame
-    evidence: gpd.GeoDataFrame
+    evidence_positions: np.ndarray
+    evidence_weights: np.ndarray
     pair_cell: np.ndarray
     pair_deposit: np.ndarray
     pair_contribution: np.ndarray

@@ -351,10 +351,12 @@ class MemoryEngine:
         owner = exploded.index.to_numpy()
         keep = on[owner] & exploded.notna().to_numpy()
         if keep.any():
-            table = pd.crosstab(pos[owner[keep]], exploded.to_numpy(dtype=object)[keep])
-            table = table.reindex(range(n), fill_value=0)
-            table.index = grid.cells.index
-            table.columns = [f"c_{c}" for c in table.columns]
+            # one bincount over (cell, commodity) codes: pd.crosstab's grouping took 2.1 s
+            # of a 7.5 s national ranking at 25 km (56k groups aggregated in Python)
+            codes, names = pd.factorize(exploded.to_numpy(dtype=object)[keep], sort=True)
+            flat = pos[owner[keep]] * len(names) + codes
+            counts = np.bincount(flat, minlength=n * len(names)).reshape(n, len(names))
+            table = pd.DataFrame(counts, index=grid.cells.index, columns=[f"c_{c}" for c in names])
             out = out.join(table)
         return out
 
@@ -415,8 +417,11 @@ class MemoryEngine:
         dep, contribution = comps.pair_deposit[hit], comps.pair_contribution[hit]
         top = float(comps.pair_contribution.max())  # the order ``top_contributors`` uses
         order = contribution_order(comps.pair_cell[hit], contribution, top)
-        contributors = comps.evidence.iloc[dep[order]].copy()
-        contributors["contribution"] = contribution[order]
+        contributors = self.deposits.iloc[comps.evidence_positions[dep[order]]].assign(
+            evidence_weight=comps.evidence_weights[dep[order]],
+            contribution=contribution[order],
+        )
+        contributors = contributors.reset_index(drop=True)
         return row, contributors
 
     def evidence(self, params: RankParams) -> Evidence:
@@ -442,7 +447,7 @@ class MemoryEngine:
         def compute() -> _Scored:
             comps = self.components(params)
             self.stats["weighted"] += 1
-            if len(comps.evidence) == 0:
+            if len(comps.evidence_positions) == 0:
                 empty = empty_cells()
                 result = RankResult(
                     cells=empty,
@@ -622,6 +627,7 @@ class MemoryEngine:
         found = self.evidence(params)
         selected = deposits.iloc[found.positions].assign(evidence_weight=found.weights)
         evidence = selected.loc[found.weights > 0]
+        evidence_positions = found.positions[found.weights > 0]
         notes = list(self._notes_always)
         notes += [
             f"optional layer {k!r} is absent ({v}); it is not used"
@@ -632,7 +638,8 @@ class MemoryEngine:
             empty = np.zeros(0, dtype=np.int64)
             return RankComponents(
                 table=empty_cells(),
-                evidence=evidence.reset_index(drop=True),
+                evidence_positions=evidence_positions,
+                evidence_weights=np.zeros(0),
                 pair_cell=empty,
                 pair_deposit=empty,
                 pair_contribution=np.zeros(0),
@@ -709,7 +716,8 @@ class MemoryEngine:
         notes += self._notes(table, evidence, point_cells)
         return RankComponents(
             table=gpd.GeoDataFrame(table, geometry="geometry", crs=4326),
-            evidence=evidence.reset_index(drop=True),
+            evidence_positions=evidence_positions,
+            evidence_weights=ev_w,
             pair_cell=pair_cell,
             pair_deposit=pair_dep,
             pair_contribution=contribution,

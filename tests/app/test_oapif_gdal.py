@@ -126,9 +126,8 @@ def test_gdal_where_is_sent_to_the_server_in_few_pages(
     """GDAL (3.12, pyogrio's) turns ``-where`` on these properties into server-side
     query parameters and pages at the advertised maximum ``limit`` (which GDAL caps at
     1000), not at ``limit=10``: the 8,539 Nevada sites in 9 or 10 pages, where GDAL
-    would ask 854. (It does not send a CQL2 ``filter``: a LIKE is evaluated by GDAL itself, and
-    a LIKE on the list ``commodities`` is refused by GDAL's SQL parser before any request;
-    the server's ``filter`` takes it, see test_cql.py.)"""
+    would ask 854. (GDAL does not send a CQL2 ``filter``: it looks for the draft name
+    ``cql-text``; what is not a query parameter, like a LIKE, it evaluates itself.)"""
     caplog.set_level("INFO", logger="fedmin.access")
     frame = pyogrio.read_dataframe(
         f"OAPIF:{server_url}", layer="deposits", where=where, use_arrow=True
@@ -142,6 +141,36 @@ def test_gdal_where_is_sent_to_the_server_in_few_pages(
     in_state = len(_api_features(client, "deposits", state="NV"))
     assert -(-len(expected) // 1000) <= len(pages) <= -(-in_state // 1000) + 1, requests
     assert len(requests) <= len(pages) + 1  # plus GDAL's schema probe (limit=20)
+
+
+def test_gdal_where_like_on_commodities_and_state(
+    client: TestClient, server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``-where "commodities LIKE '%lithium%' AND state = 'NV'"``, as the README tells
+    GDAL users to ask it: GDAL reads a JSON list as a StringList, which its SQL refuses
+    to LIKE, unless ``OGR_GEOJSON_ARRAY_AS_STRING=YES`` makes it the list's JSON text.
+    The state goes to the server (``state=NV``), the LIKE is GDAL's: the features are
+    those of the server's own CQL2 filter, in the pages of Nevada's sites."""
+    where = "commodities LIKE '%lithium%' AND state = 'NV'"
+    with pytest.raises(ValueError, match="Invalid SQL query"):
+        pyogrio.read_dataframe(f"OAPIF:{server_url}", layer="deposits", where=where)
+    caplog.set_level("INFO", logger="fedmin.access")
+    pyogrio.set_gdal_config_options({"OGR_GEOJSON_ARRAY_AS_STRING": "YES"})
+    try:
+        frame = pyogrio.read_dataframe(
+            f"OAPIF:{server_url}", layer="deposits", where=where, use_arrow=True
+        )
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_GEOJSON_ARRAY_AS_STRING": None})
+    requests = _items_requests(caplog, "deposits")  # GDAL's, before the direct ones below
+    expected = {f["id"] for f in _api_features(client, "deposits", filter=where)}
+    assert len(expected) >= 50 and set(frame["id"]) == expected
+    assert {"usgs_lithium:NV00121", "usgs_lithium:NV00122"} <= expected
+    in_state = len(_api_features(client, "deposits", state="NV"))
+    pages = [q for q in requests if "limit=1000" in q]
+    assert all("state=NV" in q for q in pages), requests
+    # plus a schema probe (limit=20) per open: the refused read's and this one's
+    assert len(pages) <= -(-in_state // 1000) + 1 and len(requests) <= len(pages) + 2, requests
 
 
 #: GDAL's OGC API tile reader, run in a child process: in this one it holds the GIL while
