@@ -4,11 +4,13 @@ the shortlist (top cells plus their deposits, with provenance) built from a rank
 Not a router: ``app/routers/rankings.py`` and ``shortlist.py`` validate and encode, the
 CLI's ``fedmin rank --out`` writes the same shortlist files.
 
-* a bounded LRU of rankings keyed by (store build id, ranking parameters), so the map's
-  re-ranks and the shortlist downloads of the same parameters reuse one computation;
-  it holds futures, so concurrent identical requests share one computation too;
-* the encoded response of each (ranking, ``top``) asked for, so a repeated request is a
-  lookup rather than a re-serialization of hundreds of cells;
+* finished rankings keyed by (store build id, ranking parameters) in an LRU bounded by
+  bytes (``ranking_cache_bytes``), so the map's re-ranks and the shortlist downloads of
+  the same parameters reuse one computation; the computations in flight are kept apart
+  (at most ``workers + queue``), so concurrent identical requests share one too;
+* the encoded response of each (ranking, ``top``) asked for, bounded by a quarter of that
+  budget again, so a repeated request is a lookup rather than a re-serialization of
+  hundreds of cells;
 * a per-request time budget (``ranking_time_budget_s``, counted from the request's
   arrival, queueing included): a ranking that does not finish in time raises
   ``TimeBudgetExceededError`` (a 503 with ``Retry-After``). The computation is not
@@ -22,10 +24,11 @@ CLI's ``fedmin rank --out`` writes the same shortlist files.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +41,7 @@ import numpy as np
 
 from app.collections import CRITICAL_LIST_COLUMNS
 from app.exports import Shortlist
+from geo.caches import ByteLRU, nbytes
 from geo.engine import MemoryEngine
 from geo.filters import critical_flags
 from geo.grid import point_cell_ids
@@ -54,12 +58,17 @@ T = TypeVar("T")
 # --- the ranking service ----------------------------------------------------------------------
 
 
+#: Distinguishes computations of one key: encoded bytes are reused for their own only.
+_SERIALS = itertools.count()
+
+
 @dataclass(frozen=True)
 class Ranking:
     """A computed ranking and when it was computed (stable across cache hits)."""
 
     result: RankResult
     ranked_at: str
+    serial: int = 0
 
 
 def default_workers() -> int:
@@ -74,8 +83,9 @@ def default_workers() -> int:
 
 
 class RankingService:
-    """Rankings for the HTTP layer: an LRU of futures keyed by (build id, params), one
-    computation per key at a time, each request waiting at most its time budget.
+    """Rankings for the HTTP layer: finished rankings in an LRU bounded by bytes, keyed by
+    (build id, params), one computation per key at a time, each request waiting at most
+    its time budget.
 
     Admission: rankings run in this service's own executor of ``workers`` threads, never
     in the thread pool the cheap endpoints use, and at most ``workers + queue`` new
@@ -89,19 +99,26 @@ class RankingService:
     def __init__(
         self,
         engine: MemoryEngine,
-        entries: int,
+        cache_bytes: int,
         workers: int,
         queue: int = 0,
         budget_s: float = 60.0,
+        sizer: Callable[[Ranking], int] = nbytes,
     ):
         self.engine = engine
         self.budget_s = budget_s  # for the messages: callers pass their deadline
-        self.entries = entries
         self.workers = workers
         self.queue = queue
-        self._futures: OrderedDict[tuple[str, str], Future[Ranking]] = OrderedDict()
-        #: Encoded responses by (build id, params key, top): the ranking they encode, bytes.
-        self._encoded: OrderedDict[tuple[str, str, int], tuple[Ranking, bytes]] = OrderedDict()
+        self.sizer = sizer
+        self.stats: Counter[str] = Counter()
+        #: Finished rankings; the encoded responses, by (build id, params key, variant):
+        #: the serial of the ranking they encode and the bytes.
+        self._done: ByteLRU[Ranking] = ByteLRU("rankings", cache_bytes, self.stats, sizer)
+        self._encoded: ByteLRU[tuple[int, bytes]] = ByteLRU(
+            "encoded", cache_bytes // 4, self.stats, lambda hit: len(hit[1]) + 100
+        )
+        #: Computations running or queued (bounded by the admission).
+        self._running: dict[tuple[str, str], Future[Ranking]] = {}
         self._lock = threading.RLock()  # RLock: a done callback may run inside ``submit``
         self._pending = 0  # ranking computations submitted and not finished
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fedmin-rank")
@@ -113,27 +130,34 @@ class RankingService:
     def build_id(self) -> str:
         return self.engine.store.build_id
 
-    def _compute(self, params: RankParams) -> Ranking:
+    def _compute(self, params: RankParams) -> tuple[Ranking, int]:
+        """The ranking and its size, measured here in the ranking thread (about 60 ms for
+        a national ranking) rather than under the service's lock."""
         result = self.engine.rank(params)
-        return Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"))
+        ranking = Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"), next(_SERIALS))
+        return ranking, self.sizer(ranking)
 
-    def _finished(self, key: tuple[str, str], future: Future[Ranking]) -> None:
-        """Free the computation's admission slot; a failure is not cached (the next
-        request tries again)."""
+    def _finished(self, key: tuple[str, str], computed: Future[tuple[Ranking, int]]) -> None:
+        """Free the computation's admission slot and keep its ranking (within the byte
+        budget); a failure is not kept (the next request tries again)."""
         with self._lock:
             self._pending -= 1
-            if (future.cancelled() or future.exception() is not None) and self._futures.get(
-                key
-            ) is future:
-                del self._futures[key]
+            self._running.pop(key, None)
+            if not computed.cancelled() and computed.exception() is None:
+                ranking, size = computed.result()
+                self._done.put(key, ranking, size)
 
     def _future(self, params: RankParams) -> Future[Ranking]:
-        """The cached or running computation of ``params``, else a new one if admitted."""
+        """The finished or running computation of ``params``, else a new one if admitted."""
         key = (self.build_id, params.key())
         with self._lock:
-            future = self._futures.get(key)
+            ranking = self._done.get(key)
+            if ranking is not None:
+                done: Future[Ranking] = Future()
+                done.set_result(ranking)
+                return done
+            future = self._running.get(key)
             if future is not None:
-                self._futures.move_to_end(key)
                 return future
             if self._pending >= self.workers + self.queue:
                 raise RankingOverloadedError(
@@ -141,11 +165,9 @@ class RankingService:
                     f"takes ({self.workers} computing, {self.queue} waiting); retry later"
                 )
             self._pending += 1
-            future = self._pool.submit(self._compute, params)
-            self._futures[key] = future
-            while len(self._futures) > self.entries:
-                self._futures.popitem(last=False)
-        future.add_done_callback(partial(self._finished, key))
+            computed = self._pool.submit(self._compute, params)
+            future = self._running[key] = _first_of(computed)
+        computed.add_done_callback(partial(self._finished, key))
         return future
 
     async def rank(self, params: RankParams, deadline: float) -> Ranking:
@@ -162,14 +184,10 @@ class RankingService:
         ``encoded``), if encoded."""
         key = (self.build_id, params.key())
         with self._lock:
-            future = self._futures.get(key)
+            ranking = self._done.get(key)
             hit = self._encoded.get((*key, variant))
-            if future is None or hit is None or not future.done() or future.exception():
-                return None
-            if hit[0] is not future.result():  # the ranking was recomputed since
-                return None
-            self._futures.move_to_end(key)
-            self._encoded.move_to_end((*key, variant))
+            if ranking is None or hit is None or hit[0] != ranking.serial:
+                return None  # not finished, evicted, or recomputed since
             return hit[1]
 
     def encoded(
@@ -179,22 +197,16 @@ class RankingService:
         the answer): ``encode()`` once, then reused while the same computation is cached
         (a recomputed ranking is encoded again)."""
         key = (self.build_id, params.key(), variant)
-        with self._lock:
-            hit = self._encoded.get(key)
-            if hit is not None and hit[0] is ranking:
-                self._encoded.move_to_end(key)
-                return hit[1]
-        body = encode()  # outside the lock: encoding takes milliseconds
-        with self._lock:
-            self._encoded[key] = (ranking, body)
-            self._encoded.move_to_end(key)
-            while len(self._encoded) > self.entries:
-                self._encoded.popitem(last=False)
+        hit = self._encoded.get(key)
+        if hit is not None and hit[0] == ranking.serial:
+            return hit[1]
+        body = encode()  # outside any lock: encoding takes milliseconds
+        self._encoded.put(key, (ranking.serial, body))
         return body
 
     def cached(self) -> int:
-        with self._lock:
-            return len(self._futures)
+        """Finished rankings kept."""
+        return len(self._done)
 
     def pending(self) -> int:
         with self._lock:
@@ -203,6 +215,22 @@ class RankingService:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._respond.shutdown(wait=False, cancel_futures=True)
+
+
+def _first_of(computed: Future[tuple[Ranking, int]]) -> Future[Ranking]:
+    """A future of the ranking alone, settled when ``computed`` is."""
+    future: Future[Ranking] = Future()
+
+    def settle(done: Future[tuple[Ranking, int]]) -> None:
+        if done.cancelled():
+            future.cancel()
+        elif done.exception() is not None:
+            future.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            future.set_result(done.result()[0])
+
+    computed.add_done_callback(settle)
+    return future
 
 
 async def _wait(future: Future[T], deadline: float, what: str, budget_s: float) -> T:

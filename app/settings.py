@@ -94,7 +94,13 @@ class Settings(BaseSettings):
         description="Longest a ranking or shortlist request waits for its answer, counted "
         "from its arrival (queued time included); past it: 503 with Retry-After.",
     )
-    ranking_cache_entries: int = Field(16, ge=1, description="Rankings kept in the LRU.")
+    ranking_cache_bytes: int = Field(
+        256 * MIB,
+        ge=0,
+        description="Finished rankings the HTTP layer keeps (least recently used evicted "
+        "beyond this), and a quarter of it again for their encoded responses; a national "
+        "ranking at 25 km is about 80 MiB. The engine's caches have their own budgets.",
+    )
     ranking_workers: int | None = Field(
         None,
         ge=1,

@@ -79,7 +79,7 @@ def load_snapshot(store: Store, settings: Settings) -> Snapshot:
                 rasters=RasterRegistry(store, engine, settings),
                 rankings=RankingService(
                     engine,
-                    settings.ranking_cache_entries,
+                    settings.ranking_cache_bytes,
                     settings.ranking_workers or default_workers(),
                     settings.ranking_queue,
                     settings.ranking_time_budget_s,

@@ -11,6 +11,8 @@ What issue 15's table measures, per deposit count, each step against a real serv
    ``/health`` answers (the land-status overlay and distances of every deposit run here);
    RSS after start;
 2. **default ranking** ``/rankings?top=100`` cold (first request), warm (the same again);
+   with ``--cell-km`` (25 for the national store, where the 5 km default is over the
+   cell limit: a 400) at that cell size;
 3. **re-weighted**: the same filter with only the component weights changed, three
    distinct weight sets (each a new ranking), median;
 4. **first prospectivity tile**: the z6 PNG tile over the median deposit (the surface is
@@ -161,11 +163,12 @@ def run_size(size: int | None, args: argparse.Namespace, real_root: Path) -> dic
         out["rss_start_mib"] = server.rss_mib()
         x, y = median_tile(root, 6)
         client = Client(server.base, args.timeout)
+        ranking = RANKING + (f"&cell_km={args.cell_km:g}" if args.cell_km else "")
         try:
-            seconds, status, _ = client.get(RANKING)
+            seconds, status, _ = client.get(ranking)
             out["rank_cold_s"], out["rank_status"] = seconds, status
-            out["rank_warm_s"] = client.get(RANKING)[0]
-            times = [client.get(f"{RANKING}&weights={w}")[0] for w in REWEIGHTS]
+            out["rank_warm_s"] = client.get(ranking)[0]
+            times = [client.get(f"{ranking}&weights={w}")[0] for w in REWEIGHTS]
             out["reweighted_s"] = statistics.median(times)
             out["reweighted_all_s"] = times
             out["rss_ranked_mib"] = server.rss_mib()
@@ -243,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma list: real, 1e5, 3e5")
     parser.add_argument("--repo", type=Path, default=_common.REPO, help="checkout to serve")
     parser.add_argument("--jitter-km", type=float, default=5.0)
+    parser.add_argument("--cell-km", type=float, default=None, help="ranking cell size")
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per step")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")

@@ -398,6 +398,10 @@ def render_map(
         control_scale=True,
         prefer_canvas=False,  # vector tiles choose their renderer; cells stay SVG
     )
+    # the map's own zoom bounds from its creation (folium gives min_zoom/max_zoom to tile
+    # layers only): else the county lines' minZoom 6, added before fedmin.js runs, pulled
+    # the first view to zoom 6 over Kansas
+    fmap.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     figure = fmap.get_root()
     figure.title = "fedmin map: mineral deposits on US federal lands"
     icon = f'<link rel="icon" type="image/svg+xml" href="{assets.favicon_url(root_path)}"/>'

@@ -7,6 +7,7 @@ the API claims: sort order, the weighted mean, the Pareto flags, the provenance.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from types import SimpleNamespace
@@ -283,7 +284,8 @@ def _rank(service: RankingService, params: RankParams, budget_s: float) -> Any:
 
 def test_ranking_service_lru_single_flight_and_failures() -> None:
     engine = FakeEngine()
-    service = RankingService(engine, entries=2, workers=2)  # type: ignore[arg-type]
+    # every ranking sized 100 bytes, a budget of two
+    service = RankingService(engine, 200, workers=2, sizer=lambda _: 100)  # type: ignore[arg-type]
     p1, p2, p3 = (RankParams(cell_km=k) for k in (5, 6, 7))
     try:
         first = _rank(service, p1, 5)
@@ -323,7 +325,8 @@ def test_repeated_ranking_is_served_from_the_encoded_bytes(
 
 def test_ranking_service_encodes_once_per_ranking_and_top() -> None:
     engine = FakeEngine()
-    service = RankingService(engine, entries=2, workers=1)  # type: ignore[arg-type]
+    # rankings sized 100 bytes; a quarter of the budget holds the encoded bodies
+    service = RankingService(engine, 2000, workers=1, sizer=lambda _: 100)  # type: ignore[arg-type]
     calls: list[int] = []
 
     def encoder(top: int):
@@ -336,8 +339,9 @@ def test_ranking_service_encodes_once_per_ranking_and_top() -> None:
         assert service.encoded(params, 10, ranking, encoder(10)) == b"top=10"
         assert service.encoded(params, 20, ranking, encoder(20)) == b"top=20"
         assert calls == [10, 20]
-        recomputed = SimpleNamespace(**vars(ranking))  # another computation of the same key
-        service.encoded(params, 10, recomputed, encoder(10))  # type: ignore[arg-type]
+        assert service.cached_encoding(params, 10) == b"top=10"
+        recomputed = dataclasses.replace(ranking, serial=-1)  # another computation, same key
+        service.encoded(params, 10, recomputed, encoder(10))
         assert calls == [10, 20, 10]
     finally:
         service.close()
@@ -347,7 +351,7 @@ def test_rankings_beyond_the_workers_and_queue_are_refused_at_once() -> None:
     """One worker and one queued: a third new ranking is a RankingOverloadedError
     without waiting; a cached ranking is still answered; once done, new ones are taken."""
     engine = FakeEngine()
-    service = RankingService(engine, entries=8, workers=1, queue=1)  # type: ignore[arg-type]
+    service = RankingService(engine, 800, workers=1, queue=1, sizer=lambda _: 100)  # type: ignore[arg-type]
     try:
         done = _rank(service, RankParams(cell_km=4), 5)
         engine.release.clear()
@@ -375,7 +379,7 @@ def test_the_time_budget_counts_the_time_queued() -> None:
     """A ranking that would take no time at all, queued behind a slow one, runs out of
     its budget while it waits for the one worker."""
     engine = FakeEngine()
-    service = RankingService(engine, entries=8, workers=1, queue=1)  # type: ignore[arg-type]
+    service = RankingService(engine, 800, workers=1, queue=1, sizer=lambda _: 100)  # type: ignore[arg-type]
     try:
         engine.release.clear()
         service._future(RankParams(cell_km=5))  # holds the worker

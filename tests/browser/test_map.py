@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 
 import pyogrio
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Route
 
 from app.map.page import LAYERS
 from tests.browser.conftest import Traffic
@@ -412,6 +413,75 @@ def test_reweighting_restyles_cells_without_refetching_geometry(
     assert _ranking(loaded) == before
     assert _cell_fills(loaded) == fills
     assert len(_geometry_requests(traffic)) == geometry_requests
+
+
+def test_a_busy_server_is_asked_again_after_retry_after(loaded: Page, traffic: Traffic) -> None:
+    """A ranking refused with 503 + Retry-After (the server's admission queue is full, or
+    the ranking outran its time budget and keeps computing) is asked again by the map
+    after the time the server gave, not left as "ranking failed" until the user clicks."""
+    refused: list[str] = []
+
+    def refuse_once(route: Route) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "1", "Content-Type": "application/json"},
+            body=json.dumps({"status": 503, "detail": "2 rankings are computing or queued"}),
+        )
+
+    before = _ranking(loaded)
+    rankings = re.compile(r"/rankings\?")
+    loaded.route(rankings, refuse_once)
+    try:
+        requests = loaded.evaluate("() => fedmin.state.requestId")
+        loaded.click("#fedmin-apply")
+        loaded.wait_for_function(
+            "() => document.querySelector('#fedmin-status').textContent.includes('asking again')"
+        )
+        loaded.wait_for_function(f"() => fedmin.state.requestId > {requests + 1}")
+        _status_ok(loaded)
+    finally:
+        loaded.unroute(rankings, refuse_once)
+    # the browser logs the refused request itself; the tests after this one check the log
+    expected = [e for e in traffic.console_errors if "503 (Service Unavailable)" in e]
+    assert len(expected) == 1
+    traffic.console_errors.remove(expected[0])
+    assert len(refused) == 1
+    assert _ranking(loaded) == before
+
+
+def test_the_first_ranking_keeps_a_view_the_user_moved_to(loaded: Page, live_server: str) -> None:
+    """Moving the map before the first ranking lands (a new user heads for Nevada at
+    once) keeps that view: the ranking no longer fits the map back to the whole country.
+    The page's first ranking request is held until the map has moved."""
+    page = loaded.context.new_page()
+    held: list[Route] = []
+    rankings = re.compile(r"/rankings\?")
+    try:
+        page.set_default_timeout(TIMEOUT_MS)
+        page.route(rankings, lambda route: held.append(route))
+        page.goto(f"{live_server}/map", wait_until="domcontentloaded")
+        page.wait_for_function("() => window.fedmin && fedmin.state && fedmin.map")
+        # the page opens on the whole country (the county lines' minZoom had pulled it
+        # to zoom 6 over Kansas until the first ranking's fit)
+        assert page.evaluate("() => [fedmin.map.getZoom(), fedmin.map.getCenter().lat]") == [
+            4,
+            pytest.approx(39.5),
+        ]
+        while not held:
+            page.wait_for_timeout(50)
+        page.evaluate("() => fedmin.map.setView([39.3, -116.8], 7, {animate: false})")
+        for route in held:
+            route.continue_()
+        page.unroute(rankings)
+        page.wait_for_function("() => fedmin.state.ranking")
+        center = page.evaluate("() => [fedmin.map.getCenter().lat, fedmin.map.getZoom()]")
+    finally:
+        page.close()
+    assert center[0] == pytest.approx(39.3, abs=0.01) and center[1] == 7
 
 
 def test_development_gate_input_reaches_the_ranking(loaded: Page, traffic: Traffic) -> None:

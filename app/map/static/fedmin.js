@@ -113,7 +113,11 @@
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-      throw new Error(`${response.status}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
+      const error = new Error(`${response.status}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
+      // a 503 with Retry-After: the server is busy or still computing (and will cache it)
+      const retryAfter = response.status === 503 ? Number(response.headers.get('Retry-After')) : NaN;
+      if (retryAfter >= 0) error.retryAfterS = retryAfter;
+      throw error;
     }
     return response.json();
   }
@@ -417,6 +421,16 @@
     status.className = `fedmin-status ${kind}`;
   }
 
+  /** True once the user (or a search) has moved the map away from its first view: the
+   * first ranking then keeps that view instead of pulling the map back to the whole
+   * country. Layout resizes pan the map a few pixels, which does not count. */
+  function movedSinceInit() {
+    const map = fedmin.map, first = state.initialView;
+    if (!first) return false;
+    const shift = map.latLngToContainerPoint(first.center).distanceTo(map.getSize().divideBy(2));
+    return map.getZoom() !== first.zoom || shift > 50;
+  }
+
   /** Re-rank: with the cells' geometry when the filter or grid changed (or `full`), else
    * scores only, restyling the cells already drawn. */
   async function rerank({ full = false } = {}) {
@@ -442,7 +456,7 @@
       state.ranking = result;
       drawCells();
       const cells = fedmin.layer('ranked_cells');
-      if (config.fit_first_ranking && !state.fitted && cells && cells.getLayers().length) {
+      if (config.fit_first_ranking && !state.fitted && !movedSinceInit() && cells && cells.getLayers().length) {
         state.fitted = true;
         fedmin.map.fitBounds(cells.getBounds(), { padding: [20, 20] });
       }
@@ -453,6 +467,12 @@
       updateLegendInfo();
     } catch (error) {
       if (requestId !== state.requestId) return;
+      if (error.retryAfterS !== undefined) {  // busy or still computing: ask again, as told
+        const wait = Math.min(Math.max(error.retryAfterS, 1), 30);
+        setStatus(`${withGeometry ? 'ranking' : 're-weighting'}: the server is busy, asking again in ${wait} s…`, 'busy');
+        setTimeout(() => { if (requestId === state.requestId) rerank({ full }); }, wait * 1000);
+        return;
+      }
       setStatus(`ranking failed: ${error.message}`, 'error');
     }
   }
@@ -950,6 +970,7 @@
       map.getContainer().classList.toggle('fedmin-over-deposit', Boolean(depositAt(e.containerPoint)));
     });
     syncLegend();
+    state.initialView = { center: map.getCenter(), zoom: map.getZoom() };
     rerank();
   };
 
