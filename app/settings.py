@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Finished rankings the HTTP layer keeps (least recently used evicted "
         "beyond this), and a quarter of it again for their encoded responses; a national "
-        "ranking at 25 km is about 80 MiB. The engine's caches have their own budgets.",
+        "ranking at 25 km is about 23 MiB. The engine's caches have their own budgets.",
     )
     ranking_workers: int | None = Field(
         None,

@@ -19,6 +19,8 @@ the current snapshot and:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import threading
@@ -107,6 +109,17 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere). A closed snapshot's frames are freed, but glibc keeps their pages in its
+    arenas: after a switch the process kept the peak of two builds for ever (2.48 GiB
+    instead of 2.22 on the 8.5k store). Called off the request path."""
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)
+
+
 class ServingState:
     """The current snapshot, request leases on it, and the store watcher."""
 
@@ -135,8 +148,9 @@ class ServingState:
         with self._lock:
             snapshot.users -= 1
             close = snapshot.retired and snapshot.users == 0
-        if close:
+        if close:  # the last request of a retired build: trimming waits for no one
             self._close(snapshot)
+            threading.Thread(target=release_free_memory, name="fedmin-trim", daemon=True).start()
 
     # --- switching builds ---------------------------------------------------------------
 
@@ -169,7 +183,8 @@ class ServingState:
             return False
         self._failed_root = None
         self.swap(snapshot)
-        freeze_heap()
+        freeze_heap()  # collects the cycles of the old snapshot if it closed already
+        release_free_memory()
         return True
 
     def start_watching(self) -> None:
