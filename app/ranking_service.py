@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -69,6 +69,8 @@ class Ranking:
     result: RankResult
     ranked_at: str
     serial: int = 0
+    #: What the service's byte budget counts for it (its ``sizer``).
+    size: int = 0
 
 
 def default_workers() -> int:
@@ -113,7 +115,9 @@ class RankingService:
         self.stats: Counter[str] = Counter()
         #: Finished rankings; the encoded responses, by (build id, params key, variant):
         #: the serial of the ranking they encode and the bytes.
-        self._done: ByteLRU[Ranking] = ByteLRU("rankings", cache_bytes, self.stats, sizer)
+        self._done: ByteLRU[Ranking] = ByteLRU(
+            "rankings", cache_bytes, self.stats, lambda ranking: ranking.size
+        )
         self._encoded: ByteLRU[tuple[int, bytes]] = ByteLRU(
             "encoded", cache_bytes // 4, self.stats, lambda hit: len(hit[1]) + 100
         )
@@ -130,22 +134,22 @@ class RankingService:
     def build_id(self) -> str:
         return self.engine.store.build_id
 
-    def _compute(self, params: RankParams) -> tuple[Ranking, int]:
-        """The ranking and its size, measured here in the ranking thread (about 60 ms for
-        a national ranking) rather than under the service's lock."""
+    def _compute(self, params: RankParams) -> Ranking:
+        """The ranking, sized here in the ranking thread (about 60 ms for a national one)
+        rather than on the event loop or under the service's lock."""
         result = self.engine.rank(params)
         ranking = Ranking(result, datetime.now(UTC).isoformat(timespec="seconds"), next(_SERIALS))
-        return ranking, self.sizer(ranking)
+        return replace(ranking, size=self.sizer(ranking))
 
-    def _finished(self, key: tuple[str, str], computed: Future[tuple[Ranking, int]]) -> None:
+    def _finished(self, key: tuple[str, str], future: Future[Ranking]) -> None:
         """Free the computation's admission slot and keep its ranking (within the byte
         budget); a failure is not kept (the next request tries again)."""
         with self._lock:
             self._pending -= 1
             self._running.pop(key, None)
-            if not computed.cancelled() and computed.exception() is None:
-                ranking, size = computed.result()
-                self._done.put(key, ranking, size)
+            if not future.cancelled() and future.exception() is None:
+                ranking = future.result()
+                self._done.put(key, ranking, ranking.size)
 
     def _future(self, params: RankParams) -> Future[Ranking]:
         """The finished or running computation of ``params``, else a new one if admitted."""
@@ -165,9 +169,8 @@ class RankingService:
                     f"takes ({self.workers} computing, {self.queue} waiting); retry later"
                 )
             self._pending += 1
-            computed = self._pool.submit(self._compute, params)
-            future = self._running[key] = _first_of(computed)
-        computed.add_done_callback(partial(self._finished, key))
+            future = self._running[key] = self._pool.submit(self._compute, params)
+        future.add_done_callback(partial(self._finished, key))
         return future
 
     async def rank(self, params: RankParams, deadline: float) -> Ranking:
@@ -215,22 +218,6 @@ class RankingService:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._respond.shutdown(wait=False, cancel_futures=True)
-
-
-def _first_of(computed: Future[tuple[Ranking, int]]) -> Future[Ranking]:
-    """A future of the ranking alone, settled when ``computed`` is."""
-    future: Future[Ranking] = Future()
-
-    def settle(done: Future[tuple[Ranking, int]]) -> None:
-        if done.cancelled():
-            future.cancel()
-        elif done.exception() is not None:
-            future.set_exception(done.exception())  # type: ignore[arg-type]
-        else:
-            future.set_result(done.result()[0])
-
-    computed.add_done_callback(settle)
-    return future
 
 
 async def _wait(future: Future[T], deadline: float, what: str, budget_s: float) -> T:

@@ -626,8 +626,9 @@ class MemoryEngine:
         deposits = self.deposits
         found = self.evidence(params)
         selected = deposits.iloc[found.positions].assign(evidence_weight=found.weights)
-        evidence = selected.loc[found.weights > 0]
-        evidence_positions = found.positions[found.weights > 0]
+        weighted = found.weights > 0
+        evidence = selected.loc[weighted]
+        evidence_positions = found.positions[weighted]
         notes = list(self._notes_always)
         notes += [
             f"optional layer {k!r} is absent ({v}); it is not used"
