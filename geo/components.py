@@ -31,7 +31,6 @@ import pandas as pd
 
 from geo import scoring
 from geo.access import DISTANCE_COLUMNS
-from geo.landcoverage import REASON_UNKNOWN
 from geo.landstatus import LAND_SHARE_COLUMNS
 from geo.places import PLACE_COLUMNS
 from geo.scoring import COMPONENTS, RankParams, RankResult
@@ -173,8 +172,10 @@ def land_notes(kept: pd.DataFrame, gated: pd.DataFrame, min_open_land: float) ->
     if flagged:
         notes.append(
             f"{flagged} of {len(kept)} cells lie partly or wholly on land of unknown status "
-            f"(flagged in land_flag; {REASON_UNKNOWN}); their land component is the open "
-            "share of the known part"
+            "(flagged in land_flag: BLM land of a state where the data does not map BLM's "
+            "national monuments and conservation areas, or land on no mapped unit where no "
+            "layer maps all federal land, as in most of Alaska); their land component is "
+            "the open share of the known part"
         )
     return notes
 

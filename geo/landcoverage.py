@@ -103,9 +103,14 @@ def coverage_summary(layers: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rule": (
             "a point on no land unit is non_federal only where a layer that maps all "
-            "federal land covers it; elsewhere its status is unknown"
+            "federal land covers it; elsewhere its status is unknown. BLM public land is "
+            "open only in the blm_designation_states, where a layer maps BLM's national "
+            "monuments and conservation areas; elsewhere its status is unknown"
         ),
         "complete_states": sorted({s for rec in layers if rec["complete"] for s in rec["states"]}),
+        "blm_designation_states": sorted(
+            {s for rec in layers if rec.get("blm_designations") for s in rec["states"]}
+        ),
         "layers": layers,
         "collection": "land_coverage",
     }
@@ -124,6 +129,7 @@ def declared_coverage(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 "layer": layer_id,
                 "states": list(declared.get("states") or []),
                 "complete": bool(declared.get("complete", False)),
+                "blm_designations": bool(declared.get("blm_designations", False)),
                 "note": declared.get("note", ""),
             }
         )

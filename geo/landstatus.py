@@ -47,10 +47,11 @@ rank  designation
 20    reclamation_project
 21    state_management_area
 22    other_federal
-23    special_recreation_management_area
-24    national_forest
-25    blm_public_land
-26    state_land
+23    blm_public_land_unscreened
+24    special_recreation_management_area
+25    national_forest
+26    blm_public_land
+27    state_land
 ====  ======================================
 
 So a mine in the Trinity Alps Wilderness inside the Weaverville Ranger District is
@@ -103,6 +104,7 @@ DESIGNATION_PRECEDENCE: tuple[str, ...] = (
     "reclamation_project",
     "state_management_area",
     "other_federal",
+    "blm_public_land_unscreened",
     "special_recreation_management_area",
     "national_forest",
     "blm_public_land",

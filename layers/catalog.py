@@ -93,11 +93,15 @@ class LandCoverage:
     no unit of any layer is known to be non-federal. A layer that maps only its own units
     (parks, wilderness, protected areas) is not complete: outside its units it says
     nothing, and where no complete layer covers a point its status is ``unknown``.
+    ``blm_designations``: the layer maps BLM's national monuments and national
+    conservation areas in those states, so BLM land there off them reads as open; BLM
+    land of states no layer maps them in is ``unknown`` (``layers.blm_screening``).
     """
 
     states: tuple[str, ...] = ()
     complete: bool = False
     note: str = ""
+    blm_designations: bool = False
 
 
 @dataclass(frozen=True)
@@ -671,7 +675,12 @@ LAYERS: tuple[Layer, ...] = (
         ),
         columns={"source_id": "id", "name": "NAME", "agency": "MANNAME"},
         options={"designation_from_name": True, "federal_only": True},
-        land_coverage=LandCoverage(("NV",), note="a filtered subset of Nevada's designations"),
+        land_coverage=LandCoverage(
+            ("NV",),
+            note="a filtered subset of Nevada's designations (its BLM monuments and NCAs as "
+            "of 2022: Avi Kwa Ame NM, 2023, is missing)",
+            blm_designations=True,
+        ),
     ),
     Layer(
         id="blm_sma",
@@ -723,7 +732,9 @@ LAYERS: tuple[Layer, ...] = (
             "unit name (Unit_Nm), the agency from Mang_Name."
         ),
         columns={"name": "Unit_Nm", "agency": "Mang_Name"},
-        land_coverage=LandCoverage(note="PAD-US 4.1 federal units of the fetched states"),
+        land_coverage=LandCoverage(
+            note="PAD-US 4.1 federal units of the fetched states", blm_designations=True
+        ),
         optional=True,
     ),
     Layer(

@@ -114,6 +114,12 @@ DESIGNATION_RULES: dict[str, tuple[str, str]] = {
         "BLM public domain: open to location unless withdrawn (General Mining Law 1872, "
         "30 U.S.C. 22)",
     ),
+    "blm_public_land_unscreened": (
+        "unknown",
+        "BLM public domain, open to location unless withdrawn; but BLM's national "
+        "monuments and national conservation areas, withdrawn by proclamation or act, are "
+        "not mapped in this state in the data, so whether this land is open is unknown",
+    ),
     "special_recreation_management_area": (
         "open",
         "BLM special recreation management area: a planning designation, not a withdrawal",

@@ -44,7 +44,7 @@ import geopandas as gpd
 import pandas as pd
 from tqdm import tqdm
 
-from layers import catalog, coverage, reference, schema, sites
+from layers import blm_screening, catalog, coverage, reference, schema, sites
 from layers.catalog import Layer
 from layers.errors import DataError, NotFoundError, SourceMissingError, StoreNotBuiltError
 from layers.minmod import bucket_files
@@ -110,6 +110,7 @@ def _land_coverage(entry: Layer, sources: list[dict]) -> dict:
     coverage = {
         "states": list(declared.states),
         "complete": declared.complete,
+        "blm_designations": declared.blm_designations,
         "note": declared.note,
     }
     area = _fetched_area(sources)
@@ -117,6 +118,7 @@ def _land_coverage(entry: Layer, sources: list[dict]) -> dict:
         fetched = area.get("states")
         coverage["states"] = sorted(fetched) if fetched else []
         coverage["complete"] = declared.complete and bool(fetched)
+        coverage["blm_designations"] = declared.blm_designations and bool(fetched)
         coverage["note"] = f"{declared.note}; fetched for {fetched or area.get('bbox')}"
     return coverage
 
@@ -361,6 +363,29 @@ def build(
     try:
         manifest_layers: dict[str, dict] = {}
         built: dict[str, gpd.GeoDataFrame] = {}
+        sources = {
+            entry.id: [
+                {
+                    "path": p,
+                    "sha256": checksums[entry.id][p],
+                    "fetched": source_provenance(raw_dir, source),
+                }
+                for p, source in zip(located[entry.id], entry.sources, strict=True)
+            ]
+            for entry in entries
+            if entry.id in located
+        }
+        land_coverages = {
+            entry.id: _land_coverage(entry, sources[entry.id])
+            for entry in entries
+            if entry.id in located and entry.land_coverage is not None
+        }
+        screened_states = {
+            state
+            for coverage in land_coverages.values()
+            if coverage["blm_designations"]
+            for state in coverage["states"]
+        }
         bar = tqdm(entries, desc="building store", unit="layer", disable=not progress)
         for entry in bar:
             if entry.id not in located:
@@ -374,14 +399,7 @@ def build(
                 "license": entry.license,
                 "caveats": entry.caveats,
                 "retrieved": entry.retrieved,
-                "sources": [
-                    {
-                        "path": p,
-                        "sha256": checksums[entry.id][p],
-                        "fetched": source_provenance(raw_dir, source),
-                    }
-                    for p, source in zip(paths, entry.sources, strict=True)
-                ],
+                "sources": sources[entry.id],
             }
             if entry.kind is LayerKind.RASTER:
                 record |= _write_raster(entry, paths[0], staging / f"{entry.id}.tif")
@@ -396,14 +414,18 @@ def build(
                 )
                 if entry.kind in (LayerKind.BOUNDARIES, LayerKind.DEPOSITS):
                     built[entry.id] = frame  # later layers are placed in / linked from them
+                if entry.kind is LayerKind.FEDERAL_LANDS and "states" in built:
+                    frame = blm_screening.screen_blm_land(
+                        frame, blm_screening.screened_area(built["states"], screened_states)
+                    )
                 record |= _write_frame(frame, staging, entry.id)
                 record |= {
                     "repaired_geometries": report.repaired_geometries,
                     "dropped_rows": report.dropped_rows,
                     "counts": report.counts,
                 }
-                if entry.land_coverage is not None:
-                    record["land_coverage"] = _land_coverage(entry, record["sources"])
+                if entry.id in land_coverages:
+                    record["land_coverage"] = land_coverages[entry.id]
                 if entry.kind is LayerKind.DEPOSITS:
                     record |= _deposit_provenance(entry)
                 if report.link_report is not None:

@@ -36,8 +36,12 @@ def test_health_shows_where_land_status_is_known(client: TestClient) -> None:
         "layer": "ak_protected_areas",
         "states": ["AK"],
         "complete": False,
+        "blm_designations": False,
         "note": "Alaska's protected units only; elsewhere in Alaska status is unknown",
     }
+    assert layers["padus_nv"]["blm_designations"] is True
+    assert coverage["blm_designation_states"] == ["NV"]
+    assert "blm_designation_states" in coverage["rule"]
     assert coverage["collection"] == "land_coverage"
 
 
