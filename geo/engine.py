@@ -90,7 +90,7 @@ GRID_CACHE_VERSION = 1
 #: The grid and statics files under the store's cache directory (one disk budget).
 GRID_FILES = "grid-*.parquet"
 #: Bump when a cell static (``CELL_STATIC_COLUMNS``) is computed differently.
-CELL_STATICS_VERSION = 1
+CELL_STATICS_VERSION = 2  # 2: unnamed units read by land_rules.designation_label
 STATICS_DONE_COLUMN = "_done"
 LAND_UNITS_COLUMN = "land_units"
 CACHE_DIR = "cache"

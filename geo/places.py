@@ -33,6 +33,7 @@ from geo.landstatus import (
     LandPieces,
     inside_parts,
 )
+from layers import land_rules
 
 #: The columns ``name_cells`` adds, and the label a shortlist reads first.
 PLACE_COLUMNS: tuple[str, ...] = (
@@ -59,7 +60,7 @@ def unit_label(name: Any, designation: Any, agency: Any) -> str:
     """A unit's name, or for unnamed units (coarse, geometry-only layers) what it is."""
     if isinstance(name, str) and name:
         return name
-    what = str(designation or "federal land").replace("_", " ")
+    what = land_rules.designation_label(designation)
     return f"{what} ({agency})" if agency and agency != "other" else what
 
 

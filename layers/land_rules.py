@@ -233,6 +233,19 @@ def cec_alaska(area_type: str) -> tuple[str, str]:
     return ("other", "other_federal")
 
 
+#: How a designation reads where a unit has no name (the coarse layer's polygons); the
+#: rest read as their words ("blm_public_land" -> "blm public land").
+DESIGNATION_LABELS: dict[str, str] = {
+    "blm_public_land_unscreened": "public land, monuments not mapped here",
+}
+
+
+def designation_label(designation: str | None) -> str:
+    if not designation:
+        return "federal land"
+    return DESIGNATION_LABELS.get(designation, designation.replace("_", " "))
+
+
 def mineral_entry(designation: str) -> str:
     return DESIGNATION_RULES.get(designation, ("unknown", ""))[0]
 

@@ -12,7 +12,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from geo.filters import DepositFilter
 from geo.landcoverage import declared_coverage
+from geo.places import unit_label
+from geo.scoring import RankParams
 from layers import blm_screening, land_rules
 from layers.schema import LayerKind
 
@@ -95,3 +98,27 @@ def test_an_arizona_copper_deposit_on_blm_land_reads_unknown(enriched: Any) -> N
         enriched["state"].eq("NV") & enriched["designation"].eq("blm_public_land")
     ]
     assert len(nevada) > 100 and set(nevada["mineral_entry"]) == {"open"}
+
+
+#: Pima County west of Tucson: Silver Bell and the Ironwood Forest National Monument
+#: around it, where copper cells ranked third in Arizona as "open (100 %)".
+IRONWOOD_AREA = (-111.9, 32.2, -111.2, 32.8)
+
+
+def test_copper_cells_on_arizona_blm_land_read_unknown_not_open(geo_engine: Any) -> None:
+    flt = DepositFilter(commodities=("copper",), bbox=IRONWOOD_AREA)
+    cells = geo_engine.rank(RankParams(filter=flt, top=None, min_undeveloped_share=0)).all_cells
+    blm = cells.loc[cells["land_flag"].eq("unknown")]
+    assert len(blm) >= 3
+    assert blm["land"].isna().all()  # no land component: it is not known to be open
+    assert (cells["land_open_share"] < 0.01).all()  # no Arizona BLM land reads open
+    labels = {unit["name"] for units in blm["land_units"] for unit in units}
+    assert "public land, monuments not mapped here (BLM)" in labels
+
+
+def test_unnamed_units_read_as_what_they_are() -> None:
+    assert unit_label(None, "blm_public_land_unscreened", "BLM") == (
+        "public land, monuments not mapped here (BLM)"
+    )
+    assert unit_label(None, "blm_public_land", "BLM") == "blm public land (BLM)"
+    assert unit_label("Ironwood", "national_monument", "BLM") == "Ironwood"
