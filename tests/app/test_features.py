@@ -256,3 +256,54 @@ def test_ranked_cells_from_the_default_ranking(client: TestClient, app_settings:
     features = mapbox_vector_tile.decode(mvt.content)["ranked_cells"]["features"]
     ids = {f["properties"]["id"] for f in features}
     assert cells["cell_id"].iloc[0] in ids
+
+
+def _synthetic_frame():
+    """Three synthetic points with a list column and a missing value (not real data)."""
+    import geopandas as gpd
+    import shapely
+
+    return gpd.GeoDataFrame(
+        {"id": ["s:1", "s:2", "s:3"], "name": ["a", None, "c"], "tags": [["x"], [], ["y", "z"]]},
+        geometry=[shapely.Point(0, 0), shapely.Point(1, 1), shapely.Point(2, 2)],
+        crs=4326,
+    )
+
+
+def test_encoded_features_are_mapped_from_disk_on_the_next_start(tmp_path) -> None:
+    import json
+
+    import numpy as np
+
+    from app.collections import EncodedFeatures
+
+    frame = _synthetic_frame()
+    ids = frame["id"].to_numpy(dtype=object)
+    args = (frame, ids, ["name", "tags"], ())
+    first = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[0].endswith(".bin") and files[1].endswith(".offsets.npy")
+    again = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args)
+    assert type(again._buffer).__name__ == "mmap"  # read back, not encoded again
+    assert again.take(np.arange(3)) == first.take(np.arange(3))
+    feature = json.loads(again[2])
+    assert feature["id"] == "s:3" and feature["properties"] == {"name": "c", "tags": ["y", "z"]}
+    assert feature["geometry"] == {"type": "Point", "coordinates": [2.0, 2.0]}
+    assert json.loads(again[1])["properties"]["name"] is None
+    # Another build (or other columns) is another file; a truncated file is re-encoded.
+    other = EncodedFeatures.cached(tmp_path, "synthetic:build-2", *args)
+    assert isinstance(other._buffer, bytes) and len(list(tmp_path.iterdir())) == 4
+    bin_file = next(p for p in tmp_path.iterdir() if p.suffix == ".bin")
+    bin_file.write_bytes(bin_file.read_bytes()[:-5])
+    for key in ("synthetic:build-1", "synthetic:build-2"):
+        repaired = EncodedFeatures.cached(tmp_path, key, *args)
+        assert json.loads(repaired[0])["id"] == "s:1"
+
+
+def test_the_store_keeps_each_collections_encoded_features(
+    client: TestClient, real_store: Store
+) -> None:
+    page = client.get("/collections/deposits/items", params={"limit": 3}).json()
+    assert len(page["features"]) == 3
+    cached = list((real_store.root / "cache").glob("features-*.bin"))
+    assert len(cached) >= 5  # deposits, records, lands, claims, infrastructure, ...
