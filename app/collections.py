@@ -11,11 +11,11 @@ delaying every start-up.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import logging
 import math
 import mmap
-import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -47,6 +47,7 @@ from layers.catalog import layer as catalog_layer
 from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST
 from layers.errors import InvalidParameterError, NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind
+from layers.sources.staging import Staging
 from layers.store import Store, deposit_sites
 from layers.suggest import did_you_mean
 
@@ -501,24 +502,17 @@ class EncodedFeatures:
         return features
 
     def _write(self, path: Path, offsets_path: Path) -> None:
-        """Atomically (temp files + os.replace), the buffer before its offsets: a reader
-        checks that they agree. A read-only store is not an error."""
-        suffix = f".{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp, tmp_offsets = (
-            path.with_name(path.name + suffix),
-            path.with_name(offsets_path.name + suffix),
-        )
+        """Both files or neither (``Staging``), the buffer committed before its offsets:
+        a reader checks that they agree. A read-only store is not an error."""
+        offsets = io.BytesIO()
+        np.save(offsets, self._offsets)
         try:
-            path.parent.mkdir(exist_ok=True)
-            tmp.write_bytes(self._buffer)
-            with tmp_offsets.open("wb") as file:
-                np.save(file, self._offsets)
-            os.replace(tmp, path)
-            os.replace(tmp_offsets, offsets_path)
+            with Staging() as staging:
+                staging.write(path, [self._buffer])
+                staging.write(offsets_path, [offsets.getvalue()])
+                staging.commit()
         except OSError as exc:
             log.info("encoded features kept in memory only (%s)", exc)
-            for leftover in (tmp, tmp_offsets):
-                leftover.unlink(missing_ok=True)
 
     def __getitem__(self, position: int) -> bytes:
         return self._buffer[self._offsets[position] : self._offsets[position + 1]]

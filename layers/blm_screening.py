@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from layers import land_rules
+from layers.normalize import polygonal_part
 
 SCREENED = "blm_public_land"
 UNSCREENED = "blm_public_land_unscreened"
@@ -36,12 +37,6 @@ def screened_area(states: gpd.GeoDataFrame, screened_states: set[str]) -> shapel
     if not len(chosen):
         return shapely.Polygon()
     return shapely.make_valid(shapely.union_all(chosen.geometry.to_numpy()))
-
-
-def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
-    """The polygonal part of an overlay result (cuts along a border leave lines)."""
-    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def screen_blm_land(frame: gpd.GeoDataFrame, area: shapely.Geometry) -> gpd.GeoDataFrame:
@@ -63,8 +58,8 @@ def screen_blm_land(frame: gpd.GeoDataFrame, area: shapely.Geometry) -> gpd.GeoD
         inside = np.where(touches, geoms, shapely.Polygon())
         outside = np.where(touches, shapely.Polygon(), geoms)
         cut = touches & ~within
-        inside[cut] = [_polygonal(g) for g in shapely.intersection(geoms[cut], area)]
-        outside[cut] = [_polygonal(g) for g in shapely.difference(geoms[cut], area)]
+        inside[cut] = [polygonal_part(g) for g in shapely.intersection(geoms[cut], area)]
+        outside[cut] = [polygonal_part(g) for g in shapely.difference(geoms[cut], area)]
     kept = frame.loc[~blm]
     opened = frame.loc[blm].assign(geometry=inside)
     unscreened = frame.loc[blm].assign(

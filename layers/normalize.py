@@ -360,14 +360,15 @@ def _polygonal(geometry: gpd.GeoSeries, report: NormalizeReport) -> gpd.GeoSerie
     values = geometry.to_numpy().copy()
     fixed = shapely.make_valid(values[invalid.to_numpy()])
     values[invalid.to_numpy()] = [
-        shapely.union_all(
-            [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-        )
-        if g.geom_type == "GeometryCollection"
-        else g
-        for g in fixed
+        polygonal_part(g) if g.geom_type == "GeometryCollection" else g for g in fixed
     ]
     return gpd.GeoSeries(_without_empty_parts(values), index=geometry.index, crs=geometry.crs)
+
+
+def polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
+    """The union of a geometry's polygons (repairs and overlays leave lines and points)."""
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _without_empty_parts(values: np.ndarray) -> np.ndarray:

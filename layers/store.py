@@ -42,6 +42,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from tqdm import tqdm
 
 from layers import blm_screening, catalog, coverage, reference, schema, sites
@@ -386,6 +387,7 @@ def build(
             if coverage["blm_designations"]
             for state in coverage["states"]
         }
+        screened: shapely.Geometry | None = None  # their area, once the states are built
         bar = tqdm(entries, desc="building store", unit="layer", disable=not progress)
         for entry in bar:
             if entry.id not in located:
@@ -415,9 +417,9 @@ def build(
                 if entry.kind in (LayerKind.BOUNDARIES, LayerKind.DEPOSITS):
                     built[entry.id] = frame  # later layers are placed in / linked from them
                 if entry.kind is LayerKind.FEDERAL_LANDS and "states" in built:
-                    frame = blm_screening.screen_blm_land(
-                        frame, blm_screening.screened_area(built["states"], screened_states)
-                    )
+                    if screened is None:
+                        screened = blm_screening.screened_area(built["states"], screened_states)
+                    frame = blm_screening.screen_blm_land(frame, screened)
                 record |= _write_frame(frame, staging, entry.id)
                 record |= {
                     "repaired_geometries": report.repaired_geometries,
