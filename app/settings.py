@@ -226,6 +226,13 @@ class Settings(BaseSettings):
         "store, so a restarted server ranks without recomputing them; the least recently "
         "used files are deleted beyond this.",
     )
+    engine_component_files_bytes: int = Field(
+        2048 * MIB,
+        ge=0,
+        description="Ranking components per (filter, grid) kept on disk beside the store, "
+        "so a restarted server (or another worker) answers a filter it has ranked before "
+        "without recomputing it (the national overview: 6 s); 0 turns them off.",
+    )
     engine_base_grid_max_cells: int = Field(
         400_000,
         ge=0,
@@ -241,6 +248,7 @@ class Settings(BaseSettings):
             rankings_bytes=self.engine_rankings_cache_bytes,
             base_grid_max_cells=self.engine_base_grid_max_cells,
             grid_files_bytes=self.engine_grid_files_bytes,
+            component_files_bytes=self.engine_component_files_bytes,
         )
 
     @property

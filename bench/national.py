@@ -18,7 +18,9 @@ What issue 15's table measures, per deposit count, each step against a real serv
 4. **first prospectivity tile**: the z6 PNG tile over the median deposit (the surface is
    computed for it unless the server already has it), then six more uncached tiles of
    the same surface (z6-z9), median; RSS after;
-5. **cached start**: a new process over the same store (enrichment cached); RSS.
+5. **cached start**: a new process over the same store (enrichment cached); RSS; then
+   **rank restarted**: its first default ranking (the components the first process
+   wrote beside the store, ``geo.component_files``, read back).
 
 Sizes other than ``real`` are synthetic: every deposit layer of the real store repeated
 and each copy jittered by up to ``--jitter-km`` km (``bench/rank.py``'s
@@ -185,7 +187,12 @@ def run_size(size: int | None, args: argparse.Namespace, real_root: Path) -> dic
         server.start(timeout=args.timeout)
         out["cached_start_s"] = time.perf_counter() - started
         out["rss_cached_start_mib"] = server.rss_mib()
-        server.stop()
+        client = Client(server.base, args.timeout)
+        try:  # what a restarted server answers first: the components are on disk now
+            out["rank_restart_s"] = client.get(ranking)[0]
+        finally:
+            client.close()
+            server.stop()
         shutil.rmtree(data / "stores", ignore_errors=True)
     return out
 
@@ -196,6 +203,7 @@ COLUMNS = (
     "cached start s",
     "RSS start MiB",
     "rank cold s",
+    "rank restarted s",
     "rank warm ms",
     "re-weighted ms",
     "first tile s",
@@ -214,6 +222,7 @@ def row(r: dict[str, Any]) -> list[object]:
         round(r["cached_start_s"], 2),
         round(r["rss_start_mib"] or math.nan),
         round(r["rank_cold_s"], 2),
+        round(r.get("rank_restart_s", math.nan), 2),
         round(1000 * r["rank_warm_s"], 1),
         round(1000 * r["reweighted_s"], 1),
         round(r["tile_first_s"], 2),

@@ -50,6 +50,9 @@ class EngineBudgets:
     #: Store-wide grids and their cell statics kept on disk beside the store (the least
     #: recently used are deleted beyond this).
     grid_files_bytes: int = 1024 * MIB
+    #: Ranking components per (filter, grid) kept on disk beside the store
+    #: (``geo.component_files``); 0 neither reads nor writes them.
+    component_files_bytes: int = 2048 * MIB
 
 
 def nbytes(value: Any) -> int:

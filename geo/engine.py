@@ -30,6 +30,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from geo import scoring
@@ -42,6 +43,12 @@ from geo.access import (
     project_lonlat,
 )
 from geo.caches import ByteLRU, EngineBudgets, nbytes
+from geo.component_files import (
+    COMPONENT_FILES,
+    components_path,
+    read_components,
+    write_components,
+)
 from geo.components import (
     CELL_STATIC_COLUMNS,
     RankComponents,
@@ -78,7 +85,7 @@ from geo.scoring import RankParams, RankResult
 from geo.surface_cache import SurfaceCache
 from geo.validation import holdout_validation
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
-from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind
+from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind, flatten_lists
 from layers.store import deposit_sites
 
 log = logging.getLogger(__name__)
@@ -90,7 +97,7 @@ GRID_CACHE_VERSION = 1
 #: The grid and statics files under the store's cache directory (one disk budget).
 GRID_FILES = "grid-*.parquet"
 #: Bump when a cell static (``CELL_STATIC_COLUMNS``) is computed differently.
-CELL_STATICS_VERSION = 2  # 2: unnamed units read by land_rules.designation_label
+CELL_STATICS_VERSION = 3  # 2: unnamed units by designation_label; 3: place km on the ellipsoid
 STATICS_DONE_COLUMN = "_done"
 LAND_UNITS_COLUMN = "land_units"
 CACHE_DIR = "cache"
@@ -134,8 +141,7 @@ class _BaseGrid:
         self.lock = threading.Lock()
         self.xy = grid.cells[["x_m", "y_m"]].to_numpy(float)
         self._trees = {
-            epsg: (shapely.STRtree(shapely.points(self.xy[pos])), pos)
-            for epsg, pos in grid.positions_by_epsg().items()
+            epsg: (cKDTree(self.xy[pos]), pos) for epsg, pos in grid.positions_by_epsg().items()
         }
 
     def statics_frame(self) -> pd.DataFrame:
@@ -171,20 +177,15 @@ class _BaseGrid:
         self, xy: np.ndarray, epsg: np.ndarray, reach_m: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(base cell position, point position, distance) of every cell centre within
-        ``reach_m`` of a point, one STRtree query per CRS."""
+        ``reach_m`` of a point, one KD-tree query per CRS; in point order within a CRS,
+        which a cell never leaves."""
         pc, pp, dist = [], [], []
         for code, (tree, cpos) in self._trees.items():
             ppos = np.flatnonzero(epsg == code)
-            if len(ppos) == 0:
-                continue
-            points, cells = tree.query(
-                shapely.points(xy[ppos]), predicate="dwithin", distance=reach_m
-            )
-            centre = self.xy[cpos[cells]]
+            cells, points, d = scoring.kernel_pairs(tree.data, xy[ppos], reach_m, tree)
             pc.append(cpos[cells])
             pp.append(ppos[points])
-            dist.append(np.hypot(centre[:, 0] - xy[ppos[points], 0],
-                                 centre[:, 1] - xy[ppos[points], 1]))  # fmt: skip
+            dist.append(d)
         if not pc:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
@@ -203,6 +204,10 @@ class MemoryEngine:
         #: The grid and statics files beside the store, within their disk budget.
         self._grid_files = SurfaceCache(
             Path(store.root) / CACHE_DIR, self.budgets.grid_files_bytes, GRID_FILES
+        )
+        #: Ranking components written by this or an earlier engine, within their budget.
+        self._component_files = SurfaceCache(
+            Path(store.root) / CACHE_DIR, self.budgets.component_files_bytes, COMPONENT_FILES
         )
         #: What the engine computed and reused, by step (``grid.build``, ``kernel_pairs``,
         #: ``components.miss``, ``weighted``, ...): reuse is observable, not inferred.
@@ -347,13 +352,12 @@ class MemoryEngine:
             out[f"n_{s}"] = np.bincount(pos[hit], minlength=n)
         weights = deposits["evidence_weight"].to_numpy(float)
         out["evidence_sum"] = np.bincount(pos[on], weights=weights[on], minlength=n)
-        exploded = deposits["commodities"].reset_index(drop=True).explode()
-        owner = exploded.index.to_numpy()
-        keep = on[owner] & exploded.notna().to_numpy()
+        owner, names = flatten_lists(deposits["commodities"])
+        keep = on[owner] & pd.notna(names)
         if keep.any():
             # one bincount over (cell, commodity) codes: pd.crosstab's grouping took 2.1 s
             # of a 7.5 s national ranking at 25 km (56k groups aggregated in Python)
-            codes, names = pd.factorize(exploded.to_numpy(dtype=object)[keep], sort=True)
+            codes, names = pd.factorize(names[keep], sort=True)
             flat = pos[owner[keep]] * len(names) + codes
             counts = np.bincount(flat, minlength=n * len(names)).reshape(n, len(names))
             table = pd.DataFrame(counts, index=grid.cells.index, columns=[f"c_{c}" for c in names])
@@ -438,10 +442,27 @@ class MemoryEngine:
         return self._evidence.get_or_compute(params.evidence_key(), compute)
 
     def components(self, params: RankParams) -> RankComponents:
-        """The weight-independent stage of a ranking, cached per (filter, grid)."""
+        """The weight-independent stage of a ranking, cached per (filter, grid) in memory
+        and on disk (``geo.component_files``)."""
         return self._components.get_or_compute(
-            params.component_key(), lambda: self._compute_components(params)
+            params.component_key(), lambda: self._stored_components(params)
         )
+
+    def _stored_components(self, params: RankParams) -> RankComponents:
+        if not self.cache or self.budgets.component_files_bytes <= 0:
+            return self._compute_components(params)
+        key = params.component_key()
+        path = components_path(self._component_files.directory, self.store.build_id,
+                               self.kind, key)  # fmt: skip
+        stored = read_components(path, key)
+        if stored is not None:
+            self.stats["components.load"] += 1
+            self._component_files.touch(path)
+            return stored
+        components = self._compute_components(params)
+        if write_components(components, path, key):
+            self._component_files.evict(keep=path)
+        return components
 
     def _scored(self, params: RankParams) -> _Scored:
         def compute() -> _Scored:
@@ -916,7 +937,15 @@ def named_cell_columns(table: pd.DataFrame, evidence: pd.DataFrame) -> dict[str,
     """The main land unit, the best named deposit and the one-line place label per cell
     (``geo.places``), from the cell statics and the top contributors."""
     units = table["land_units"].tolist()
-    names = dict(zip(evidence["id"], evidence["name"], strict=True))
+    # numpy object arrays, not the Arrow-backed columns: zipping those went element by
+    # element through pandas (0.9 of a national ranking's 7 s)
+    names = dict(
+        zip(
+            evidence["id"].to_numpy(dtype=object).tolist(),
+            evidence["name"].to_numpy(dtype=object).tolist(),
+            strict=True,
+        )
+    )
     best = [
         next((i for i in ids if isinstance(names.get(i), str) and names[i]), None)
         for ids in table["top_deposit_ids"]

@@ -119,13 +119,17 @@ class PlaceIndex:
             ok = np.isfinite(px) & np.isfinite(py)
             tree = shapely.STRtree(shapely.points(px[ok], py[ok]))
             cx, cy = project_lonlat(lon[sel], lat[sel], int(code))
-            (inputs, hit), dist = tree.query_nearest(
+            (inputs, hit), _ = tree.query_nearest(
                 shapely.points(cx, cy), return_distance=True, all_matches=False
             )
             place = np.flatnonzero(ok)[hit]
             names[sel[inputs]] = self.places["name"].to_numpy(dtype=object)[place]
-            km[sel[inputs]] = np.round(dist / 1000.0, 1)
-            azimuth, _, _ = _GEOD.inv(plon[place], plat[place], lon[sel[inputs]], lat[sel[inputs]])
+            azimuth, _, metres = _GEOD.inv(
+                plon[place], plat[place], lon[sel[inputs]], lat[sel[inputs]]
+            )
+            # on the ellipsoid: the metric CRS only finds the nearest place (off its area,
+            # in Guam say, its distances are thousands of km off)
+            km[sel[inputs]] = np.round(np.asarray(metres) / 1000.0, 1)
             bearing[sel[inputs]] = compass(azimuth)
         return names, km, bearing
 
@@ -197,6 +201,11 @@ def governed_units(
     return out
 
 
+#: A place farther than this does not help to find a cell (Guam's nearest Natural Earth
+#: place in the base map is on the Aleutians); the label leaves it out.
+MAX_LABEL_PLACE_KM = 250.0
+
+
 def place_labels(cells: pd.DataFrame) -> list[str]:
     """One line per cell naming it: county and state, main land unit (its share), the
     nearest place, then the best named deposit. Column by column (a record dict per row
@@ -223,12 +232,20 @@ def _label(
     deposit: Any,
 ) -> str:
     bits = []
-    if county:
+    if _named(county):
         bits.append(f"{county} County, {state}")
     if units:
         bits.append(f"{units[0]['name']} ({100 * units[0]['share']:.0f} %)")
-    if place:
+    if _named(place):
         near = km is None or not np.isfinite(km) or km < 1
-        bits.append(f"at {place}" if near else f"{km:.0f} km {bearing} of {place}")
+        if near:
+            bits.append(f"at {place}")
+        elif km <= MAX_LABEL_PLACE_KM:
+            bits.append(f"{km:.0f} km {bearing} of {place}")
     text = ", ".join(bits)
-    return f"{text}: {deposit}" if deposit else text
+    return f"{text}: {deposit}" if _named(deposit) else text
+
+
+def _named(value: Any) -> bool:
+    """A name, not None or the NaN a pandas string column holds for a missing one."""
+    return isinstance(value, str) and bool(value)

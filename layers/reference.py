@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import UnknownCommodityError
+from layers.schema import flatten_lists
 from layers.suggest import did_you_mean
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -148,10 +149,9 @@ def minmod_commodity(
 
 def commodity_mask(commodities: pd.Series, names: frozenset[str]) -> np.ndarray:
     """True where a deposit's commodity list shares a name with ``names`` (vectorized)."""
-    exploded = commodities.reset_index(drop=True).explode()
-    hit = exploded.isin(names).to_numpy(dtype=bool)
+    owner, elements = flatten_lists(commodities)
     out = np.zeros(len(commodities), dtype=bool)
-    np.logical_or.at(out, exploded.index.to_numpy()[hit], True)
+    out[owner[pd.Series(elements).isin(names).to_numpy(dtype=bool)]] = True
     return out
 
 

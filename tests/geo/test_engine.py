@@ -92,6 +92,22 @@ def test_whole_store_rank_spans_both_grids(geo_engine: Any) -> None:
     assert not nevada["claims_covered"].any()
 
 
+def test_national_place_labels_name_no_missing_value_and_no_far_place(geo_engine: Any) -> None:
+    """Every cell of the country reads by place: no label ends in the NaN of a missing
+    deposit name (``...: nan``), and none names a place thousands of km away (Guam's cells
+    once read "5598 km SW of Atka"); distances are on the ellipsoid."""
+    from geo.places import MAX_LABEL_PLACE_KM
+
+    cells = geo_engine.components(RankParams(top=None, cell_km=25.0)).table
+    labels = cells["place_label"]
+    assert not labels.str.contains(r": nan$|(?:^|, )nan County", regex=True).any()
+    far = cells["nearest_place_km"] > MAX_LABEL_PLACE_KM
+    assert far.any()  # the Pacific islands and the Aleutians' far ends
+    assert not labels[far].str.contains(" km ", regex=False).any()
+    guam = cells.loc[cells["state"].eq("GU").to_numpy()]
+    assert len(guam) and guam["place_label"].str.startswith("Guam County, GU").all()
+
+
 def test_cell_lookup(geo_engine: Any) -> None:
     params = RankParams(filter=DepositFilter(commodities="critical", bbox=NORCAL))
     best = geo_engine.rank(params).cells.iloc[0]
