@@ -39,9 +39,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Two workers (pytest-xdist; CI has 2 cores), a test module's tests on one worker.
 test: install browser assets lint
-	$(BIN)/pytest -q -p no:cacheprovider -n auto --maxprocesses 2 --dist loadscope
+	$(BIN)/pytest -q -p no:cacheprovider
 
 # Benchmarks (not tests): each prints the machine, data sizes and ratios to its baseline.
 bench: data assets

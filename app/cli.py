@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from app.settings import get_settings, parse_overrides
+from app.collections import default_rank_params
+from app.settings import Settings, get_settings, parse_overrides
 from geo.engine import MemoryEngine, open_engine
 from geo.filters import DepositFilter
 from geo.scoring import (
@@ -164,6 +166,13 @@ def data_status(
 def data_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if unchanged.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            help="Then compute what the first `fedmin serve` would (the enriched deposits "
+            "and the map's first ranking), kept beside the store."
+        ),
+    ] = True,
 ) -> None:
     """Validate and normalize the fetched sources into the store (atomic swap)."""
     settings = get_settings()
@@ -180,6 +189,23 @@ def data_build(
         )
     for layer_id, reason in result.absent.items():
         typer.echo(f"  absent: {layer_id} ({reason})")
+    if warm:
+        _warm(settings)
+
+
+def _warm(settings: Settings) -> None:
+    """Enrich the deposits and rank the map's first view once, at build time: both are
+    written beside the store (``geo.engine``, ``geo.component_files``), so the server's
+    first start and the map's first ranking read them instead of computing them."""
+    started = time.perf_counter()
+    typer.echo("warming: enriched deposits and the map's first ranking ...")
+    try:
+        opened = store.open_store(settings.data_dir)
+        with open_engine(opened, budgets=settings.engine_budgets()) as engine:
+            engine.rank(default_rank_params(settings))
+    except FedminError as exc:
+        _fail(exc)
+    typer.echo(f"warmed in {time.perf_counter() - started:.1f} s")
 
 
 @data_cli.command("list")

@@ -7,10 +7,13 @@ from pathlib import Path
 import orjson
 import pyogrio
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app import settings as settings_module
 from app.cli import cli
+from app.main import create_app
+from app.settings import Settings
 
 
 @pytest.fixture()
@@ -103,3 +106,21 @@ def test_rank_takes_the_critical_list_and_says_which(runner: CliRunner, tmp_path
     assert any(d["commodities"] == ["gold"] for d in deposits)  # gold-only counts here
     result = runner.invoke(cli, ["rank", "--critical-list", "usgs2018"])
     assert result.exit_code == 2 and "usgs2025" in result.output
+
+
+def test_data_build_warms_the_map_first_ranking(runner: CliRunner, data_dir: Path) -> None:
+    """`fedmin data build` (sources unchanged: no rebuild) then ranks the map's first view
+    once; a server started afterwards answers the map's first ranking from the file it
+    wrote, computing no component."""
+    result = runner.invoke(cli, ["data", "build", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output and "warmed in" in result.output
+    settings = Settings(data_dir=data_dir, offline=True, prospectivity_prewarm=False)
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.serving.current.engine
+        # the map's first request (app/map/static/fedmin.js: the overview, top 500)
+        response = client.get(f"/rankings?cell_km={settings.overview_cell_km:g}&top=500")
+        assert response.status_code == 200, response.text
+        assert len(response.json()["features"]) == 500
+        assert engine.stats["components.compute"] == 0
+        assert engine.stats["components.load"] == 1

@@ -431,6 +431,19 @@
     return map.getZoom() !== first.zoom || shift > 50;
   }
 
+  /** The bounds of a layer's features with every feature east of 0° moved a turn west:
+   * the Aleutians' cells west of the antimeridian (and Guam's) sit beside Alaska rather
+   * than across the world (a plain getBounds spanned -179° to 179°: the whole globe). */
+  function westernBounds(group) {
+    const bounds = L.latLngBounds([]);
+    group.eachLayer((layer) => {
+      const b = layer.getBounds();
+      const shift = b.getCenter().lng > 0 ? -360 : 0;
+      bounds.extend([[b.getSouth(), b.getWest() + shift], [b.getNorth(), b.getEast() + shift]]);
+    });
+    return bounds;
+  }
+
   /** Re-rank: with the cells' geometry when the filter or grid changed (or `full`), else
    * scores only, restyling the cells already drawn. */
   async function rerank({ full = false } = {}) {
@@ -458,7 +471,7 @@
       const cells = fedmin.layer('ranked_cells');
       if (config.fit_first_ranking && !state.fitted && !movedSinceInit() && cells && cells.getLayers().length) {
         state.fitted = true;
-        fedmin.map.fitBounds(cells.getBounds(), { padding: [20, 20] });
+        fedmin.map.fitBounds(westernBounds(cells), { padding: [20, 20] });
       }
       const n = (result.features || []).length;
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
