@@ -421,8 +421,8 @@ def kernel_pairs(
 
     Both inputs are (n, 2) metric coordinates in the same CRS; ``cell_tree`` is a KD-tree
     of ``cell_xy`` kept by the caller. One sparse distance query between two KD-trees
-    (scipy): 4.4x faster than a shapely STRtree ``dwithin`` query over the 5.5 million
-    pairs of the national sites at 25 km (0.55 vs 2.45 s).
+    (scipy), then a stable sort by point: 2.3x faster than a shapely STRtree ``dwithin``
+    query with its distances over 3.5 million pairs at 25 km (0.8 vs 1.9 s).
     """
     if len(cell_xy) == 0 or len(point_xy) == 0:
         empty = np.zeros(0, dtype=np.int64)
