@@ -48,7 +48,7 @@ from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST
 from layers.errors import InvalidParameterError, NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind
 from layers.sources.staging import Staging
-from layers.store import Store, deposit_sites
+from layers.store import Store, record_sites
 from layers.suggest import did_you_mean
 
 log = logging.getLogger("fedmin.collections")
@@ -131,10 +131,15 @@ CRITICAL_LIST_COLUMNS = tuple(
 
 
 def critical_lists_per_row(frame: pd.DataFrame) -> list[list[str]]:
-    """Per deposit, the ids of the critical-mineral lists it holds a mineral of."""
+    """Per deposit, the ids of the critical-mineral lists it holds a mineral of.
+
+    Rows share a list per pattern of flags (a few dozen patterns for 300k records): the
+    per-row list building took 0.44 s at 300k records; read-only, as every served value."""
     flags = np.column_stack([critical_flags(frame, i) for i in CRITICAL_LIST_IDS])
+    patterns, pattern_of_row = np.unique(flags, axis=0, return_inverse=True)
     ids = np.array(CRITICAL_LIST_IDS, dtype=object)
-    return [ids[row].tolist() for row in flags]
+    lists = [ids[pattern].tolist() for pattern in patterns]
+    return [lists[i] for i in pattern_of_row.ravel().tolist()]
 
 
 #: Data-coverage topics: the collection that holds the data, and the infrastructure kind
@@ -179,15 +184,10 @@ def _deposits(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
 
 def _deposit_records(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
     """Every source record of every deposits layer, with the ``site_id`` it belongs to."""
-    records = store.kind_frame(LayerKind.DEPOSITS)
-    sites = deposit_sites(store)
-    if "records" in sites.columns:
-        members = sites[["id", "records"]].explode("records")
-        site_of = pd.Series(members["id"].to_numpy(), index=members["records"].to_numpy())
-        site_id = records["id"].map(site_of)
-    else:
-        site_id = records["id"]
-    frame = with_critical_lists(records).assign(
+    records = with_critical_lists(store.kind_frame(LayerKind.DEPOSITS))
+    site_of = record_sites(store)
+    site_id = records["id"] if site_of is None else records["id"].map(site_of)
+    frame = records.assign(
         site_id=site_id.to_numpy(dtype=object), critical_lists=critical_lists_per_row(records)
     )
     return Loaded(frame, store.layer_ids(LayerKind.DEPOSITS))

@@ -42,6 +42,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import shapely
 from tqdm import tqdm
 
@@ -654,6 +657,7 @@ class Store:
         self.root = root
         self.manifest: dict = json.loads((root / MANIFEST).read_text())
         self._frames: dict[str, gpd.GeoDataFrame] = {}
+        self._kind_frames: dict[LayerKind, gpd.GeoDataFrame] = {}
 
     @property
     def build_id(self) -> str:
@@ -666,19 +670,39 @@ class Store:
 
     def frame(self, layer_id: str) -> gpd.GeoDataFrame:
         if layer_id not in self._frames:
-            record = self.manifest["layers"].get(layer_id)
-            if record is None or record["kind"] == LayerKind.RASTER.value:
-                raise NotFoundError(f"no vector layer {layer_id!r} in the store")
-            self._frames[layer_id] = gpd.read_parquet(self.root / record["file"])
+            self._frames[layer_id] = gpd.read_parquet(self._vector_path(layer_id))
         return self._frames[layer_id]
 
+    def _vector_path(self, layer_id: str) -> Path:
+        record = self.manifest["layers"].get(layer_id)
+        if record is None or record["kind"] == LayerKind.RASTER.value:
+            raise NotFoundError(f"no vector layer {layer_id!r} in the store")
+        return self.root / record["file"]
+
     def kind_frame(self, kind: LayerKind) -> gpd.GeoDataFrame:
-        """All layers of one kind in one frame (their ids are disjoint by construction)."""
-        frames = [self.frame(i) for i in self.layer_ids(kind)]
-        if not frames:
-            columns = [*schema.SCHEMAS[kind].columns, "geometry"]
-            return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=4326)
-        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+        """All layers of one kind in one frame (their ids are disjoint by construction).
+
+        Concatenated once; the layers read only for it are not kept apart as well (the
+        300k deposit records were held twice, layer by layer and concatenated). Callers
+        derive frames from it (pandas copies on write), never assign into it."""
+        if kind not in self._kind_frames:
+            ids = self.layer_ids(kind)
+            if not ids:
+                columns = [*schema.SCHEMAS[kind].columns, "geometry"]
+                return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=4326)
+            frames = [
+                self._frames[i] if i in self._frames else gpd.read_parquet(self._vector_path(i))
+                for i in ids
+            ]
+            self._kind_frames[kind] = gpd.GeoDataFrame(
+                pd.concat(frames, ignore_index=True), crs=4326
+            )
+        return self._kind_frames[kind]
+
+    def columns(self, layer_id: str, columns: list[str]) -> pa.Table:
+        """A few columns of a vector layer as Arrow, read now and not cached: for a caller
+        that needs two columns of a layer nobody else holds (``record_sites``)."""
+        return pq.read_table(self._vector_path(layer_id), columns=columns)
 
     def lease(self) -> StoreLease:
         """Keep this build from being pruned by later builds until the lease is released."""
@@ -703,6 +727,18 @@ def deposit_sites(store: Store) -> gpd.GeoDataFrame:
     if SITES_LAYER in store.layer_ids(LayerKind.SITES):
         return store.frame(SITES_LAYER)
     return store.kind_frame(LayerKind.DEPOSITS)
+
+
+def record_sites(store: Store) -> pd.Series | None:
+    """The site id of every deposit record, by record id; None for a store without the
+    sites layer (each record is its own site). From the sites' ``records`` lists alone:
+    reading the whole sites layer for them took 1.35 s of a national start, this 0.1 s."""
+    if SITES_LAYER not in store.layer_ids(LayerKind.SITES):
+        return None
+    table = store.columns(SITES_LAYER, ["id", "records"])
+    members = table["records"].combine_chunks()
+    site_ids = table["id"].to_numpy()[pc.list_parent_indices(members).to_numpy()]
+    return pd.Series(site_ids, index=pc.list_flatten(members).to_numpy(zero_copy_only=False))
 
 
 def open_store(data_dir: Path) -> Store:

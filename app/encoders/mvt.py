@@ -43,6 +43,7 @@ CLOSE_PATH = (1 << COMMAND_BITS) | 7
 #: the fixed cost of the vectorized one (about 0.1 ms).
 FEW_VERTICES = 100
 _VALUE_FIELD = {str: "string_value", bool: "bool_value", int: "int_value", float: "double_value"}
+_NO_CODES = np.zeros(0, dtype=np.int64)
 
 
 def _keep_dimension(geoms: np.ndarray, dims: np.ndarray) -> np.ndarray:
@@ -256,26 +257,29 @@ class TileAttributes:
     def __init__(self, columns: dict[str, list[Any]]):
         self.keys = tuple(columns)
         self.values: list[tuple[str, Any]] = []
-        ids: dict[tuple[type, Any], int] = {}
         n = len(next(iter(columns.values()))) if columns else 0
         self.codes = np.full((n, len(self.keys)), -1, dtype=np.int64)
-        # column by column, each value type factorized by pandas (a dict lookup per cell
-        # took 10 s over the national sites)
+        # per value type, the values coded so far and their codes: a column's distinct
+        # values are looked up and added in bulk (a dict lookup per distinct value took
+        # 1.1 of the 2.1 s of TileAttributes at a 300k-record start)
+        known: dict[type, tuple[pd.Index, np.ndarray]] = {}
         for column, key in enumerate(self.keys):
             values = np.fromiter(columns[key], object, n)
-            types = np.fromiter((type(v) for v in values), object, n)
+            types = np.fromiter(map(type, values), object, n)
             for value_type, value_field in _VALUE_FIELD.items():
                 rows = np.flatnonzero(types == value_type)
                 if not len(rows):
                     continue
                 local, distinct = pd.factorize(values[rows])
+                distinct = pd.Index(distinct, dtype=object)
+                seen, seen_codes = known.get(value_type, (pd.Index([], dtype=object), _NO_CODES))
+                found = seen.get_indexer(distinct)
+                new = found < 0
                 codes = np.empty(len(distinct), dtype=np.int64)
-                for i, value in enumerate(distinct.tolist()):
-                    code = ids.get((value_type, value))
-                    if code is None:
-                        code = ids[value_type, value] = len(self.values)
-                        self.values.append((value_field, value))
-                    codes[i] = code
+                codes[~new] = seen_codes[found[~new]]
+                codes[new] = len(self.values) + np.arange(int(new.sum()))
+                self.values.extend((value_field, v) for v in distinct[new].tolist())
+                known[value_type] = (seen.append(distinct[new]), np.append(seen_codes, codes[new]))
                 self.codes[rows, column] = codes[local]
 
     def with_flags(self, key: str, flags: np.ndarray) -> TileAttributes:

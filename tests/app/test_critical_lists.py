@@ -88,6 +88,20 @@ def test_items_critical_filter_follows_the_list(
         }
 
 
+def test_every_site_names_exactly_the_lists_it_holds_a_mineral_of(
+    client: TestClient, real_store: Store
+) -> None:
+    """``critical_lists`` of every Nevada site against the list tables read here."""
+    doc, ids = _all_items(client, "")
+    expected = {list_id: _critical_ids(real_store, list_id) for list_id in LISTS}
+    assert ids == set(_sites(real_store)["id"])
+    for feature in doc["features"]:
+        holds = {list_id for list_id, sites in expected.items() if feature["id"] in sites}
+        assert set(feature["properties"]["critical_lists"]) == holds, feature["id"]
+    counts = pd.Series([len(f["properties"]["critical_lists"]) for f in doc["features"]])
+    assert set(counts) == {0, 1, 2, 3}  # none, the EO's additions, 2025 and the EO, all three
+
+
 def _lists_of(client: TestClient, site: str) -> list[str]:
     return client.get(f"{ITEMS}/{site}").json()["properties"]["critical_lists"]
 

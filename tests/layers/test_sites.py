@@ -191,3 +191,17 @@ def test_porphyry_inventory_travels_with_its_record(real_store: store.Store) -> 
     porcu = [i for i in items if i["layer"] == "porphyry_copper"]
     assert porcu and {i["record"] for i in porcu} <= set(bingham["records"])
     assert {i["commodity"] for i in porcu} >= {"copper", "molybdenum"}
+
+
+def test_record_sites_names_the_one_site_of_every_record(real_store: store.Store) -> None:
+    """``record_sites`` reads the sites' ``records`` lists alone (not the whole layer): every
+    deposit record of every source is in exactly one site, and Iron Mountain's 15 records,
+    its USMIN mine symbol among them, map to ``mrds:10077593``."""
+    site_of = store.record_sites(real_store)
+    records = real_store.kind_frame(LayerKind.DEPOSITS)
+    assert site_of is not None and site_of.index.is_unique
+    assert len(site_of) == len(records) and set(site_of.index) == set(records["id"])
+    iron_mountain = real_store.frame("sites").set_index("id").loc["mrds:10077593"]
+    members = site_of.loc[list(iron_mountain["records"])]
+    assert len(members) == 15 and set(members) == {"mrds:10077593"}
+    assert site_of["usmin:5526061-26"] == "mrds:10077593"
