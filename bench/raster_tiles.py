@@ -4,7 +4,7 @@
 
 The same 39 tiles, z4 to z12 around the data, of two rasters: the prospectivity surface
 of the default filter (the COG fedmin computed and cached for it) and the store's DEM.
-fedmin runs with its rendered-tile cache off (``FEDMIN_TILE_CACHE_ENTRIES=0``), so every
+fedmin runs with its rendered-tile cache off (``FEDMIN_TILE_CACHE_BYTES=0``), so every
 request resolves the surface and cuts the tile from the COG with rio-tiler: the
 *uncached* tile. TiTiler (``titiler.core``'s ``TilerFactory``, ``bench/_titiler_app.py``)
 gets the file path, the same rescale, colormap and resampling. Both are one uvicorn
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.concurrency} concurrent clients",
         store,
     )
-    fedmin = _common.fedmin_server(FEDMIN_TILE_CACHE_ENTRIES="0").start()
+    fedmin = _common.fedmin_server(FEDMIN_TILE_CACHE_BYTES="0").start()
     titiler = _common.Server("_titiler_app:create_app", app_dir=BENCH_DIR).start()
     listed = json.loads(_common.LeanClient(fedmin.base).get("/rasters")[2])
     styles = {r["id"]: r["style"] for r in listed["rasters"]}  # TiTiler gets the same

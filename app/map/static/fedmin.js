@@ -62,7 +62,8 @@
     counties: () => ({ fill: false, color: P.basemap.county_line, weight: 0.5, opacity: 0.8 }),
     deposits: (p, z) => {
       const critical = truthy(p.critical);
-      const radius = z >= 10 ? 5.5 : z >= 7 ? 4 : 3;
+      // small at the national zooms, where a 25 km cell is 3-6 px: the dots must not hide it
+      const radius = z >= 10 ? 5.5 : z >= 7 ? 4 : z >= 6 ? 3 : 2;
       return {
         radius, fill: true, fillColor: statusColor(p.dev_status), fillOpacity: 0.95,
         color: critical ? P.deposit_ring.critical : P.deposit_ring.other,
