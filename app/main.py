@@ -17,6 +17,7 @@ from app.routers import map as map_routes
 from app.routing import CheckedRoute, document_empty_values
 from app.settings import Settings, get_settings
 from app.state import ServingState, freeze_heap
+from geo.caches import release_free_memory
 from geo.landcoverage import coverage_summary, declared_coverage
 from layers.store import Store
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.serving = serving = ServingState(settings)  # the store build being served
         serving.start_watching()
         freeze_heap()  # the first requests must not pay a full collection of start-up's heap
+        release_free_memory()  # and start-up's transient heap goes back to the system
         try:
             yield
         finally:

@@ -14,6 +14,8 @@ An entry larger than the whole budget is computed and returned but not kept.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -180,3 +182,16 @@ class ByteLRU(Generic[V]):
 
 def total_bytes(caches: Iterable[ByteLRU[Any]]) -> int:
     return sum(c.bytes for c in caches)
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere). glibc keeps freed pages in its arenas, so a process stays at the peak of
+    its transient work for ever: after a store switch, the peak of two builds (2.48 GiB
+    instead of 2.22 on the 8.5k store); after the national store's first ranking (the
+    store-wide grid and its cell statics), 3.9 GiB where 3.0 were in use. Called after
+    such one-off work, never per request (a trim takes tens of milliseconds)."""
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)

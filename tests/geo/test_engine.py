@@ -141,7 +141,13 @@ def test_empty_filter_result_is_an_empty_ranking_with_a_note(geo_engine: Any) ->
 
 
 def test_limits_and_engine_kinds(geo_engine: Any, geo_store: Any) -> None:
-    with pytest.raises(LimitExceededError):
+    with pytest.raises(LimitExceededError) as first:
         geo_engine.rank(RankParams(cell_km=0.5, max_cells=1000))
+    refused = geo_engine.stats["components.refused"]
+    # the same filter and grid with other weights: refused at once, with the same reason
+    with pytest.raises(LimitExceededError) as again:
+        geo_engine.rank(RankParams(cell_km=0.5, max_cells=1000, weights={"access": 1.0}))
+    assert str(again.value) == str(first.value) and "1000 cells of 0.5 km" in str(first.value)
+    assert geo_engine.stats["components.refused"] == refused + 1
     with pytest.raises(InvalidParameterError):
         open_engine(geo_store, kind="quantum")
