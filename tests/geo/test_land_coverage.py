@@ -25,6 +25,7 @@ from geo.filters import DepositFilter
 from geo.landstatus import LAND_SHARE_COLUMNS, overlay_land_status
 from geo.scoring import RankParams
 from layers.schema import LayerKind
+from layers.store import record_sites
 
 
 def _row(enriched: gpd.GeoDataFrame, deposit_id: str) -> Any:
@@ -34,11 +35,11 @@ def _row(enriched: gpd.GeoDataFrame, deposit_id: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def site_of(enriched: gpd.GeoDataFrame) -> pd.Series:
+def site_of(geo_store: Any) -> pd.Series:
     """Site id by record id (every record lies in exactly one site)."""
-    members = enriched[["id", "records"]].explode("records")
-    assert members["records"].is_unique
-    return members.set_index("records")["id"]
+    site_of = record_sites(geo_store)
+    assert site_of is not None and site_of.index.is_unique
+    return site_of
 
 
 def _site(enriched: gpd.GeoDataFrame, site_of: pd.Series, record_id: str) -> Any:
