@@ -13,6 +13,8 @@ other state.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import geopandas as gpd
@@ -37,6 +39,9 @@ ALASKA_ANTIMERIDIAN_LON = 170.0
 #: Coverage polygons are widened seaward by this much (degrees, about 5 km) so coastal
 #: deposits just outside the 1:10m shoreline stay covered; never into other states.
 COVERAGE_SEAWARD_TOLERANCE_DEG = 0.05
+
+#: Threads for the nearest-line searches (GEOS releases the GIL while it searches).
+NEAREST_THREADS = os.cpu_count() or 1
 
 DISTANCE_COLUMNS = {kind: f"dist_{kind}_m" for kind in INFRASTRUCTURE_KINDS}
 
@@ -181,21 +186,35 @@ class InfrastructureIndex:
     def distances_lonlat(
         self, lon: np.ndarray, lat: np.ndarray, index: pd.Index | None = None
     ) -> pd.DataFrame:
-        """As ``distances``, from lon/lat arrays (cell centres need no GeoSeries)."""
+        """As ``distances``, from lon/lat arrays (cell centres need no GeoSeries).
+
+        One nearest search per (kind, metric CRS), run on ``NEAREST_THREADS`` threads:
+        GEOS releases the GIL, so at 300k deposits the four kinds take about half the
+        time they took one after another on two cores.
+        """
         n = len(lon)
         out = {col: np.full(n, np.nan) for col in DISTANCE_COLUMNS.values()}
         groups = split_by_metric_crs(metric_epsg_for_lonlat(lon, lat))
+        searches = []
         for kind, column in DISTANCE_COLUMNS.items():
             covered = self.covered(kind, lon, lat)
             for epsg, positions in groups.items():
                 pos = positions[covered[positions]]
-                if len(pos) == 0:
-                    continue
-                x, y = project_lonlat(lon[pos], lat[pos], epsg)
-                tree = self._tree(kind, epsg)
-                (inputs, _), dist = tree.query_nearest(
-                    shapely.points(x, y), return_distance=True, all_matches=False
-                )
+                if len(pos):  # projected and tree built here: the threads only search
+                    x, y = project_lonlat(lon[pos], lat[pos], epsg)
+                    searches.append((column, pos, self._tree(kind, epsg), x, y))
+
+        def nearest(search: tuple) -> tuple[np.ndarray, np.ndarray]:
+            _, _, tree, x, y = search
+            (inputs, _), dist = tree.query_nearest(
+                shapely.points(x, y), return_distance=True, all_matches=False
+            )
+            return inputs, dist
+
+        with ThreadPoolExecutor(min(NEAREST_THREADS, max(len(searches), 1))) as pool:
+            for (column, pos, *_), (inputs, dist) in zip(
+                searches, pool.map(nearest, searches), strict=True
+            ):
                 out[column][pos[inputs]] = dist
         return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(n))
 
