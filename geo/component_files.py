@@ -30,9 +30,11 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from geo.components import RankComponents
 from layers.sources.staging import Staging
+from layers.store import read_geoparquet
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ def read_components(path: Path, key: str) -> RankComponents | None:
             if header["key"] != key:
                 log.warning("ignoring ranking components of another key in %s", path)
                 return None
-            table = gpd.read_parquet(io.BytesIO(stored["table"].tobytes()))
+            table = read_geoparquet(pa.BufferReader(stored["table"].tobytes()))
             arrays = {name: stored[name] for name in ARRAY_FIELDS}
     except FileNotFoundError:
         return None

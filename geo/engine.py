@@ -87,7 +87,7 @@ from geo.surface_cache import SurfaceCache
 from geo.validation import holdout_validation
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
 from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind, flatten_lists
-from layers.store import deposit_sites
+from layers.store import deposit_sites, read_geoparquet
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ class MemoryEngine:
         path = self.cache_path
         if self.cache and path.exists():
             try:
-                return _normalize_enriched(gpd.read_parquet(path))
+                return _normalize_enriched(read_geoparquet(path))
             except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                 log.warning("ignoring unreadable cache %s: %s", path, exc)
         enriched = _normalize_enriched(self.enrich(deposit_sites(self.store)))
@@ -559,7 +559,7 @@ class MemoryEngine:
             path = self._grid_cache_path(params)
             if self.cache and path.exists():
                 try:
-                    grid = grid_from_frame(gpd.read_parquet(path), params.spec, params.reach_m)
+                    grid = grid_from_frame(read_geoparquet(path), params.spec, params.reach_m)
                 except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                     log.warning("ignoring unreadable cache %s: %s", path, exc)
                 else:

@@ -197,3 +197,50 @@ def test_bad_inputs_are_rejected_and_the_previous_store_survives(
     assert still.root == good.root
     assert json.loads((still.root / "manifest.json").read_text())["layers"]["mrds"]["rows"] == 4330
     assert not list((tmp_path / "stores").glob(".tmp-*"))
+
+
+def test_read_geoparquet_reads_every_store_layer_as_geopandas_does(
+    real_store: store.Store,
+) -> None:
+    """The store's own reader (CRS parsed once, GeoArrow decoded by shapely) gives the
+    frames geopandas gives: columns, dtypes, index, CRS and every vertex."""
+    import geopandas as gpd
+    from geopandas.testing import assert_geodataframe_equal
+
+    vector = [k for k, v in real_store.manifest["layers"].items() if v["kind"] != "raster"]
+    assert len(vector) > 30
+    for layer_id in vector:
+        path = real_store.root / real_store.manifest["layers"][layer_id]["file"]
+        expected, got = gpd.read_parquet(path), store.read_geoparquet(path)
+        assert_geodataframe_equal(got, expected, check_less_precise=False)
+        assert list(got.dtypes) == list(expected.dtypes), layer_id
+        assert got.geometry.geom_equals_exact(expected.geometry, 0).all(), layer_id
+        assert got.crs == expected.crs and got.crs.to_epsg() == 4326
+
+
+def test_read_geoparquet_decodes_wkb_and_hands_nulls_to_geopandas(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pyarrow as pa
+    import shapely
+    from geopandas.testing import assert_geodataframe_equal
+
+    frame = gpd.GeoDataFrame(  # synthetic fixture: three polygons, one with a hole
+        {"id": ["a", "b", "c"], "n": [1, 2, 3]},
+        geometry=[
+            shapely.box(-116.5, 39.1, -116.0, 39.4),
+            shapely.box(-120.25, 41.0, -120.0, 41.5),
+            shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 0)], [[(1, 0.5), (3, 0.5), (3, 2.5)]]),
+        ],
+        crs=4326,
+    )
+    for encoding in ("WKB", "geoarrow"):
+        path = tmp_path / f"{encoding}.parquet"
+        frame.to_parquet(path, geometry_encoding=encoding.lower())
+        assert_geodataframe_equal(store.read_geoparquet(path), frame)
+        buffer = pa.BufferReader(path.read_bytes())
+        assert_geodataframe_equal(store.read_geoparquet(buffer), frame)
+    with_null = frame.assign(geometry=[None, *frame.geometry[1:]])
+    with_null.to_parquet(tmp_path / "null.parquet")
+    got = store.read_geoparquet(pa.BufferReader((tmp_path / "null.parquet").read_bytes()))
+    assert got.geometry.isna().tolist() == [True, False, False]
+    assert got.crs.to_epsg() == 4326
