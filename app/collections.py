@@ -20,6 +20,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.encoders.mvt import TileAttributes
 from app.settings import Settings
-from geo.caches import ByteLRU
+from geo.caches import ByteLRU, usable_cores
 from geo.cql import CqlFilter
 from geo.engine import CACHE_DIR, ENRICH_VERSION, MemoryEngine
 from geo.filters import DepositFilter, critical_column, critical_flags, with_critical_lists
@@ -134,11 +135,15 @@ def critical_lists_per_row(frame: pd.DataFrame) -> list[list[str]]:
     """Per deposit, the ids of the critical-mineral lists it holds a mineral of.
 
     Rows share a list per pattern of flags (a few dozen patterns for 300k records): the
-    per-row list building took 0.44 s at 300k records; read-only, as every served value."""
+    per-row list building took 0.44 s at 300k records; read-only, as every served value.
+    A pattern is the flags packed as bits (``np.unique`` over rows of booleans took
+    0.23 s at 300k, over the packed integers 3 ms)."""
     flags = np.column_stack([critical_flags(frame, i) for i in CRITICAL_LIST_IDS])
-    patterns, pattern_of_row = np.unique(flags, axis=0, return_inverse=True)
-    ids = np.array(CRITICAL_LIST_IDS, dtype=object)
-    lists = [ids[pattern].tolist() for pattern in patterns]
+    bits = 1 << np.arange(len(CRITICAL_LIST_IDS), dtype=np.int64)
+    patterns, pattern_of_row = np.unique(flags @ bits, return_inverse=True)
+    lists = [
+        [i for i, bit in zip(CRITICAL_LIST_IDS, bits, strict=True) if p & bit] for p in patterns
+    ]
     return [lists[i] for i in pattern_of_row.ravel().tolist()]
 
 
@@ -836,6 +841,9 @@ _BUILT: weakref.WeakValueDictionary[tuple[str, str, str], Collection] = (
     weakref.WeakValueDictionary()
 )
 _BUILT_LOCK = threading.Lock()
+#: One lock per key, so collections of one build are built side by side but each once
+#: (a few dozen small locks per store build, kept for the process).
+_BUILDING: dict[tuple[str, str, str], threading.Lock] = {}
 
 
 class CollectionRegistry:
@@ -848,9 +856,12 @@ class CollectionRegistry:
         self.specs = {spec.id: spec for spec in COLLECTIONS}
         self._loaded: dict[str, Collection] = {}
         self._lock = threading.Lock()
-        for spec in COLLECTIONS:
-            if not spec.lazy:
-                self._loaded[spec.id] = self._build(spec)
+        eager = [spec for spec in COLLECTIONS if not spec.lazy]
+        # Side by side: the deposit records (read and decoded from 36 layers) need not
+        # wait for the engine's sites, which the ``deposits`` collection does.
+        with ThreadPoolExecutor(settings.startup_threads or usable_cores()) as pool:
+            for spec, built in zip(eager, pool.map(self._build, eager), strict=True):
+                self._loaded[spec.id] = built
 
     def _build(self, spec: CollectionSpec) -> Collection:
         if spec.lazy:  # lazy loaders may depend on the settings (the default ranking)
@@ -859,6 +870,8 @@ class CollectionRegistry:
             )
         key = (str(self.store.root), self.store.manifest["build_id"], spec.id)
         with _BUILT_LOCK:
+            building = _BUILDING.setdefault(key, threading.Lock())
+        with building:
             built = _BUILT.get(key)
             if built is None:
                 loaded = spec.load(self.store, self.engine, self.settings)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import threading
 import time
 from collections import Counter
@@ -41,7 +40,7 @@ import numpy as np
 
 from app.collections import CRITICAL_LIST_COLUMNS
 from app.exports import Shortlist
-from geo.caches import ByteLRU, nbytes
+from geo.caches import ByteLRU, nbytes, usable_cores
 from geo.engine import MemoryEngine
 from geo.filters import critical_flags
 from geo.grid import point_cell_ids
@@ -77,11 +76,7 @@ def default_workers() -> int:
     """The ranking executor's size by default: the cores this process may run on, less
     one for the event loop (the cheap requests), at least one. Rankings are partly pure
     Python: more threads than that only take the GIL from the event loop."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, usable_cores() - 1)
 
 
 class RankingService:

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Threads of the rankings' own executor; None: the cores this process "
         "may use less one (kept for the event loop), at least one.",
     )
+    startup_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Threads building the eager collections at start-up (reading, decoding "
+        "and indexing release the GIL); None: the cores this process may use.",
+    )
     ranking_queue: int = Field(
         4,
         ge=0,

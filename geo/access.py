@@ -13,7 +13,6 @@ other state.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
@@ -24,6 +23,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from geo.caches import usable_cores
 from layers.schema import INFRASTRUCTURE_KINDS, LayerKind
 
 LOWER48_EPSG = 5070
@@ -41,7 +41,7 @@ ALASKA_ANTIMERIDIAN_LON = 170.0
 COVERAGE_SEAWARD_TOLERANCE_DEG = 0.05
 
 #: Threads for the nearest-line searches (GEOS releases the GIL while it searches).
-NEAREST_THREADS = os.cpu_count() or 1
+NEAREST_THREADS = usable_cores()
 
 DISTANCE_COLUMNS = {kind: f"dist_{kind}_m" for kind in INFRASTRUCTURE_KINDS}
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
 from typing import Any, Self
 
 import dask
@@ -57,7 +56,7 @@ import shapely
 from distributed import Client, Future, LocalCluster
 
 from geo.access import InfrastructureIndex
-from geo.caches import EngineBudgets
+from geo.caches import EngineBudgets, usable_cores
 from geo.engine import ENRICHED_COLUMNS, MemoryEngine
 from geo.grid import Grid
 from geo.landcoverage import LandCoverage
@@ -81,12 +80,6 @@ _ROW = "_fedmin_row"
 
 #: Up to this many usable cores, the default ``LocalCluster`` runs threads in-process.
 SMALL_HOST_CORES = 2
-
-
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
 
 
 def local_cluster_kwargs(

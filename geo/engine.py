@@ -854,7 +854,8 @@ class MemoryEngine:
         """Per cell, its land by status (``LAND_SHARE_COLUMNS``, shares summing to 1) and
         its names (``PLACE_COLUMNS``: state, county, governed land units, nearest place);
         cell statics, so base grids keep them per cell. The land polygons are projected
-        and cut once for both."""
+        and cut once for both; the governed units are overlaid on a thread beside the
+        shares (a national 25 km grid of 15,625 cells: 19 -> 12 s)."""
         self.stats["land"] += 1
         cells = grid.cells
         n = len(cells)
@@ -871,18 +872,22 @@ class MemoryEngine:
             metric = grid.metric_geometry[sel]
             box = cells_lonlat_box(lon[sel], lat[sel], pad)
             cut = cut_lands(metric, code, self._lands, box)
-            areas = land_share_areas(
-                metric,
-                cut,
-                self._lands,
-                self._active_claims,
-                code,
-                box,
-                complete_fraction(metric, self._complete_in(code)),
-            )
+            shapely.prepare(cut.pieces)  # here, once: both threads below test against them
+            with ThreadPoolExecutor(1) as pool:  # GEOS overlays, the GIL released
+                governed = pool.submit(governed_units, metric, cut, self._lands)
+                areas = land_share_areas(
+                    metric,
+                    cut,
+                    self._lands,
+                    self._active_claims,
+                    code,
+                    box,
+                    complete_fraction(metric, self._complete_in(code)),
+                )
+                governed_by_cell = governed.result()
             land = np.maximum(shapely.area(metric), 1e-9)
             shares[sel] = np.column_stack([areas[p] / land for p in LAND_SHARE_PARTS])
-            for i, value in zip(sel, governed_units(metric, cut, self._lands), strict=True):
+            for i, value in zip(sel, governed_by_cell, strict=True):
                 units[i] = value
         state, county = self.places.admin(lon, lat)
         place, km, bearing = self.places.nearest(lon, lat, epsg)

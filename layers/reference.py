@@ -151,7 +151,9 @@ def commodity_mask(commodities: pd.Series, names: frozenset[str]) -> np.ndarray:
     """True where a deposit's commodity list shares a name with ``names`` (vectorized)."""
     owner, elements = flatten_lists(commodities)
     out = np.zeros(len(commodities), dtype=bool)
-    out[owner[pd.Series(elements).isin(names).to_numpy(dtype=bool)]] = True
+    # object dtype: pandas would otherwise infer Arrow strings for the elements and
+    # convert them back to test them (0.135 against 0.1 s over 300k records).
+    out[owner[pd.Series(elements, dtype=object).isin(names).to_numpy(dtype=bool)]] = True
     return out
 
 

@@ -732,6 +732,8 @@ class Store:
         self.manifest: dict = json.loads((root / MANIFEST).read_text())
         self._frames: dict[str, gpd.GeoDataFrame] = {}
         self._kind_frames: dict[LayerKind, gpd.GeoDataFrame] = {}
+        #: Start-up builds collections on several threads: each frame is still read once.
+        self._reading = threading.RLock()
 
     @property
     def build_id(self) -> str:
@@ -743,9 +745,10 @@ class Store:
         ]
 
     def frame(self, layer_id: str) -> gpd.GeoDataFrame:
-        if layer_id not in self._frames:
-            self._frames[layer_id] = read_geoparquet(self._vector_path(layer_id))
-        return self._frames[layer_id]
+        with self._reading:
+            if layer_id not in self._frames:
+                self._frames[layer_id] = read_geoparquet(self._vector_path(layer_id))
+            return self._frames[layer_id]
 
     def _vector_path(self, layer_id: str) -> Path:
         record = self.manifest["layers"].get(layer_id)
@@ -759,6 +762,10 @@ class Store:
         Concatenated once; the layers read only for it are not kept apart as well (the
         300k deposit records were held twice, layer by layer and concatenated). Callers
         derive frames from it (pandas copies on write), never assign into it."""
+        with self._reading:
+            return self._kind_frame(kind)
+
+    def _kind_frame(self, kind: LayerKind) -> gpd.GeoDataFrame:
         if kind not in self._kind_frames:
             ids = self.layer_ids(kind)
             if not ids:

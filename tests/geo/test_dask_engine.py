@@ -19,7 +19,8 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
-from geo.dask_engine import DaskClusterError, DaskEngine, local_cluster_kwargs, usable_cores
+from geo.caches import usable_cores
+from geo.dask_engine import DaskClusterError, DaskEngine, local_cluster_kwargs
 from geo.engine import ENRICHED_COLUMNS, MemoryEngine, open_engine
 from geo.filters import DepositFilter
 from geo.scoring import COMPONENTS, RankParams
