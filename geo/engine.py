@@ -855,7 +855,7 @@ class MemoryEngine:
         its names (``PLACE_COLUMNS``: state, county, governed land units, nearest place);
         cell statics, so base grids keep them per cell. The land polygons are projected
         and cut once for both; the governed units are overlaid on a thread beside the
-        shares (a national 25 km grid of 15,625 cells: 19 -> 12 s)."""
+        shares (the first 25 km ranking of 300k deposits, 15,625 cells: 24.3 -> 18.5 s)."""
         self.stats["land"] += 1
         cells = grid.cells
         n = len(cells)
