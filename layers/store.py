@@ -715,7 +715,7 @@ def read_geoparquet(
     if crs is not None:
         crs = _parsed_crs(json.dumps(crs, sort_keys=True))
     covering = {  # GeoParquet 1.1 bbox columns: geopandas leaves them out, as here
-        path[0] for path in described[name].get("covering", {}).get("bbox", {}).values()
+        parts[0] for parts in described[name].get("covering", {}).get("bbox", {}).values()
     }
     table = table.drop_columns([c for c in covering if c in table.column_names])
     frame = table.drop_columns([name]).to_pandas()
