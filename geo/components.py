@@ -77,6 +77,10 @@ class RankComponents:
     #: producer (held out); the open-land gate re-runs the validation on its cells.
     point_cells: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     developed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: ``gated_validation`` by ``min_open_land``: it depends on the gate, not the
+    #: weights, so a weights-only change reuses it instead of re-running the validation
+    #: over every kernel pair.
+    gated_validations: dict[float, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def cell_index(self) -> pd.Index:
@@ -120,7 +124,9 @@ def weighted_ranking(
         params=params.to_dict(),
         manifest=manifest,
         validation=(
-            gated_validation(components, on_open_land) if len(gated) else components.validation
+            _gated_validation(components, on_open_land, params.min_open_land)
+            if len(gated)
+            else components.validation
         ),
         notes=[
             *components.notes,
@@ -128,6 +134,16 @@ def weighted_ranking(
             *development_notes(components.table, on_open_land & ~undeveloped, params),
         ],
     )
+
+
+def _gated_validation(
+    components: RankComponents, kept: np.ndarray, min_open_land: float
+) -> dict[str, Any]:
+    """``gated_validation``, computed once per gate value of the components."""
+    found = components.gated_validations.get(min_open_land)
+    if found is None:
+        found = components.gated_validations[min_open_land] = gated_validation(components, kept)
+    return found
 
 
 def gated_validation(components: RankComponents, kept: np.ndarray) -> dict[str, Any]:

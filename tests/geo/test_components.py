@@ -74,6 +74,8 @@ def test_weights_only_change_reuses_components_and_equals_a_fresh_engine(
     assert {step: delta[step] for step in WEIGHT_INDEPENDENT_STEPS} == dict.fromkeys(
         WEIGHT_INDEPENDENT_STEPS, 0
     )
+    # The validation depends on the gates, not the weights: the same one, not re-run.
+    assert result.validation is first.validation and result.validation["held_out"] > 0
     # The weights did change the answer...
     scores = first.all_cells["score"].reindex(result.all_cells.index).to_numpy()
     assert not np.allclose(scores, result.all_cells["score"].to_numpy())
