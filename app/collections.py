@@ -493,22 +493,35 @@ class EncodedFeatures:
         ).hexdigest()[:16]
         path = directory / f"features-{digest}.bin"
         offsets_path = path.with_suffix(".offsets.npy")
+        found = cls._mapped(path, offsets_path, len(frame))
+        if found is not None:
+            return found
+        features = cls.encode(frame, ids, columns, json_columns)
+        if features._write(path, offsets_path):
+            # Mapped from the file just written, so the first start holds what later
+            # starts hold: the encoded buffer (660 MB at 300k deposits) was kept in the
+            # heap of the process that wrote it.
+            return cls._mapped(path, offsets_path, len(frame)) or features
+        return features
+
+    @classmethod
+    def _mapped(cls, path: Path, offsets_path: Path, rows: int) -> EncodedFeatures | None:
+        """The features written at ``path`` mapped read-only, or None when they are not
+        there (or unreadable, or do not hold ``rows`` rows)."""
         try:
             offsets = np.load(offsets_path)
             with path.open("rb") as file:
                 buffer = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-            if len(offsets) == len(frame) + 1 and int(offsets[-1]) == len(buffer):
-                return cls(buffer, offsets)
-            log.warning("ignoring inconsistent encoded features %s", path)
         except (OSError, ValueError):
-            pass  # not written yet (or unreadable): encode and write
-        features = cls.encode(frame, ids, columns, json_columns)
-        features._write(path, offsets_path)
-        return features
+            return None  # not written yet (or unreadable): encode and write
+        if len(offsets) == rows + 1 and int(offsets[-1]) == len(buffer):
+            return cls(buffer, offsets)
+        log.warning("ignoring inconsistent encoded features %s", path)
+        return None
 
-    def _write(self, path: Path, offsets_path: Path) -> None:
+    def _write(self, path: Path, offsets_path: Path) -> bool:
         """Both files or neither (``Staging``), the buffer committed before its offsets:
-        a reader checks that they agree. A read-only store is not an error."""
+        a reader checks that they agree. A read-only store is not an error (False)."""
         offsets = io.BytesIO()
         np.save(offsets, self._offsets)
         try:
@@ -518,6 +531,8 @@ class EncodedFeatures:
                 staging.commit()
         except OSError as exc:
             log.info("encoded features kept in memory only (%s)", exc)
+            return False
+        return True
 
     def __getitem__(self, position: int) -> bytes:
         return self._buffer[self._offsets[position] : self._offsets[position + 1]]
