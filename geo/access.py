@@ -189,8 +189,7 @@ class InfrastructureIndex:
         """As ``distances``, from lon/lat arrays (cell centres need no GeoSeries).
 
         One nearest search per (kind, metric CRS), run on ``NEAREST_THREADS`` threads:
-        GEOS releases the GIL, so at 300k deposits the four kinds take about half the
-        time they took one after another on two cores.
+        GEOS releases the GIL while it searches, so the kinds run side by side.
         """
         n = len(lon)
         out = {col: np.full(n, np.nan) for col in DISTANCE_COLUMNS.values()}

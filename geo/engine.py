@@ -317,7 +317,8 @@ class MemoryEngine:
         """Seam: add land status, infrastructure distances and metric coordinates.
 
         The land overlay runs on a thread beside the distances: both spend most of their
-        time in GEOS, which releases the GIL (a 300k-deposit enrichment 19 -> 11 s).
+        time in GEOS, which releases the GIL (300k deposits: 9.0 s one after the other,
+        7.7 s side by side).
         """
         with ThreadPoolExecutor(1) as pool:
             overlay = pool.submit(overlay_land_status, deposits, self._lands, self.land_coverage)
