@@ -20,8 +20,9 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ import pandas as pd
 import rasterio
 import rasterio.warp
 import shapely
+from pyproj import Transformer
 from starlette.concurrency import run_in_threadpool
 
-from app.encoders.mvt import TileAttributes
+from app.encoders import mvt
+from app.encoders.mvt import VALUE_FIELDS, TileAttributes
 from app.settings import Settings
 from geo.caches import ByteLRU, usable_cores
 from geo.cql import CqlFilter
@@ -73,7 +76,8 @@ class Loaded:
     version: str = ""
 
 
-Loader = Callable[[Store, MemoryEngine, Settings], Loaded]
+#: The engine is None for a spec that does not declare ``uses_engine``.
+Loader = Callable[[Store, MemoryEngine | None, Settings], Loaded]
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,20 @@ class CollectionSpec:
     lazy: bool = False
     #: Columns stored as JSON text, served as the JSON they hold (lists, objects).
     json_columns: tuple[str, ...] = ()
+    #: The loader reads the engine (its deposits, coverage); the others are built while
+    #: the engine opens.
+    uses_engine: bool = False
 
 
 def _kind(kind: LayerKind) -> Loader:
-    def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    def load(store: Store, engine: MemoryEngine | None, settings: Settings) -> Loaded:
         return Loaded(store.kind_frame(kind), store.layer_ids(kind))
 
     return load
 
 
 def _infrastructure(kind: str) -> Loader:
-    def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    def load(store: Store, engine: MemoryEngine | None, settings: Settings) -> Loaded:
         frame = store.kind_frame(LayerKind.INFRASTRUCTURE)
         layers = [
             layer_id
@@ -115,7 +122,7 @@ def _infrastructure(kind: str) -> Loader:
 
 
 def _layer(layer_id: str) -> Loader:
-    def load(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+    def load(store: Store, engine: MemoryEngine | None, settings: Settings) -> Loaded:
         if layer_id not in store.layer_ids():
             frame = store.kind_frame(catalog_layer(layer_id).kind).iloc[0:0]
             return Loaded(frame, [])
@@ -187,7 +194,7 @@ def _deposits(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
     return Loaded(frame.assign(critical_lists=critical_lists_per_row(frame)), layers)
 
 
-def _deposit_records(store: Store, engine: MemoryEngine, settings: Settings) -> Loaded:
+def _deposit_records(store: Store, engine: MemoryEngine | None, settings: Settings) -> Loaded:
     """Every source record of every deposits layer, with the ``site_id`` it belongs to."""
     records = with_critical_lists(store.kind_frame(LayerKind.DEPOSITS))
     site_of = record_sites(store)
@@ -234,6 +241,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         "`critical_lists` names every list the deposit holds a mineral of; in vector tiles "
         "`critical` follows the request's critical_list.",
         _deposits,
+        uses_engine=True,
         filters=DEPOSIT_FILTERS,
         tile_properties=(
             "name",
@@ -274,6 +282,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         "(elsewhere a point's status is unknown, never guessed). Built from the coverage each "
         "land layer declares in the catalog.",
         _land_coverage,
+        uses_engine=True,
         tile_properties=("name", "coverage", "off_unit_status"),
     ),
     CollectionSpec(
@@ -363,6 +372,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         "topic: `extent` is national or regional). An empty area outside reads as no data, "
         "not as nothing there.",
         _data_coverage,
+        uses_engine=True,
         tile_properties=("name", "topic", "extent"),
     ),
     CollectionSpec(
@@ -374,6 +384,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         "Pareto flag and top contributing deposits. Computed on first request. For other "
         "filters or weights use the rankings endpoints.",
         _ranked_cells,
+        uses_engine=True,
         tile_properties=("rank", "score", "potential", "underdevelopment", "access", "land"),
         lazy=True,
     ),
@@ -488,9 +499,7 @@ class EncodedFeatures:
         ``key`` (rows, columns and build), else encoded and written there."""
         if directory is None or not len(frame):
             return cls.encode(frame, ids, columns, json_columns)
-        digest = hashlib.sha256(
-            orjson.dumps([key, columns, json_columns, cls.FILE_VERSION, len(frame)])
-        ).hexdigest()[:16]
+        digest = _cache_digest([key, columns, json_columns, cls.FILE_VERSION, len(frame)])
         path = directory / f"features-{digest}.bin"
         offsets_path = path.with_suffix(".offsets.npy")
         found = cls._mapped(path, offsets_path, len(frame))
@@ -520,19 +529,11 @@ class EncodedFeatures:
         return None
 
     def _write(self, path: Path, offsets_path: Path) -> bool:
-        """Both files or neither (``Staging``), the buffer committed before its offsets:
-        a reader checks that they agree. A read-only store is not an error (False)."""
-        offsets = io.BytesIO()
-        np.save(offsets, self._offsets)
-        try:
-            with Staging() as staging:
-                staging.write(path, [self._buffer])
-                staging.write(offsets_path, [offsets.getvalue()])
-                staging.commit()
-        except OSError as exc:
-            log.info("encoded features kept in memory only (%s)", exc)
-            return False
-        return True
+        """Both files or neither, the buffer committed before its offsets: a reader
+        checks that they agree. A read-only store is not an error (False)."""
+        return _write_together(
+            {path: self._buffer, offsets_path: _npy_bytes(self._offsets)}, "encoded features"
+        )
 
     def __getitem__(self, position: int) -> bytes:
         return self._buffer[self._offsets[position] : self._offsets[position + 1]]
@@ -541,6 +542,74 @@ class EncodedFeatures:
         """The features of ``positions``, in that order."""
         buffer, starts, ends = self._buffer, self._offsets[positions], self._offsets[positions + 1]
         return [buffer[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _cache_digest(key_parts: list[Any]) -> str:
+    """The name of a start-up file: what its content depends on, hashed."""
+    return hashlib.sha256(orjson.dumps(key_parts)).hexdigest()[:16]
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def _write_together(files: dict[Path, bytes | mmap.mmap], what: str) -> bool:
+    """Write ``files`` (path: content) all or none (``Staging``), committed in order; a
+    read-only store is not an error: False, and ``what`` is kept in memory only."""
+    try:
+        with Staging() as staging:
+            for path, content in files.items():
+                staging.write(path, [content])
+            staging.commit()
+    except OSError as exc:
+        log.info("%s kept in memory only (%s)", what, exc)
+        return False
+    return True
+
+
+#: Bump when the coding of tile attributes changes, so older files are ignored.
+TILE_FILE_VERSION = 1
+
+
+def cached_tile_attributes(
+    directory: Path | None, key_parts: list[Any], rows: int, build: Callable[[], TileAttributes]
+) -> TileAttributes:
+    """The tile attributes from ``directory`` when an earlier start wrote them for
+    ``key_parts`` (collection, build, properties), else ``build()`` written there: coding
+    them took 1.1 s of CPU per 300k rows at every start. The codes are mapped from the
+    file (paged in where tiles read them)."""
+    if directory is None or not rows:
+        return build()
+    base = directory / f"tiles-{_cache_digest([*key_parts, TILE_FILE_VERSION, rows])}"
+    values_path, codes_path = base.with_suffix(".values.json"), base.with_suffix(".codes.npy")
+    try:
+        stored = orjson.loads(values_path.read_bytes())
+        codes = np.load(codes_path, mmap_mode="r")
+        fields = [VALUE_FIELDS[i] for i in stored["fields"]]
+        keys, values = tuple(stored["keys"]), list(zip(fields, stored["items"], strict=True))
+    except (OSError, ValueError, LookupError, TypeError):
+        pass  # not written yet (or unreadable): code and write
+    else:
+        if codes.shape == (rows, len(keys)) and (not codes.size or codes.max() < len(values)):
+            return TileAttributes.from_parts(keys, values, codes)
+        log.warning("ignoring inconsistent tile attributes %s", codes_path)
+    attributes = build()
+    stored_values = orjson.dumps(  # flat lists: reading [field, value] pairs took 3x longer
+        {
+            "keys": attributes.keys,
+            "fields": [VALUE_FIELDS.index(f) for f, _ in attributes.values],
+            "items": [v for _, v in attributes.values],
+        }
+    )
+    if _write_together(
+        {values_path: stored_values, codes_path: _npy_bytes(attributes.codes)},
+        "tile attributes",
+    ):  # mapped, as later starts hold them
+        codes = np.load(codes_path, mmap_mode="r")
+        return TileAttributes.from_parts(attributes.keys, attributes.values, codes)
+    return attributes
 
 
 def _feature_bytes(ids: np.ndarray, geoms: np.ndarray, values: dict[str, list[Any]]) -> list[bytes]:
@@ -555,17 +624,20 @@ def _feature_bytes(ids: np.ndarray, geoms: np.ndarray, values: dict[str, list[An
     return out
 
 
-def _priority(frame: gpd.GeoDataFrame, geoms_3857: np.ndarray) -> np.ndarray:
+def _priority(frame: gpd.GeoDataFrame, geoms_3857: np.ndarray | None) -> np.ndarray:
     """Rank of each row for crowded tiles, lower kept first; deterministic (ties by row).
 
     Cells by their ranking, deposits by development status, lines by length and polygons
-    by area (the biggest features are the ones still visible when a tile is crowded).
+    by area (the biggest features are the ones still visible when a tile is crowded);
+    other points (no ``geoms_3857``) in row order.
     """
     if "rank" in frame.columns:
         key = frame["rank"].to_numpy(dtype=float)
     elif "dev_status" in frame.columns:
         order = {s: i for i, s in enumerate(STATUS_PRIORITY)}
         key = frame["dev_status"].map(order).fillna(len(order)).to_numpy(dtype=float)
+    elif geoms_3857 is None:
+        key = np.zeros(len(frame))
     else:
         key = -np.where(
             shapely.get_dimensions(geoms_3857) == 2,
@@ -587,12 +659,14 @@ def _point_xy(geoms: np.ndarray) -> np.ndarray | None:
 
 
 def _box_hits(
-    tree: shapely.STRtree, xy: np.ndarray | None, box: tuple[float, float, float, float]
+    tree: shapely.STRtree | None, xy: np.ndarray | None, box: tuple[float, float, float, float]
 ) -> np.ndarray:
-    """Positions, ascending, of the rows whose geometry intersects the closed box."""
+    """Positions, ascending, of the rows whose geometry intersects the closed box: the
+    points ``xy`` when given, else the geometries of ``tree``."""
     if xy is not None:
         x, y = xy[:, 0], xy[:, 1]
         return np.flatnonzero((x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3]))
+    assert tree is not None
     return np.sort(tree.query(shapely.box(*box), predicate="intersects"))
 
 
@@ -629,29 +703,37 @@ class Collection:
         self.columns = [
             c for c in frame.columns if c not in ("id", frame.geometry.name, *spec.hidden)
         ]
-        tiled = [key for key in spec.tile_properties if key in self.columns]
-        values = _json_columns(frame, tiled, spec.json_columns)
-        absent = [None] * len(frame)
-        self.tile_attributes = TileAttributes(
-            {key: values.get(key, absent) for key in spec.tile_properties}
-            | {"id": self.ids.tolist()}
+        cache_key = f"{spec.id}:{self.version}:enrich-v{ENRICH_VERSION}"
+        self.tile_attributes = cached_tile_attributes(
+            cache_dir,
+            [cache_key, spec.tile_properties, spec.json_columns],
+            len(frame),
+            lambda: self._code_tile_attributes(frame),
         )
         self._tile_attributes_by_list = {DEFAULT_CRITICAL_LIST: self.tile_attributes}
         self.geoms: np.ndarray = frame.geometry.to_numpy()
         #: Each row as an encoded GeoJSON Feature (``app.encoders.geojson`` joins a page).
         self.features = EncodedFeatures.cached(
             cache_dir,
-            f"{spec.id}:{self.version}:enrich-v{ENRICH_VERSION}",
+            cache_key,
             frame,
             self.ids,
             self.columns,
             spec.json_columns,
         )
-        self.tree = shapely.STRtree(self.geoms)
-        self.geoms_3857: np.ndarray = frame.geometry.to_crs(3857).to_numpy()
-        self.tree_3857 = shapely.STRtree(self.geoms_3857)
-        self._xy, self._xy_3857 = _point_xy(self.geoms), _point_xy(self.geoms_3857)
-        self.priority = _priority(frame, self.geoms_3857)
+        self._xy = _point_xy(self.geoms)
+        self.tree: shapely.STRtree | None = None
+        self.tree_3857: shapely.STRtree | None = None
+        self._xy_3857: np.ndarray | None = None
+        if self._xy is None:
+            self.tree = shapely.STRtree(self.geoms)
+            self.tree_3857 = shapely.STRtree(self.geoms_3857)
+        else:  # a box is four comparisons, a tile numpy: no trees, no Mercator geometries
+            # (0.6 s of a start per 300k points, and 30 MB)
+            to_3857 = Transformer.from_crs(4326, 3857, always_xy=True)  # as ``to_crs``
+            x, y = to_3857.transform(self._xy[:, 0], self._xy[:, 1])
+            self._xy_3857 = np.column_stack([x, y])
+        self.priority = _priority(frame, None if self.is_points else self.geoms_3857)
         self.bounds = (
             [round(float(v), 6) for v in shapely.total_bounds(self.geoms)] if len(frame) else None
         )
@@ -668,9 +750,40 @@ class Collection:
         self._all_positions.flags.writeable = False
         self._lock = threading.Lock()
 
+    def _code_tile_attributes(self, frame: gpd.GeoDataFrame) -> TileAttributes:
+        tiled = [key for key in self.spec.tile_properties if key in self.columns]
+        values = _json_columns(frame, tiled, self.spec.json_columns)
+        absent = [None] * len(frame)
+        return TileAttributes(
+            {key: values.get(key, absent) for key in self.spec.tile_properties}
+            | {"id": self.ids.tolist()}
+        )
+
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @cached_property
+    def geoms_3857(self) -> np.ndarray:
+        """The geometries in Web Mercator (for points, built only when asked)."""
+        if self._xy_3857 is not None:
+            return shapely.points(self._xy_3857)
+        return self.frame.geometry.to_crs(3857).to_numpy()
+
+    def encode_tile(
+        self,
+        positions: np.ndarray,
+        attributes: TileAttributes,
+        bounds: tuple[float, float, float, float],
+        extent: int,
+        buffer: int,
+    ) -> bytes | None:
+        """The MVT layer of the rows at ``positions`` (``app.encoders.mvt``)."""
+        if self._xy_3857 is not None:
+            xy = self._xy_3857[positions]
+            return mvt.encode_point_tile(self.id, xy, attributes, positions, bounds, extent, buffer)
+        geoms = self.geoms_3857[positions]
+        return mvt.encode_tile(self.id, geoms, attributes, positions, bounds, extent, buffer)
 
     @property
     def is_points(self) -> bool:
@@ -862,26 +975,37 @@ _BUILDING: dict[tuple[str, str, str], threading.Lock] = {}
 
 
 class CollectionRegistry:
-    """Collections by id; eager ones built at start-up, lazy ones on first ``get``."""
+    """Collections by id; eager ones built at start-up, lazy ones on first ``get``.
 
-    def __init__(self, store: Store, engine: MemoryEngine, settings: Settings):
+    ``engine`` may still be opening (a future): the collections that do not read it (the
+    deposit records, decoded from 36 layers, and every plain layer) are built meanwhile,
+    side by side, and those that do (``uses_engine``) once it is open.
+    """
+
+    def __init__(
+        self, store: Store, engine: MemoryEngine | Future[MemoryEngine], settings: Settings
+    ):
         self.store = store
-        self.engine = engine
         self.settings = settings
         self.specs = {spec.id: spec for spec in COLLECTIONS}
+        self._opening = engine
         self._loaded: dict[str, Collection] = {}
         self._lock = threading.Lock()
         eager = [spec for spec in COLLECTIONS if not spec.lazy]
-        # Side by side: the deposit records (read and decoded from 36 layers) need not
-        # wait for the engine's sites, which the ``deposits`` collection does.
         with ThreadPoolExecutor(settings.startup_threads or usable_cores()) as pool:
             for spec, built in zip(eager, pool.map(self._build, eager), strict=True):
                 self._loaded[spec.id] = built
+        self.engine = self._engine()
+
+    def _engine(self) -> MemoryEngine:
+        opening = self._opening
+        return opening.result() if isinstance(opening, Future) else opening
 
     def _build(self, spec: CollectionSpec) -> Collection:
+        engine = self._engine() if spec.uses_engine else None
         if spec.lazy:  # lazy loaders may depend on the settings (the default ranking)
             return Collection(
-                spec, spec.load(self.store, self.engine, self.settings), self.store.manifest
+                spec, spec.load(self.store, engine, self.settings), self.store.manifest
             )
         key = (str(self.store.root), self.store.manifest["build_id"], spec.id)
         with _BUILT_LOCK:
@@ -889,7 +1013,7 @@ class CollectionRegistry:
         with building:
             built = _BUILT.get(key)
             if built is None:
-                loaded = spec.load(self.store, self.engine, self.settings)
+                loaded = spec.load(self.store, engine, self.settings)
                 built = _BUILT[key] = Collection(
                     spec, loaded, self.store.manifest, Path(self.store.root) / CACHE_DIR
                 )

@@ -92,7 +92,7 @@ from layers.store import deposit_sites, read_geoparquet
 log = logging.getLogger(__name__)
 
 #: Bump when the enrichment changes, so caches written by older code are ignored.
-ENRICH_VERSION = 2
+ENRICH_VERSION = 3
 #: Bump when ``build_grid`` changes what it keeps (the cached store-wide grids).
 GRID_CACHE_VERSION = 1
 #: The grid and statics files under the store's cache directory (one disk budget).
@@ -294,19 +294,22 @@ class MemoryEngine:
                 return _normalize_enriched(read_geoparquet(path))
             except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                 log.warning("ignoring unreadable cache %s: %s", path, exc)
-        enriched = _normalize_enriched(self.enrich(deposit_sites(self.store)))
+        stored = _with_land_texts(self.enrich(deposit_sites(self.store)))
         if self.cache:
-            self._write_cache(enriched, path)
+            self._write_cache(stored, path)
         release_free_memory()  # the overlay's and distances' transient heap
-        return enriched
+        return _normalize_enriched(stored)
 
     @staticmethod
-    def _write_cache(frame: gpd.GeoDataFrame, path: Path) -> None:
-        """Write atomically (temp file + os.replace); a read-only store is not an error."""
+    def _write_cache(frame: pd.DataFrame, path: Path) -> None:
+        """Write atomically (temp file + os.replace); a read-only store is not an error.
+        Geometries as GeoArrow: 300k points read back 15x faster than from WKB (20
+        against 290 ms)."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        encoding = {"geometry_encoding": "geoarrow"} if isinstance(frame, gpd.GeoDataFrame) else {}
         try:
             path.parent.mkdir(exist_ok=True)
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(tmp, index=False, **encoding)
             os.replace(tmp, path)
         except OSError as exc:
             log.info("enriched deposits kept in memory only (%s)", exc)
@@ -1021,15 +1024,46 @@ def development_split(
     }
 
 
+#: The enriched deposits' list columns, kept in the cache file as one text per row.
+LAND_LIST_COLUMNS = ("land_unit_ids", "land_unit_names")
+#: Between the items of a list's text, and standing for a null item (unit names may be).
+_ITEM_SEPARATOR, _NULL_ITEM = "\x1f", "\x00"
+
+
+def _with_land_texts(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with each list of ``LAND_LIST_COLUMNS`` as its text (None for an empty
+    list), the form the cache file keeps: rows in the same units then share one value."""
+    texts = {
+        column: [
+            _ITEM_SEPARATOR.join(_NULL_ITEM if v is None or v != v else v for v in items)
+            if len(items)
+            else None
+            for items in frame[column]
+        ]
+        for column in LAND_LIST_COLUMNS
+    }
+    return frame.assign(**texts)
+
+
+def _shared_lists(texts: pd.Series) -> pd.Series:
+    """The lists ``_with_land_texts`` wrote, rows with the same units sharing one list
+    object (read-only, as every served value): a list per row held 600k lists and their
+    strings at 300k deposits, and building them took 1.0 s of a start."""
+    codes, distinct = pd.factorize(texts.to_numpy(dtype=object), use_na_sentinel=True)
+    lists = [
+        [None if item == _NULL_ITEM else item for item in text.split(_ITEM_SEPARATOR)]
+        for text in distinct.tolist()
+    ]
+    lists.append([])  # code -1: no units
+    return pd.Series([lists[c] for c in codes.tolist()], index=texts.index, dtype=object)
+
+
 def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Same dtypes whether computed or read back from parquet (lists, None for null)."""
+    """Same dtypes whether computed or read back from parquet: ``frame`` as
+    ``_with_land_texts`` gives it or the cache holds it, the lists shared, None for null."""
     frame = frame.copy()
-    for column in ("land_unit_ids", "land_unit_names"):
-        frame[column] = pd.Series(  # v != v: NaN (pd.isna per value took 4 s at 10^6)
-            [[None if v is None or v != v else v for v in x] for x in frame[column]],
-            index=frame.index,
-            dtype=object,
-        )
+    for column in LAND_LIST_COLUMNS:
+        frame[column] = _shared_lists(frame[column])
     for column in ("agency", "designation"):
         values = frame[column].to_numpy(dtype=object, copy=True)
         values[pd.isna(values)] = None

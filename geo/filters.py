@@ -24,6 +24,7 @@ from layers.critical import (
     DEFAULT_CRITICAL_LIST,
     critical_list_spec,
     critical_mask,
+    critical_masks,
     critical_names,
 )
 from layers.errors import InvalidParameterError
@@ -265,12 +266,9 @@ def with_critical_lists(deposits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``deposits`` with a ``critical_<id>`` column for every list but the default (whose
     flag is the stored ``critical``): computed once per store from ``commodities``, so a
     filter reads a column rather than testing every row's commodities."""
-    extra = {
-        critical_column(list_id): critical_mask(deposits["commodities"], list_id)
-        for list_id in CRITICAL_LIST_IDS
-        if list_id != DEFAULT_CRITICAL_LIST
-    }
-    return deposits.assign(**extra)
+    others = [i for i in CRITICAL_LIST_IDS if i != DEFAULT_CRITICAL_LIST]
+    masks = critical_masks(deposits["commodities"], others)
+    return deposits.assign(**{critical_column(i): mask for i, mask in masks.items()})
 
 
 def critical_flags(deposits: pd.DataFrame, list_id: str) -> np.ndarray:

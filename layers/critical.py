@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import UnknownCriticalListError
-from layers.reference import REFERENCE_DIR, commodity_mask
+from layers.reference import REFERENCE_DIR, commodity_mask, commodity_masks
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,12 @@ def critical_names(list_id: str = DEFAULT_CRITICAL_LIST) -> frozenset[str]:
 def critical_mask(commodities: pd.Series, list_id: str = DEFAULT_CRITICAL_LIST) -> np.ndarray:
     """True where a deposit's commodity list holds a critical name (vectorized)."""
     return commodity_mask(commodities, critical_names(list_id))
+
+
+def critical_masks(commodities: pd.Series, list_ids: list[str]) -> dict[str, np.ndarray]:
+    """``critical_mask`` of each list in ``list_ids``, the commodity lists read once."""
+    masks = commodity_masks(commodities, [critical_names(i) for i in list_ids])
+    return dict(zip(list_ids, masks, strict=True))
 
 
 def critical_list_info(list_id: str = DEFAULT_CRITICAL_LIST) -> dict[str, object]:

@@ -149,11 +149,21 @@ def minmod_commodity(
 
 def commodity_mask(commodities: pd.Series, names: frozenset[str]) -> np.ndarray:
     """True where a deposit's commodity list shares a name with ``names`` (vectorized)."""
+    return commodity_masks(commodities, [names])[0]
+
+
+def commodity_masks(commodities: pd.Series, name_sets: list[frozenset[str]]) -> list[np.ndarray]:
+    """``commodity_mask`` for each of ``name_sets``, the lists flattened once (flattening
+    is 0.18 of the 0.2 s of a mask over 300k records)."""
     owner, elements = flatten_lists(commodities)
-    out = np.zeros(len(commodities), dtype=bool)
     # object dtype: pandas would otherwise infer Arrow strings for the elements and
     # convert them back to test them (0.135 against 0.1 s over 300k records).
-    out[owner[pd.Series(elements, dtype=object).isin(names).to_numpy(dtype=bool)]] = True
+    series = pd.Series(elements, dtype=object)
+    out = []
+    for names in name_sets:
+        mask = np.zeros(len(commodities), dtype=bool)
+        mask[owner[series.isin(names).to_numpy(dtype=bool)]] = True
+        out.append(mask)
     return out
 
 

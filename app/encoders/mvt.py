@@ -43,7 +43,12 @@ CLOSE_PATH = (1 << COMMAND_BITS) | 7
 #: the fixed cost of the vectorized one (about 0.1 ms).
 FEW_VERTICES = 100
 _VALUE_FIELD = {str: "string_value", bool: "bool_value", int: "int_value", float: "double_value"}
-_NO_CODES = np.zeros(0, dtype=np.int64)
+#: The protobuf fields a tile value may be in.
+VALUE_FIELDS = tuple(_VALUE_FIELD.values())
+#: A row's value id per key: 32 bits hold the distinct values of any collection, in half
+#: the memory of 64 (9.6 MB for the 300k records' eight keys).
+CODE_DTYPE = np.int32
+_NO_CODES = np.zeros(0, dtype=CODE_DTYPE)
 
 
 def _keep_dimension(geoms: np.ndarray, dims: np.ndarray) -> np.ndarray:
@@ -119,13 +124,13 @@ def _zigzag(values: np.ndarray) -> np.ndarray:
 
 
 def _point_geometries(
-    geoms_3857: np.ndarray, bounds: tuple[float, float, float, float], extent: int, buffer: int
+    xy: np.ndarray, bounds: tuple[float, float, float, float], extent: int, buffer: int
 ) -> tuple[np.ndarray, list[list[int]]]:
-    """Positions of the points inside the buffered tile and their MVT commands (y down)."""
+    """Positions of the points (Web Mercator ``xy``) inside the buffered tile and their
+    MVT commands (y down)."""
     minx, miny, maxx, maxy = bounds
     scale = extent / (maxx - minx)
     pad = buffer / scale
-    xy = shapely.get_coordinates(geoms_3857)
     x, y = xy[:, 0], xy[:, 1]
     inside = (x > minx - pad) & (x < maxx + pad) & (y > miny - pad) & (y < maxy + pad)
     keep = np.flatnonzero(inside)
@@ -258,7 +263,7 @@ class TileAttributes:
         self.keys = tuple(columns)
         self.values: list[tuple[str, Any]] = []
         n = len(next(iter(columns.values()))) if columns else 0
-        self.codes = np.full((n, len(self.keys)), -1, dtype=np.int64)
+        self.codes: np.ndarray = np.full((n, len(self.keys)), -1, dtype=CODE_DTYPE)
         # per value type, the values coded so far and their codes: a column's distinct
         # values are looked up and added in bulk (a dict lookup per distinct value took
         # 1.1 of the 2.1 s of TileAttributes at a 300k-record start)
@@ -275,18 +280,27 @@ class TileAttributes:
                 seen, seen_codes = known.get(value_type, (pd.Index([], dtype=object), _NO_CODES))
                 found = seen.get_indexer(distinct)
                 new = found < 0
-                codes = np.empty(len(distinct), dtype=np.int64)
+                codes = np.empty(len(distinct), dtype=CODE_DTYPE)
                 codes[~new] = seen_codes[found[~new]]
                 codes[new] = len(self.values) + np.arange(int(new.sum()))
                 self.values.extend((value_field, v) for v in distinct[new].tolist())
                 known[value_type] = (seen.append(distinct[new]), np.append(seen_codes, codes[new]))
                 self.codes[rows, column] = codes[local]
 
+    @classmethod
+    def from_parts(
+        cls, keys: tuple[str, ...], values: list[tuple[str, Any]], codes: np.ndarray
+    ) -> TileAttributes:
+        """Attributes coded earlier (``keys``, ``values`` and ``codes`` as built here),
+        e.g. read back from the files a first start wrote."""
+        out = object.__new__(cls)
+        out.keys, out.values, out.codes = keys, values, codes
+        return out
+
     def with_flags(self, key: str, flags: np.ndarray) -> TileAttributes:
         """A copy whose boolean property ``key`` is ``flags`` (one per row), e.g. the
         deposits' ``critical`` under another critical-mineral list; O(rows) in numpy."""
-        out = object.__new__(TileAttributes)
-        out.keys, out.values, out.codes = self.keys, list(self.values), self.codes.copy()
+        out = self.from_parts(self.keys, list(self.values), np.array(self.codes))
         column = self.keys.index(key)
         for flag in (False, True):
             code = next(
@@ -358,11 +372,27 @@ def encode_tile(
     if len(geoms_3857) == 0:
         return None
     if (shapely.get_type_id(geoms_3857) == 0).all():
-        keep, commands = _point_geometries(geoms_3857, bounds, extent, buffer)
-        types = [POINT] * len(keep)
-    else:
-        keep, commands, types = _shape_geometries(geoms_3857, bounds, extent, buffer)
+        xy = shapely.get_coordinates(geoms_3857)
+        return encode_point_tile(layer, xy, attributes, rows, bounds, extent, buffer)
+    keep, commands, types = _shape_geometries(geoms_3857, bounds, extent, buffer)
     return _layer_bytes(layer, commands, types, attributes, rows[keep], extent)
+
+
+def encode_point_tile(
+    layer: str,
+    xy_3857: np.ndarray,
+    attributes: TileAttributes,
+    rows: np.ndarray,
+    bounds: tuple[float, float, float, float],
+    extent: int,
+    buffer: int,
+) -> bytes | None:
+    """``encode_tile`` of points given as their Web Mercator x/y (one row each): a point
+    collection keeps no Mercator geometries."""
+    if len(xy_3857) == 0:
+        return None
+    keep, commands = _point_geometries(xy_3857, bounds, extent, buffer)
+    return _layer_bytes(layer, commands, [POINT] * len(keep), attributes, rows[keep], extent)
 
 
 def encode_tile_reference(

@@ -46,7 +46,7 @@ from app.deps import (
     store_dep,
     tile_cache_dep,
 )
-from app.encoders import MVT, PNG, OrjsonResponse, mvt, ogc
+from app.encoders import MVT, PNG, OrjsonResponse, ogc
 from app.encoders.raster import render_png
 from app.fastpath import FastPathRoute, PlainQuery, fast_path
 from app.params import (
@@ -156,11 +156,9 @@ async def _render_vector(
     limit = tile_feature_limit(coll, tile.z, settings)
     positions, matched = coll.tile_positions(padded, flt, limit)
     encode = partial(
-        mvt.encode_tile,
-        coll.id,
-        coll.geoms_3857[positions],
-        coll.tile_attributes_for(flt.critical_list),
+        coll.encode_tile,
         positions,
+        coll.tile_attributes_for(flt.critical_list),
         bounds,
         settings.mvt_extent,
         settings.mvt_buffer,
