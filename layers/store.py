@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -699,6 +700,50 @@ def read_geoparquet(
     90 parses were 1.4 s of a 300k-deposit start. Any other layout goes to geopandas.
     """
     table = pq.read_table(path, columns=columns, use_pandas_metadata=True)
+    found = _frame_of_table(table)
+    if found is None:
+        if hasattr(path, "seek"):  # a buffer: read again from its start
+            path.seek(0)
+        return gpd.read_parquet(path, columns=columns)
+    return found
+
+
+def concat_geoparquet(paths: list[Path]) -> gpd.GeoDataFrame:
+    """The files (same geometry column and encoding) as one frame, concatenated as Arrow.
+
+    ``pd.concat`` of the files' frames turned every text column that one file leaves
+    null (Arrow type null) into Python objects: six columns of the 300k deposit records,
+    100 MB. Files of other layouts are read one by one and concatenated by pandas."""
+    tables = [pq.read_table(p, use_pandas_metadata=True) for p in paths]
+    described = [json.loads((t.schema.metadata or {}).get(b"geo", b"{}")) for t in tables]
+    layouts = {_geometry_layout(g) for g in described}
+    if len(layouts) == 1 and None not in layouts:
+        try:
+            table = pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # columns of one name and incompatible types: pandas decides
+        else:
+            found = _frame_of_table(
+                table.replace_schema_metadata({b"geo": json.dumps(described[0]).encode()})
+            )
+            if found is not None:
+                return found
+    return gpd.GeoDataFrame(pd.concat(map(read_geoparquet, paths), ignore_index=True), crs=4326)
+
+
+def _geometry_layout(geo: dict[str, Any]) -> str | None:
+    """What must agree for GeoParquet files to be concatenated (the primary column, its
+    encoding and CRS; not the bbox each file states), None for several geometry columns."""
+    name = geo.get("primary_column")
+    columns = geo.get("columns", {})
+    if len(columns) != 1 or name not in columns:
+        return None
+    column = columns[name]
+    return json.dumps([name, column.get("encoding"), column.get("crs")], sort_keys=True)
+
+
+def _frame_of_table(table: pa.Table) -> gpd.GeoDataFrame | None:
+    """The frame of a GeoParquet table this module decodes, else None."""
     geo = json.loads((table.schema.metadata or {}).get(b"geo", b"{}"))
     name = geo.get("primary_column")
     described = geo.get("columns", {})
@@ -708,9 +753,7 @@ def read_geoparquet(
         else None
     )
     if geometries is None:
-        if hasattr(path, "seek"):  # a buffer: read again from its start
-            path.seek(0)
-        return gpd.read_parquet(path, columns=columns)
+        return None
     crs = described[name].get("crs", "OGC:CRS84")  # GeoParquet: absent means OGC:CRS84
     if crs is not None:
         crs = _parsed_crs(json.dumps(crs, sort_keys=True))
@@ -718,10 +761,53 @@ def read_geoparquet(
         parts[0] for parts in described[name].get("covering", {}).get("bbox", {}).values()
     }
     table = table.drop_columns([c for c in covering if c in table.column_names])
-    frame = table.drop_columns([name]).to_pandas()
-    position = [c for c in table.column_names if c in frame.columns or c == name].index(name)
-    frame.insert(position, name, gpd.GeoSeries(geometries, crs=crs, index=frame.index))
+    shared = {c: v for c in table.column_names if (v := _shared_lists(table[c])) is not None}
+    frame = table.drop_columns([name, *shared]).to_pandas()
+    for position, column in enumerate(table.column_names):  # in order: each lands in place
+        if column == name:
+            frame.insert(position, name, gpd.GeoSeries(geometries, crs=crs, index=frame.index))
+        elif column in shared:
+            frame.insert(position, column, pd.Series(shared[column], index=frame.index))
     return gpd.GeoDataFrame(frame, geometry=name, crs=crs)
+
+
+#: Between the items of a list when lists are compared as texts; a column with an item
+#: holding it is converted as pyarrow does, row by row.
+_ITEM_SEPARATOR = "\x1f"
+
+
+def _shared_lists(column: pa.ChunkedArray) -> np.ndarray | None:
+    """A list-of-strings column as pyarrow converts it (an object array per row, None
+    for null), rows with equal lists sharing one array; None for another type.
+
+    pyarrow makes an array per row: the commodities, names and ids of 300k deposits were
+    900k arrays, where 300k records hold 13k distinct commodity lists and 29k distinct
+    name lists. Shared arrays are read-only, as every value a frame of the store holds.
+    """
+    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        return None
+    if not (
+        pa.types.is_string(column.type.value_type)
+        or pa.types.is_large_string(column.type.value_type)
+    ):
+        return None
+    array = column.combine_chunks()
+    if pc.any(pc.match_substring(pc.list_flatten(array), _ITEM_SEPARATOR)).as_py():
+        return None
+    # null for a null list and for one with a null item: those rows are converted alone
+    keys = pc.dictionary_encode(pc.binary_join(array, _ITEM_SEPARATOR))
+    codes = pc.fill_null(keys.indices, -1).to_numpy()
+    listed = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[listed], return_index=True)
+    distinct = array.take(listed[first]).to_pandas().to_numpy(dtype=object)
+    for items in distinct:
+        items.flags.writeable = False
+    out = np.empty(len(array), dtype=object)
+    out[listed] = distinct[codes[listed]]
+    alone = np.flatnonzero(codes < 0)
+    if len(alone):
+        out[alone] = array.take(alone).to_pandas().to_numpy(dtype=object)
+    return out
 
 
 class Store:
@@ -771,13 +857,7 @@ class Store:
             if not ids:
                 columns = [*schema.SCHEMAS[kind].columns, "geometry"]
                 return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=4326)
-            frames = [
-                self._frames[i] if i in self._frames else read_geoparquet(self._vector_path(i))
-                for i in ids
-            ]
-            self._kind_frames[kind] = gpd.GeoDataFrame(
-                pd.concat(frames, ignore_index=True), crs=4326
-            )
+            self._kind_frames[kind] = concat_geoparquet([self._vector_path(i) for i in ids])
         return self._kind_frames[kind]
 
     def columns(self, layer_id: str, columns: list[str]) -> pa.Table:

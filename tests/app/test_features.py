@@ -306,6 +306,47 @@ def test_encoded_features_are_mapped_from_disk_on_the_next_start(tmp_path) -> No
         assert json.loads(repaired[0])["id"] == "s:1"
 
 
+def test_tile_attributes_are_read_back_from_disk_on_the_next_start(tmp_path) -> None:
+    """Coded once, written beside the store, mapped by later starts: the same keys,
+    values (an int and an equal float stay two values) and codes, without coding again."""
+    import numpy as np
+
+    from app.collections import cached_tile_attributes
+    from app.encoders.mvt import TileAttributes
+
+    columns = {  # synthetic values, not real data
+        "name": ["a", None, "a", "b"],
+        "n": [1, 1.0, True, None],
+        "id": ["s:1", "s:2", "s:3", "s:4"],
+    }
+    built: list[TileAttributes] = []
+
+    def build() -> TileAttributes:
+        built.append(TileAttributes(columns))
+        return built[-1]
+
+    first = cached_tile_attributes(tmp_path, ["synthetic", "build-1"], 4, build)
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".npy"]
+    again = cached_tile_attributes(tmp_path, ["synthetic", "build-1"], 4, build)
+    assert len(built) == 1 and isinstance(again.codes, np.memmap)
+    assert again.keys == ("name", "n", "id") and again.values == built[0].values
+    typed = {(field, type(v), v) for field, v in again.values if v in (1, True)}
+    assert typed == {
+        ("int_value", int, 1),
+        ("double_value", float, 1.0),
+        ("bool_value", bool, True),
+    }
+    assert np.array_equal(again.codes, built[0].codes) and again.codes[1, 0] == -1
+    assert np.array_equal(first.codes, built[0].codes)
+    # Another build is another file; a damaged file is coded and written again.
+    cached_tile_attributes(tmp_path, ["synthetic", "build-2"], 4, build)
+    assert len(built) == 2 and len(list(tmp_path.iterdir())) == 4
+    for values_file in tmp_path.glob("*.json"):
+        values_file.write_bytes(b"{")
+    repaired = cached_tile_attributes(tmp_path, ["synthetic", "build-1"], 4, build)
+    assert len(built) == 3 and repaired.values == built[0].values
+
+
 def test_the_store_keeps_each_collections_encoded_features(
     client: TestClient, real_store: Store
 ) -> None:

@@ -244,3 +244,45 @@ def test_read_geoparquet_decodes_wkb_and_hands_nulls_to_geopandas(tmp_path: Path
     got = store.read_geoparquet(pa.BufferReader((tmp_path / "null.parquet").read_bytes()))
     assert got.geometry.isna().tolist() == [True, False, False]
     assert got.crs.to_epsg() == 4326
+
+
+def test_concatenated_layers_keep_text_columns_as_text_and_share_equal_lists(
+    tmp_path: Path,
+) -> None:
+    """A text column one file leaves null stays text (not Python objects) when files are
+    concatenated; rows with equal lists share one read-only array, a list with a null
+    item is read alone; values are those of ``pd.concat`` of the files."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    points = [shapely.Point(-116.5, 39.1), shapely.Point(-120.25, 41.0)]
+    frames = [  # synthetic fixtures: two layers, the second without names
+        gpd.GeoDataFrame(
+            {"id": ["a:1", "a:2"], "name": ["Alpha", "Beta"], "tags": [["au", "ag"], ["cu"]]},
+            geometry=points,
+            crs=4326,
+        ),
+        gpd.GeoDataFrame(
+            {"id": ["b:1", "b:2"], "name": [None, None], "tags": [["au", "ag"], ["cu", None]]},
+            geometry=points,
+            crs=4326,
+        ),
+    ]
+    paths = []
+    for i, frame in enumerate(frames):
+        paths.append(tmp_path / f"layer{i}.parquet")
+        frame.to_parquet(paths[-1], geometry_encoding="geoarrow")
+    got = store.concat_geoparquet(paths)
+    expected = pd.concat([gpd.read_parquet(p) for p in paths], ignore_index=True)
+    assert expected["name"].dtype == object and got["name"].dtype == "str"
+    assert got["name"].tolist()[:2] == ["Alpha", "Beta"] and got["name"].isna().tolist()[2:] == [
+        True,
+        True,
+    ]
+    assert [list(v) for v in got["tags"]] == [list(v) for v in expected["tags"]]
+    assert got["tags"][0] is got["tags"][2] and not got["tags"][0].flags.writeable
+    assert got["tags"][3].tolist() == ["cu", None] and got["tags"][3] is not got["tags"][1]
+    assert got.geometry.geom_equals_exact(expected.geometry, 0).all()
+    assert got.crs.to_epsg() == 4326 and np.array_equal(got.index, np.arange(4))
