@@ -30,7 +30,7 @@ from pathlib import Path
 from app.collections import CollectionRegistry, RasterRegistry
 from app.ranking_service import RankingService, default_workers
 from app.settings import Settings
-from geo.caches import release_free_memory
+from geo.caches import arrow_on_the_c_heap, release_free_memory
 from geo.engine import MemoryEngine, open_engine
 from layers.store import Store, StoreLease, current_root, open_store
 
@@ -69,6 +69,7 @@ class Snapshot:
 
 def load_snapshot(store: Store, settings: Settings) -> Snapshot:
     """Open the engine and registries over ``store`` (the slow part: seconds)."""
+    arrow_on_the_c_heap()
     lease = store.lease()  # first: the build must not be pruned while it is loaded
     try:
         collections, engine = _open_engine_and_collections(store, settings)
