@@ -427,7 +427,26 @@ def _json_column(column: pd.Series) -> list[Any]:
         for i in np.flatnonzero(~np.isfinite(numbers)):
             out[i] = None
         return out
-    return _json_list(column.to_numpy(dtype=object).tolist())
+    if isinstance(column.dtype, pd.StringDtype):  # strings, and nulls of any kind
+        return column.to_numpy(dtype=object, na_value=None).tolist()
+    values = column.to_numpy(dtype=object).tolist()
+    return _text_lists(values) or _json_list(values)
+
+
+def _text_lists(values: list[Any]) -> list[Any] | None:
+    """The values as JSON when each is a list or array of strings and nulls (a list
+    column as the store or the engine holds it; None where null), else None: each list
+    as it is and each array's ``tolist``, where ``_json_list`` looked at every item (4.1
+    of the 9.2 s of encoding the 300k deposits' features)."""
+    if not values or not set(map(type, values)) <= {np.ndarray, list, type(None)}:
+        return None
+    items = itertools.chain.from_iterable(v for v in values if v is not None)
+    if not set(map(type, items)) <= {str, type(None)}:
+        return None
+    # rows share arrays (``layers.store``): each converted once
+    arrays = {id(v): v for v in values if type(v) is np.ndarray}
+    converted = {key: array.tolist() for key, array in arrays.items()}
+    return [converted[id(v)] if type(v) is np.ndarray else v for v in values]
 
 
 def _json_columns(
