@@ -220,3 +220,35 @@ def test_requests_keep_their_snapshot_across_a_swap(
     finally:
         serving.close()
     assert not serving.current.lease.held
+
+
+def test_a_collection_that_fails_closes_the_engine_opened_beside_it(
+    reload_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine opens on a thread while the collections that do not read it are built;
+    when one of those fails, the start fails with its error and the engine is closed,
+    and the build's lease is released (nothing left half-open)."""
+    from app import collections, state
+    from geo.engine import MemoryEngine
+
+    closed: list[MemoryEngine] = []
+    monkeypatch.setattr(MemoryEngine, "close", lambda self: closed.append(self))
+    failing = next(s for s in collections.COLLECTIONS if s.id == "states")
+    assert not failing.uses_engine
+
+    def broken(*args: object) -> collections.Loaded:
+        raise OSError("synthetic failure of the states layer")
+
+    monkeypatch.setattr(
+        collections,
+        "COLLECTIONS",
+        tuple(
+            s if s is not failing else collections.CollectionSpec(s.id, s.title, "", broken)
+            for s in collections.COLLECTIONS
+        ),
+    )
+    built = Store(store.current_root(reload_dir))
+    with pytest.raises(OSError, match="synthetic failure"):
+        state.load_snapshot(built, Settings(data_dir=reload_dir))
+    assert len(closed) == 1 and isinstance(closed[0], MemoryEngine)
+    assert not list(built.root.glob(f"{LEASE_PREFIX}*"))
