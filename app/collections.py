@@ -10,6 +10,7 @@ delaying every start-up.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import itertools
@@ -19,8 +20,8 @@ import mmap
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from app.encoders import mvt
 from app.encoders.mvt import VALUE_FIELDS, TileAttributes
 from app.settings import Settings
-from geo.caches import ByteLRU, usable_cores
+from geo.caches import ByteLRU, release_free_memory, usable_cores
 from geo.cql import CqlFilter
 from geo.engine import CACHE_DIR, ENRICH_VERSION, MemoryEngine
 from geo.filters import DepositFilter, critical_column, critical_flags, with_critical_lists
@@ -493,16 +494,28 @@ class EncodedFeatures:
         columns: list[str],
         json_columns: tuple[str, ...],
     ) -> EncodedFeatures:
-        chunks: list[bytes] = []
         sizes: list[int] = []
+        buffer = b"".join(cls._chunks(frame, ids, columns, json_columns, sizes))
+        return cls(buffer, _offsets(sizes))
+
+    @classmethod
+    def _chunks(
+        cls,
+        frame: gpd.GeoDataFrame,
+        ids: np.ndarray,
+        columns: list[str],
+        json_columns: tuple[str, ...],
+        sizes: list[int],
+    ) -> Iterator[bytes]:
+        """The encoded rows, ``CHUNK_ROWS`` at a time; each feature's size is appended
+        to ``sizes`` as its chunk is made."""
         geoms = frame.geometry.to_numpy()
         for start in range(0, len(frame), cls.CHUNK_ROWS):
             rows = slice(start, start + cls.CHUNK_ROWS)
             values = _json_columns(frame.iloc[rows], columns, json_columns)
             encoded = _feature_bytes(ids[rows], geoms[rows], values)
             sizes.extend(map(len, encoded))
-            chunks.append(b"".join(encoded))
-        return cls(b"".join(chunks), np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
+            yield b"".join(encoded)
 
     @classmethod
     def cached(
@@ -513,24 +526,40 @@ class EncodedFeatures:
         ids: np.ndarray,
         columns: list[str],
         json_columns: tuple[str, ...],
-    ) -> EncodedFeatures:
+        defer: Executor | None = None,
+    ) -> Future[EncodedFeatures]:
         """The features from ``directory`` when an earlier start wrote them for the same
-        ``key`` (rows, columns and build), else encoded and written there."""
+        ``key`` (rows, columns and build), else encoded and written there: here, or on
+        ``defer``'s thread when given, so that a first start need not wait for them."""
         if directory is None or not len(frame):
-            return cls.encode(frame, ids, columns, json_columns)
+            return _done(cls.encode(frame, ids, columns, json_columns))
         digest = _cache_digest([key, columns, json_columns, cls.FILE_VERSION, len(frame)])
         path = directory / f"features-{digest}.bin"
         offsets_path = path.with_suffix(".offsets.npy")
         found = cls._mapped(path, offsets_path, len(frame))
         if found is not None:
-            return found
-        features = cls.encode(frame, ids, columns, json_columns)
-        if features._write(path, offsets_path):
-            # Mapped from the file just written, so the first start holds what later
-            # starts hold: the encoded buffer (660 MB at 300k deposits) was kept in the
-            # heap of the process that wrote it.
-            return cls._mapped(path, offsets_path, len(frame)) or features
-        return features
+            return _done(found)
+
+        def encode_and_write() -> EncodedFeatures:
+            # Streamed to the file chunk by chunk, then mapped from it, so the first start
+            # holds what later starts hold: joined first, the encoded buffer (660 MB at
+            # 300k deposits) was in the heap of the process that wrote it.
+            sizes: list[int] = []
+
+            def offsets() -> Iterator[bytes]:  # known once every chunk is written
+                yield _npy_bytes(_offsets(sizes))
+
+            chunks = cls._chunks(frame, ids, columns, json_columns, sizes)
+            written = _write_together({path: chunks, offsets_path: offsets()}, "features")
+            features = cls._mapped(path, offsets_path, len(frame)) if written else None
+            if features is None:  # a read-only store: encoded again, kept in memory
+                features = cls.encode(frame, ids, columns, json_columns)
+            release_free_memory()  # the chunks' transient property values
+            return features
+
+        if defer is None:
+            return _done(encode_and_write())
+        return defer.submit(encode_and_write)
 
     @classmethod
     def _mapped(cls, path: Path, offsets_path: Path, rows: int) -> EncodedFeatures | None:
@@ -547,13 +576,6 @@ class EncodedFeatures:
         log.warning("ignoring inconsistent encoded features %s", path)
         return None
 
-    def _write(self, path: Path, offsets_path: Path) -> bool:
-        """Both files or neither, the buffer committed before its offsets: a reader
-        checks that they agree. A read-only store is not an error (False)."""
-        return _write_together(
-            {path: self._buffer, offsets_path: _npy_bytes(self._offsets)}, "encoded features"
-        )
-
     def __getitem__(self, position: int) -> bytes:
         return self._buffer[self._offsets[position] : self._offsets[position + 1]]
 
@@ -561,6 +583,16 @@ class EncodedFeatures:
         """The features of ``positions``, in that order."""
         buffer, starts, ends = self._buffer, self._offsets[positions], self._offsets[positions + 1]
         return [buffer[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _offsets(sizes: list[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+
+def _done(features: EncodedFeatures) -> Future[EncodedFeatures]:
+    done: Future[EncodedFeatures] = Future()
+    done.set_result(features)
+    return done
 
 
 def _cache_digest(key_parts: list[Any]) -> str:
@@ -574,13 +606,14 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _write_together(files: dict[Path, bytes | mmap.mmap], what: str) -> bool:
-    """Write ``files`` (path: content) all or none (``Staging``), committed in order; a
-    read-only store is not an error: False, and ``what`` is kept in memory only."""
+def _write_together(files: dict[Path, Iterable[bytes]], what: str) -> bool:
+    """Write ``files`` (path: chunks) all or none (``Staging``), committed in order (a
+    reader of the first checks that the last agrees); a read-only store is not an error:
+    False, and ``what`` is kept in memory only."""
     try:
         with Staging() as staging:
-            for path, content in files.items():
-                staging.write(path, [content])
+            for path, chunks in files.items():
+                staging.write(path, chunks)
             staging.commit()
     except OSError as exc:
         log.info("%s kept in memory only (%s)", what, exc)
@@ -623,7 +656,7 @@ def cached_tile_attributes(
         }
     )
     if _write_together(
-        {values_path: stored_values, codes_path: _npy_bytes(attributes.codes)},
+        {values_path: [stored_values], codes_path: [_npy_bytes(attributes.codes)]},
         "tile attributes",
     ):  # mapped, as later starts hold them
         codes = np.load(codes_path, mmap_mode="r")
@@ -698,6 +731,7 @@ class Collection:
         loaded: Loaded,
         manifest: dict[str, Any],
         cache_dir: Path | None = None,
+        defer_features: Executor | None = None,
     ):
         frame = loaded.frame.reset_index(drop=True)
         self.spec = spec
@@ -731,14 +765,14 @@ class Collection:
         )
         self._tile_attributes_by_list = {DEFAULT_CRITICAL_LIST: self.tile_attributes}
         self.geoms: np.ndarray = frame.geometry.to_numpy()
-        #: Each row as an encoded GeoJSON Feature (``app.encoders.geojson`` joins a page).
-        self.features = EncodedFeatures.cached(
+        self._features = EncodedFeatures.cached(
             cache_dir,
             cache_key,
             frame,
             self.ids,
             self.columns,
             spec.json_columns,
+            defer_features,
         )
         self._xy = _point_xy(self.geoms)
         self.tree: shapely.STRtree | None = None
@@ -781,6 +815,17 @@ class Collection:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def features(self) -> EncodedFeatures:
+        """Each row as an encoded GeoJSON Feature (``app.encoders.geojson`` joins a page);
+        blocks while a deferred encoding runs (``wait_for_features`` in a coroutine)."""
+        return self._features.result()
+
+    async def wait_for_features(self) -> None:
+        """Let the event loop serve other requests while the features are encoded."""
+        if not self._features.done():
+            await asyncio.wrap_future(self._features)
 
     @cached_property
     def geoms_3857(self) -> np.ndarray:
@@ -993,6 +1038,45 @@ _BUILT_LOCK = threading.Lock()
 _BUILDING: dict[tuple[str, str, str], threading.Lock] = {}
 
 
+#: Encodes the features of large collections after start-up, one at a time (a first
+#: start at 300k deposits waited 8 s for the deposits' encoding and its 660 MB file).
+_FEATURE_ENCODER = ThreadPoolExecutor(1, thread_name_prefix="fedmin-features")
+
+
+class AfterStartup(Executor):
+    """Holds the jobs submitted while a registry is being built, and hands them to
+    ``_FEATURE_ENCODER`` once it is (``release``): started at once, they competed for
+    the GIL with the start-up they were deferred from (enrichment 10.4 -> 12.2 s)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: list[tuple[Future[Any], Callable[[], Any]]] | None = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            if self._held is None:
+                return _FEATURE_ENCODER.submit(fn, *args, **kwargs)
+            future: Future[Any] = Future()
+            self._held.append((future, lambda: fn(*args, **kwargs)))
+            return future
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held or [], None
+        for future, job in held:
+            _FEATURE_ENCODER.submit(_run_into, future, job)
+
+
+def _run_into(future: Future[Any], job: Callable[[], Any]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(job())
+    except BaseException as exc:  # the waiting request sees it
+        log.exception("deferred encoding failed")
+        future.set_exception(exc)
+
+
 class CollectionRegistry:
     """Collections by id; eager ones built at start-up, lazy ones on first ``get``.
 
@@ -1010,11 +1094,15 @@ class CollectionRegistry:
         self._opening = engine
         self._loaded: dict[str, Collection] = {}
         self._lock = threading.Lock()
+        self._after_startup = AfterStartup()
         eager = [spec for spec in COLLECTIONS if not spec.lazy]
-        with ThreadPoolExecutor(settings.startup_threads or usable_cores()) as pool:
-            for spec, built in zip(eager, pool.map(self._build, eager), strict=True):
-                self._loaded[spec.id] = built
-        self.engine = self._engine()
+        try:
+            with ThreadPoolExecutor(settings.startup_threads or usable_cores()) as pool:
+                for spec, built in zip(eager, pool.map(self._build, eager), strict=True):
+                    self._loaded[spec.id] = built
+            self.engine = self._engine()
+        finally:
+            self._after_startup.release()
 
     def _engine(self) -> MemoryEngine:
         opening = self._opening
@@ -1033,8 +1121,13 @@ class CollectionRegistry:
             built = _BUILT.get(key)
             if built is None:
                 loaded = spec.load(self.store, engine, self.settings)
+                large = len(loaded.frame) >= self.settings.background_features_rows
                 built = _BUILT[key] = Collection(
-                    spec, loaded, self.store.manifest, Path(self.store.root) / CACHE_DIR
+                    spec,
+                    loaded,
+                    self.store.manifest,
+                    Path(self.store.root) / CACHE_DIR,
+                    self._after_startup if large else None,
                 )
         return built
 

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
         description="Threads building the eager collections at start-up (reading, decoding "
         "and indexing release the GIL); None: the cores this process may use.",
     )
+    background_features_rows: int = Field(
+        50_000,
+        ge=0,
+        description="A collection of at least this many rows whose encoded GeoJSON "
+        "features are not beside the store yet (a first start) encodes them on a "
+        "background thread once the server is up; until then its item pages wait. Later "
+        "starts map the file that encoding wrote. A very large value encodes every "
+        "collection during start-up.",
+    )
     ranking_queue: int = Field(
         4,
         ge=0,

@@ -163,6 +163,7 @@ async def items(
     }
     if "critical_list" in coll.spec.filters:
         members["fedmin:criticalList"] = critical_list_info(flt.critical_list)
+    await coll.wait_for_features()
     content = geojson.feature_collection(coll, positions, members, q.properties)
     return await _geojson_or_html(content, q.fmt, f"{coll.spec.title}: features")
 
@@ -205,5 +206,6 @@ async def item(
         ogc.link(f"{url}/items/{feature_id}?f=html", "alternate", "text/html", "As HTML"),
         ogc.link(url, "collection", JSON, "The collection"),
     ]
+    await coll.wait_for_features()
     content = geojson.feature(coll, position, links)
     return await _geojson_or_html(content, fmt, f"{coll.spec.title}: {feature_id}")

@@ -280,13 +280,13 @@ def test_encoded_features_are_mapped_from_disk_on_the_next_start(tmp_path) -> No
     frame = _synthetic_frame()
     ids = frame["id"].to_numpy(dtype=object)
     args = (frame, ids, ["name", "tags"], ())
-    first = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args)
+    first = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args).result()
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 2 and files[0].endswith(".bin") and files[1].endswith(".offsets.npy")
     # The writer maps what it wrote, as later starts do (not its encoded heap buffer).
     assert type(first._buffer).__name__ == "mmap"
     written = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    again = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args)
+    again = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args).result()
     assert type(again._buffer).__name__ == "mmap"
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == written  # read back
     assert again.take(np.arange(3)) == first.take(np.arange(3))
@@ -295,15 +295,43 @@ def test_encoded_features_are_mapped_from_disk_on_the_next_start(tmp_path) -> No
     assert feature["geometry"] == {"type": "Point", "coordinates": [2.0, 2.0]}
     assert json.loads(again[1])["properties"]["name"] is None
     # Another build (or other columns) is another file; a truncated file is re-encoded.
-    other = EncodedFeatures.cached(tmp_path, "synthetic:build-2", *args)
+    other = EncodedFeatures.cached(tmp_path, "synthetic:build-2", *args).result()
     assert len(list(tmp_path.iterdir())) == 4 and other.take(np.arange(3)) == first.take(
         np.arange(3)
     )
     bin_file = next(p for p in tmp_path.iterdir() if p.suffix == ".bin")
     bin_file.write_bytes(bin_file.read_bytes()[:-5])
     for key in ("synthetic:build-1", "synthetic:build-2"):
-        repaired = EncodedFeatures.cached(tmp_path, key, *args)
+        repaired = EncodedFeatures.cached(tmp_path, key, *args).result()
         assert json.loads(repaired[0])["id"] == "s:1"
+
+
+def test_deferred_features_are_encoded_once_start_up_is_done(tmp_path) -> None:
+    """Held while the registry is built, encoded on the background thread once it is
+    released, streamed to the file and mapped; the same bytes as an encoding in memory.
+    Where the file cannot be written, the features are still served, from memory."""
+    import numpy as np
+
+    from app.collections import AfterStartup, EncodedFeatures
+
+    frame = _synthetic_frame()
+    args = (frame, frame["id"].to_numpy(dtype=object), ["name", "tags"], ())
+    held = AfterStartup()
+    pending = EncodedFeatures.cached(tmp_path, "synthetic:build-1", *args, held)
+    assert not pending.done() and not list(tmp_path.iterdir())  # nothing during start-up
+    held.release()
+    features = pending.result(timeout=60)
+    assert type(features._buffer).__name__ == "mmap"
+    in_memory = EncodedFeatures.encode(*args)
+    assert features.take(np.arange(3)) == in_memory.take(np.arange(3))
+    assert held.submit(len, "abc").result(timeout=60) == 3  # after the release: at once
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    unwritable = EncodedFeatures.cached(blocker / "cache", "synthetic:build-1", *args, held)
+    kept = unwritable.result(timeout=60)
+    assert isinstance(kept._buffer, bytes) and kept.take(np.arange(3)) == in_memory.take(
+        np.arange(3)
+    )
 
 
 def test_tile_attributes_are_read_back_from_disk_on_the_next_start(tmp_path) -> None:

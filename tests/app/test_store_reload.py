@@ -17,7 +17,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -252,3 +254,41 @@ def test_a_collection_that_fails_closes_the_engine_opened_beside_it(
         state.load_snapshot(built, Settings(data_dir=reload_dir))
     assert len(closed) == 1 and isinstance(closed[0], MemoryEngine)
     assert not list(built.root.glob(f"{LEASE_PREFIX}*"))
+
+
+def test_a_first_start_serves_before_its_features_are_encoded(
+    reload_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every collection's encoding deferred (``background_features_rows=1``) and
+    held until the server is up, the start returns and serves tiles first; an item page
+    then waits for its collection's encoding and serves the same features as ever."""
+    from fastapi.testclient import TestClient
+
+    from app import collections
+
+    up = threading.Event()
+    chunks = collections.EncodedFeatures._chunks.__func__  # type: ignore[attr-defined]
+
+    def held_until_up(cls: type, *args: Any) -> Iterator[bytes]:
+        up.wait(60)
+        yield from chunks(cls, *args)
+
+    monkeypatch.setattr(collections.EncodedFeatures, "_chunks", classmethod(held_until_up))
+    settings = Settings(
+        data_dir=reload_dir, offline=True, store_check_interval_s=0, background_features_rows=1
+    )
+    with TestClient(create_app(settings)) as client:
+        deposits = client.app.state.serving.current.collections.get("deposits")
+        assert not deposits._features.done()  # the start did not wait for the encoding
+        tile = client.get("/collections/deposits/tiles/WebMercatorQuad/4/2/6")
+        assert tile.status_code == 200 and tile.content  # tiles do not need the features
+        up.set()
+        page = client.get("/collections/deposits/items", params={"limit": 3}).json()
+        first = page["features"][0]
+        one = client.get(f"/collections/deposits/items/{first['id']}").json()
+    assert [f["id"] for f in page["features"]] == deposits.ids[:3].tolist()
+    assert one["properties"] == first["properties"]
+    assert first["properties"]["name"] == deposits.frame["name"].iloc[0]
+    assert first["geometry"]["coordinates"] == pytest.approx(
+        [deposits.geoms[0].x, deposits.geoms[0].y]
+    )
