@@ -1,11 +1,12 @@
 """What the API serves: feature collections and raster layers over the opened store.
 
-Everything expensive is done once at start-up (the registries built in the lifespan): frames are
-read, property values made JSON-ready, geometries projected to Web Mercator and indexed
-with STRtrees in both CRSs, so a request only selects rows and encodes them. The one
-exception is ``ranked_cells`` (and, for now, ``counties``): the default ranking is the
-engine's one costly computation, so it runs on first use (then is kept) rather than
-delaying every start-up.
+Everything expensive is done once per store build (the registries built in the lifespan):
+frames are read, property values made JSON-ready, geometries projected to Web Mercator and
+indexed, so a request only selects rows and encodes them. Two things are not done before
+the server answers: ``ranked_cells``, the engine's one costly computation, runs on first
+use (then is kept); and the GeoJSON features of a large collection, when no earlier start
+wrote them beside the store, are encoded on a background thread once start-up is done
+(``AfterStartup``): tiles and rankings are served meanwhile, item pages wait for them.
 """
 
 from __future__ import annotations
