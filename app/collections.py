@@ -1061,11 +1061,15 @@ class AfterStartup(Executor):
             self._held.append((future, lambda: fn(*args, **kwargs)))
             return future
 
-    def release(self) -> None:
+    def release(self, cancel: bool = False) -> None:
+        """Run the held jobs (or, with ``cancel``, drop them); later ones run at once."""
         with self._lock:
             held, self._held = self._held or [], None
         for future, job in held:
-            _FEATURE_ENCODER.submit(_run_into, future, job)
+            if cancel:
+                future.cancel()
+            else:
+                _FEATURE_ENCODER.submit(_run_into, future, job)
 
 
 def _run_into(future: Future[Any], job: Callable[[], Any]) -> None:
@@ -1102,8 +1106,10 @@ class CollectionRegistry:
                 for spec, built in zip(eager, pool.map(self._build, eager), strict=True):
                     self._loaded[spec.id] = built
             self.engine = self._engine()
-        finally:
-            self._after_startup.release()
+        except BaseException:
+            self._after_startup.release(cancel=True)  # a failed start encodes nothing
+            raise
+        self._after_startup.release()
 
     def _engine(self) -> MemoryEngine:
         opening = self._opening

@@ -325,6 +325,10 @@ def test_deferred_features_are_encoded_once_start_up_is_done(tmp_path) -> None:
     in_memory = EncodedFeatures.encode(*args)
     assert features.take(np.arange(3)) == in_memory.take(np.arange(3))
     assert held.submit(len, "abc").result(timeout=60) == 3  # after the release: at once
+    failed_start = AfterStartup()
+    dropped = failed_start.submit(len, "abc")
+    failed_start.release(cancel=True)
+    assert dropped.cancelled()
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     unwritable = EncodedFeatures.cached(blocker / "cache", "synthetic:build-1", *args, held)
