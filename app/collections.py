@@ -555,12 +555,16 @@ class EncodedFeatures:
             features = cls._mapped(path, offsets_path, len(frame)) if written else None
             if features is None:  # a read-only store: encoded again, kept in memory
                 features = cls.encode(frame, ids, columns, json_columns)
-            release_free_memory()  # the chunks' transient property values
+            return features
+
+        def in_background() -> EncodedFeatures:
+            features = encode_and_write()
+            release_free_memory()  # after start-up's own trim: the chunks' transient heap
             return features
 
         if defer is None:
             return _done(encode_and_write())
-        return defer.submit(encode_and_write)
+        return defer.submit(in_background)
 
     @classmethod
     def _mapped(cls, path: Path, offsets_path: Path, rows: int) -> EncodedFeatures | None:
