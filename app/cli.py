@@ -169,8 +169,9 @@ def data_build(
     warm: Annotated[
         bool,
         typer.Option(
-            help="Then compute what the first `fedmin serve` would (the enriched deposits "
-            "and the map's first ranking), kept beside the store."
+            help="Then compute what the first `fedmin serve` would (the enriched deposits, "
+            "the cell statics at the default cell sizes, the map's first ranking), kept "
+            "beside the store."
         ),
     ] = True,
 ) -> None:
@@ -190,22 +191,42 @@ def data_build(
     for layer_id, reason in result.absent.items():
         typer.echo(f"  absent: {layer_id} ({reason})")
     if warm:
-        _warm(settings)
+        _warm(settings, progress=not quiet)
 
 
-def _warm(settings: Settings) -> None:
-    """Enrich the deposits and rank the map's first view once, at build time: both are
-    written beside the store (``geo.engine``, ``geo.component_files``), so the server's
-    first start and the map's first ranking read them instead of computing them."""
+def _warm(settings: Settings, progress: bool = True) -> None:
+    """Compute at build time what the server's first requests would, kept beside the
+    store (``geo.engine``, ``geo.component_files``): the enriched deposits, the cell
+    statics (land shares, distances, development) of the store-wide grids at the map's
+    overview and default cell sizes, and the map's first ranking. A filter's first
+    ranking then reads its cells' land shares instead of overlaying them."""
     started = time.perf_counter()
-    typer.echo("warming: enriched deposits and the map's first ranking ...")
+    typer.echo("warming: enriched deposits, cell statics and the map's first ranking ...")
     try:
         opened = store.open_store(settings.data_dir)
         with open_engine(opened, budgets=settings.engine_budgets()) as engine:
+            engine.deposits  # noqa: B018 - the overlay and distances, cached beside the store
+            for cell_km in sorted({settings.overview_cell_km, settings.default_cell_km}):
+                with tqdm(
+                    desc=f"cell statics {cell_km:g} km", unit="cell", disable=not progress
+                ) as bar:
+
+                    def advance(done: int, total: int, bar: tqdm = bar) -> None:
+                        bar.total = total
+                        bar.update(done - bar.n)
+
+                    engine.warm_statics(RankParams(cell_km=cell_km), progress=advance)
             engine.rank(default_rank_params(settings))
     except FedminError as exc:
         _fail(exc)
     typer.echo(f"warmed in {time.perf_counter() - started:.1f} s")
+
+
+@data_cli.command("warm")
+def data_warm(quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False) -> None:
+    """Compute and keep beside the current store what `fedmin serve` would compute on its
+    first start and first rankings (run by `data build`; again after an upgrade)."""
+    _warm(get_settings(), progress=not quiet)
 
 
 @data_cli.command("list")

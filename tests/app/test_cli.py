@@ -108,14 +108,22 @@ def test_rank_takes_the_critical_list_and_says_which(runner: CliRunner, tmp_path
     assert result.exit_code == 2 and "usgs2025" in result.output
 
 
-def test_data_build_warms_the_map_first_ranking(runner: CliRunner, data_dir: Path) -> None:
-    """`fedmin data build` (sources unchanged: no rebuild) then ranks the map's first view
-    once; a server started afterwards answers the map's first ranking from the file it
-    wrote, computing no component."""
+def test_data_build_warms_the_map_first_ranking(
+    runner: CliRunner, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fedmin data build` (sources unchanged: no rebuild) then computes the cell statics
+    of the store-wide grids at the overview and default cell sizes and ranks the map's
+    first view once; a server started afterwards answers the map's first ranking from the
+    file it wrote, computing no component, and a new filter at the default size computes
+    no cell static."""
+    # the overview's size (the national 5 km grid alone takes 30 s)
+    monkeypatch.setenv("FEDMIN_DEFAULT_CELL_KM", "25")
     result = runner.invoke(cli, ["data", "build", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "up to date" in result.output and "warmed in" in result.output
-    settings = Settings(data_dir=data_dir, offline=True, prospectivity_prewarm=False)
+    settings = Settings(
+        data_dir=data_dir, offline=True, prospectivity_prewarm=False, default_cell_km=25
+    )
     with TestClient(create_app(settings)) as client:
         engine = client.app.state.serving.current.engine
         # the map's first request (app/map/static/fedmin.js: the overview, top 500)
@@ -124,3 +132,10 @@ def test_data_build_warms_the_map_first_ranking(runner: CliRunner, data_dir: Pat
         assert len(response.json()["features"]) == 500
         assert engine.stats["components.compute"] == 0
         assert engine.stats["components.load"] == 1
+        # a filter of its own at the default size: the build's cell statics, read back
+        response = client.get(
+            "/rankings?cell_km=25&commodity=tungsten&state=NV&min_undeveloped_share=0&top=5"
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["features"]
+        assert engine.stats["statics.load"] == 1 and engine.stats["statics.cells"] == 0

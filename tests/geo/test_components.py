@@ -193,6 +193,36 @@ def test_store_wide_grid_is_built_once_per_store_build(geo_store: Any) -> None:
     assert _delta(reader, before)["statics.cells"] == 0
 
 
+def test_warmed_statics_leave_a_first_ranking_no_cell_to_compute(
+    geo_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warm_statics`` (run by ``fedmin data build``) computes every cell of the
+    store-wide grid, block by block; a filter's first ranking then computes no cell static
+    and equals a fresh engine's, which computed only the filter's cells in one block."""
+    monkeypatch.setattr("geo.engine.WARM_BLOCK_CELLS", 150)  # several blocks (strips)
+    coarse = RankParams(filter=DepositFilter(commodities=("copper",)), cell_km=100)
+    warmed = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
+    files = (warmed._grid_cache_path(coarse), warmed._statics_cache_path(coarse))
+    progress: list[tuple[int, int]] = []
+    computed = warmed.warm_statics(
+        coarse, progress=lambda done, total: progress.append((done, total))
+    )
+    base = warmed._base_grid(coarse)
+    assert base is not None and base.done.all() and computed == len(base.grid) > 600
+    assert len(progress) == -(-computed // 150) and progress[-1] == (computed, computed)
+    assert warmed.warm_statics(coarse) == 0  # nothing left to compute
+    before = Counter(warmed.stats)
+    result = warmed.rank(coarse)
+    delta = _delta(warmed, before)
+    assert delta["statics.cells"] == delta["land"] == 0 and delta["components.compute"] == 1
+    for path in files:  # the fresh engine builds its grid and computes only its cells
+        path.unlink()
+    fresh_engine = MemoryEngine.from_store(geo_store, budgets=COMPUTING)
+    fresh = fresh_engine.rank(coarse)
+    assert 0 < fresh_engine.stats["statics.cells"] < computed
+    assert_geodataframe_equal(result.all_cells, fresh.all_cells)
+
+
 def test_grid_files_are_bounded_on_disk(toy_store: ToyStore) -> None:
     """Synthetic toy store (named as such): with room for one file, each grid or statics
     file written evicts the older ones; a later engine rebuilds what was evicted."""
