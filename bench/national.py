@@ -23,7 +23,12 @@ What issue 15's table measures, per deposit count, each step against a real serv
    the same surface (z6-z9), median; RSS after;
 5. **cached start**: a new process over the same store (enrichment cached); RSS; then
    **rank restarted**: its first default ranking (the components the first process
-   wrote beside the store, ``geo.component_files``, read back).
+   wrote beside the store, ``geo.component_files``, read back);
+6. **built store**: the build's warm step on an empty cache (**build warm**: enrichment,
+   cell statics at the default cell sizes, the map's first ranking), then a new server
+   with that ranking's components deleted: **rank built** is the default ranking
+   computed over the grid and cell statics the build kept, **regional 5 km** a state's
+   first ranking at the default cell size (``REGIONAL``); RSS after both.
 
 Sizes other than ``real`` are synthetic: every deposit layer of the real store repeated
 and each copy jittered by up to ``--jitter-km`` km (``bench/rank.py``'s
@@ -43,8 +48,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +75,11 @@ RANKING = "/rankings?top=100"
 #: and cell statics the first ranking built (what a user's first own filter costs).
 NEW_FILTER = "commodity=copper"
 TILE = "/rasters/prospectivity/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
+#: A state's critical minerals at the default (5 km) cell size: its first ranking on a
+#: built store (19,000 cells for the real store's Alaska).
+REGIONAL = "/rankings?state=AK&commodity=critical&top=100"
+#: The build's warm step, run with the served code (``fedmin data build`` runs it).
+WARM = "from app.cli import _warm; from app.settings import get_settings; _warm(get_settings())"
 
 
 def make_store(real_root: Path, target: Path, size: int | None, jitter_km: float, seed: int) -> str:
@@ -209,8 +221,48 @@ def run_size(size: int | None, args: argparse.Namespace, real_root: Path) -> dic
         finally:
             client.close()
             server.stop()
+        built(out, args, data, root, env, ranking)
         shutil.rmtree(data / "stores", ignore_errors=True)
     return out
+
+
+def built(
+    out: dict[str, Any],
+    args: argparse.Namespace,
+    data: Path,
+    root: Path,
+    env: dict[str, str],
+    ranking: str,
+) -> None:
+    """Phase 6: the store as ``fedmin data build`` leaves it. Its warm step (the served
+    code's ``app.cli._warm``) runs on an empty cache, timed; then the map's first ranking
+    it wrote is deleted, so that a new server computes that ranking over the grid and cell
+    statics the build kept (as for any filter's first ranking); then a regional filter at
+    the default cell size (``REGIONAL``)."""
+    shutil.rmtree(root / "cache", ignore_errors=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", WARM],
+        cwd=args.repo,
+        env={**os.environ, **env, "PYTHONPATH": str(args.repo)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    out["warm_s"] = time.perf_counter() - started
+    for path in (root / "cache").glob("components-*.npz"):
+        path.unlink()
+    server = _common.Server("app.main:create_app", env=env, app_dir=args.repo)
+    server.start(timeout=args.timeout)
+    client = Client(server.base, args.timeout)
+    try:
+        out["rank_built_s"] = client.get(ranking)[0]
+        seconds, status, _ = client.get(REGIONAL)
+        out["rank_regional_s"], out["rank_regional_status"] = seconds, status
+        out["rss_built_mib"] = server.rss_mib()
+    finally:
+        client.close()
+        server.stop()
 
 
 COLUMNS = (
@@ -227,6 +279,10 @@ COLUMNS = (
     "first tile s",
     "tile p50 ms",
     "RSS after tile MiB",
+    "build warm s",
+    "rank built s",
+    "regional 5 km s",
+    "RSS built MiB",
 )
 
 
@@ -248,6 +304,10 @@ def row(r: dict[str, Any]) -> list[object]:
         round(r["tile_first_s"], 2),
         round(1000 * r["tile_uncached_p50_s"], 1),
         round(r["rss_tile_mib"] or math.nan),
+        round(r.get("warm_s", math.nan), 1),
+        round(r.get("rank_built_s", math.nan), 2),
+        round(r.get("rank_regional_s", math.nan), 2),
+        round(r.get("rss_built_mib") or math.nan),
     ]
 
 
