@@ -24,7 +24,7 @@ What issue 15's table measures, per deposit count, each step against a real serv
 5. **cached start**: a new process over the same store (enrichment cached); RSS; then
    **rank restarted**: its first default ranking (the components the first process
    wrote beside the store, ``geo.component_files``, read back);
-6. **built store**: the build's warm step on an empty cache (**build warm**: enrichment,
+6. **built store**: the build's warm step without the engine's files (**build warm**: enrichment,
    cell statics at the default cell sizes, the map's first ranking), then a new server
    with that ranking's components deleted: **rank built** is the default ranking
    computed over the grid and cell statics the build kept, **regional 5 km** a state's
@@ -78,6 +78,8 @@ TILE = "/rasters/prospectivity/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
 #: A state's critical minerals at the default (5 km) cell size: its first ranking on a
 #: built store (19,000 cells for the real store's Alaska).
 REGIONAL = "/rankings?state=AK&commodity=critical&top=100"
+#: The engine's files beside the store (``geo.engine``, ``geo.component_files``).
+ENGINE_FILES = ("deposits_enriched-*", "grid-*", "components-*", "prospectivity-*")
 #: The build's warm step, run with the served code (``fedmin data build`` runs it).
 WARM = "from app.cli import _warm; from app.settings import get_settings; _warm(get_settings())"
 
@@ -235,11 +237,15 @@ def built(
     ranking: str,
 ) -> None:
     """Phase 6: the store as ``fedmin data build`` leaves it. Its warm step (the served
-    code's ``app.cli._warm``) runs on an empty cache, timed; then the map's first ranking
+    code's ``app.cli._warm``) runs on a cache without the engine's files (the servers'
+    encoded features and tiles are kept: their encoding is the first start's, not the
+    ranking's, and would compete with it for the cores), timed; then the map's first ranking
     it wrote is deleted, so that a new server computes that ranking over the grid and cell
     statics the build kept (as for any filter's first ranking); then a regional filter at
     the default cell size (``REGIONAL``)."""
-    shutil.rmtree(root / "cache", ignore_errors=True)
+    for pattern in ENGINE_FILES:
+        for path in (root / "cache").glob(pattern):
+            path.unlink()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", WARM],

@@ -130,6 +130,16 @@ class _Scored:
     components: RankComponents
 
 
+def _deduplicated(values: np.ndarray) -> np.ndarray:
+    """``values`` (an object array) with one Python object per distinct value, None for
+    missing: the place names and land-unit texts of a national grid's 270,000 cells repeat
+    a few thousand values, and one string object per cell cost 248 MiB of RSS."""
+    codes, distinct = pd.factorize(values)
+    out = np.asarray(distinct, dtype=object)[codes] if len(distinct) else values.copy()
+    out[codes < 0] = None
+    return out
+
+
 class _BaseGrid:
     """The grid of one (cell spec, kernel) over every deposit of the store, built once.
 
@@ -151,18 +161,45 @@ class _BaseGrid:
             epsg: (cKDTree(self.xy[pos]), pos) for epsg, pos in grid.positions_by_epsg().items()
         }
 
+    def nbytes(self) -> int:
+        """What the grid and its statics keep alive (the ``grids`` cache's sizer)."""
+        return nbytes(self.grid) + nbytes(self.statics) + self.xy.nbytes + self.done.nbytes
+
+    def fill(self, positions: np.ndarray, fresh: pd.DataFrame) -> None:
+        """Keep the statics ``cell_statics`` computed for the cells at ``positions``."""
+        for column in CELL_STATIC_COLUMNS:
+            values = fresh[column].to_numpy()
+            if column == LAND_UNITS_COLUMN:
+                values = np.array(
+                    [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in values],
+                    dtype=object,
+                )
+            if values.dtype == object:
+                values = _deduplicated(values)  # within the block; a file read, in all
+            if self.statics[column].dtype != values.dtype:
+                self.statics[column] = self.statics[column].astype(values.dtype)
+            self.statics[column][positions] = values
+        self.done[positions] = True
+
+    def statics_of(self, positions: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        """The statics of the cells at ``positions`` (all computed), their land units
+        decoded."""
+        out = {c: self.statics[c][positions] for c in CELL_STATIC_COLUMNS}
+        texts = out[LAND_UNITS_COLUMN]
+        codes, distinct = pd.factorize(texts)
+        decoded = np.empty(len(distinct), dtype=object)
+        for i, text in enumerate(distinct):
+            decoded[i] = orjson.loads(text)  # one list per distinct unit set, read-only
+        out[LAND_UNITS_COLUMN] = decoded[codes]
+        return pd.DataFrame(out, index=index)
+
     def statics_frame(self) -> pd.DataFrame:
         """The statics computed so far, as one parquet-ready frame: cells not yet computed
-        are null, and the land units (lists of dicts) are JSON text."""
+        are null (the land units are JSON text, as kept)."""
         out: dict[str, Any] = {STATICS_DONE_COLUMN: self.done}
         for column, values in self.statics.items():
             if values.dtype == object:
                 values = values.copy()
-                if column == LAND_UNITS_COLUMN:
-                    values[self.done] = [
-                        orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-                        for v in values[self.done]
-                    ]
                 values[~self.done] = None
             out[column] = values
         return pd.DataFrame(out)
@@ -174,9 +211,8 @@ class _BaseGrid:
         done = frame[STATICS_DONE_COLUMN].to_numpy(bool, copy=True)
         for column in CELL_STATIC_COLUMNS:
             values = frame[column].to_numpy(copy=True)  # writable: later cells fill in
-            if column == LAND_UNITS_COLUMN:
-                values = values.astype(object)
-                values[done] = [orjson.loads(v) for v in values[done]]
+            if values.dtype == object:
+                values = _deduplicated(values)
             self.statics[column] = values
         self.done = done
 
@@ -250,7 +286,9 @@ class MemoryEngine:
         self._components: ByteLRU[RankComponents] = ByteLRU(
             "components", budgets.components_bytes, self.stats
         )
-        self._grids: ByteLRU[_BaseGrid] = ByteLRU("grids", budgets.grids_bytes, self.stats)
+        self._grids: ByteLRU[_BaseGrid] = ByteLRU(
+            "grids", budgets.grids_bytes, self.stats, sizer=_BaseGrid.nbytes
+        )
         self._no_base_grid: set[tuple[float, str, float]] = set()
         #: Component keys refused as over a limit, with the reason: asked again (say with
         #: other weights), the refusal is answered at once rather than re-derived (about
@@ -637,9 +675,7 @@ class MemoryEngine:
         with base.lock:
             if self._fill_statics(base, used[~base.done[used]], params) and self.cache:
                 self._keep_grid_file(base.statics_frame(), self._statics_cache_path(params))
-            statics = pd.DataFrame(
-                {c: base.statics[c][used] for c in CELL_STATIC_COLUMNS}, index=grid.cells.index
-            )
+            statics = base.statics_of(used, grid.cells.index)
         position = np.full(len(base.grid), -1, dtype=np.int64)
         position[used] = np.arange(len(used))
         return grid, statics, position[base_cell], pair_dep, pair_dist
@@ -649,13 +685,7 @@ class MemoryEngine:
         (its lock held); the number of cells computed."""
         if len(positions) == 0:
             return 0
-        fresh = self.cell_statics(base.grid.subset(positions), params)
-        for column in CELL_STATIC_COLUMNS:
-            values = fresh[column].to_numpy()
-            if base.statics[column].dtype != values.dtype:
-                base.statics[column] = base.statics[column].astype(values.dtype)
-            base.statics[column][positions] = values
-        base.done[positions] = True
+        base.fill(positions, self.cell_statics(base.grid.subset(positions), params))
         return len(positions)
 
     def warm_statics(
