@@ -74,6 +74,8 @@ def nbytes(value: Any) -> int:
             per = sum(nbytes(v) for v in sample) / len(sample)
             return value.nbytes + int(per * value.size)
         return value.nbytes
+    if isinstance(value, pa.Array | pa.ChunkedArray):
+        return int(value.nbytes)
     if isinstance(value, pd.DataFrame):
         total = 0
         for name in value.columns:

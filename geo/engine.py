@@ -31,6 +31,8 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
@@ -153,7 +155,9 @@ class _BaseGrid:
         self.grid = grid
         n = len(grid)
         #: Per cell, the ``CELL_STATIC_COLUMNS`` (valid where ``done``).
-        self.statics: dict[str, np.ndarray] = {c: np.zeros(n) for c in CELL_STATIC_COLUMNS}
+        self.statics: dict[str, np.ndarray | pa.Array] = {
+            c: np.zeros(n) for c in CELL_STATIC_COLUMNS
+        }
         self.done = np.zeros(n, dtype=bool)
         self.lock = threading.Lock()
         self.xy = grid.cells[["x_m", "y_m"]].to_numpy(float)
@@ -165,6 +169,14 @@ class _BaseGrid:
         """What the grid and its statics keep alive (the ``grids`` cache's sizer)."""
         return nbytes(self.grid) + nbytes(self.statics) + self.xy.nbytes + self.done.nbytes
 
+    def _writable(self, column: str) -> np.ndarray:
+        """The column as a numpy array cells can be filled into (a text column read from
+        a file is kept as Arrow until then)."""
+        values = self.statics[column]
+        if isinstance(values, pa.Array):
+            values = self.statics[column] = _deduplicated(values.to_numpy(zero_copy_only=False))
+        return values
+
     def fill(self, positions: np.ndarray, fresh: pd.DataFrame) -> None:
         """Keep the statics ``cell_statics`` computed for the cells at ``positions``."""
         for column in CELL_STATIC_COLUMNS:
@@ -175,16 +187,23 @@ class _BaseGrid:
                     dtype=object,
                 )
             if values.dtype == object:
-                values = _deduplicated(values)  # within the block; a file read, in all
-            if self.statics[column].dtype != values.dtype:
-                self.statics[column] = self.statics[column].astype(values.dtype)
-            self.statics[column][positions] = values
+                values = _deduplicated(values)  # within the block
+            kept = self._writable(column)
+            if kept.dtype != values.dtype:
+                kept = self.statics[column] = kept.astype(values.dtype)
+            kept[positions] = values
         self.done[positions] = True
 
     def statics_of(self, positions: np.ndarray, index: pd.Index) -> pd.DataFrame:
         """The statics of the cells at ``positions`` (all computed), their land units
-        decoded."""
-        out = {c: self.statics[c][positions] for c in CELL_STATIC_COLUMNS}
+        decoded: Python objects for these cells only."""
+        out: dict[str, np.ndarray] = {}
+        for column in CELL_STATIC_COLUMNS:
+            values = self.statics[column]
+            if isinstance(values, pa.Array):
+                out[column] = values.take(pa.array(positions)).to_numpy(zero_copy_only=False)
+            else:
+                out[column] = values[positions]
         texts = out[LAND_UNITS_COLUMN]
         codes, distinct = pd.factorize(texts)
         decoded = np.empty(len(distinct), dtype=object)
@@ -197,24 +216,30 @@ class _BaseGrid:
         """The statics computed so far, as one parquet-ready frame: cells not yet computed
         are null (the land units are JSON text, as kept)."""
         out: dict[str, Any] = {STATICS_DONE_COLUMN: self.done}
-        for column, values in self.statics.items():
+        for column in CELL_STATIC_COLUMNS:
+            values = self._writable(column)
             if values.dtype == object:
                 values = values.copy()
                 values[~self.done] = None
             out[column] = values
         return pd.DataFrame(out)
 
-    def load_statics(self, frame: pd.DataFrame) -> None:
-        """Take the statics of ``statics_frame`` (same grid): only complete files are."""
-        if len(frame) != len(self.done) or not set(CELL_STATIC_COLUMNS) <= set(frame.columns):
+    def load_statics(self, table: pa.Table) -> None:
+        """Take the statics of a ``statics_frame`` file (same grid): only complete files
+        are. Text columns stay Arrow arrays (no Python object per cell: on the national
+        5 km grid those were 83 MiB of strings, and their transient copies fragmented the
+        heap), numbers become writable numpy arrays."""
+        if table.num_rows != len(self.done) or not set(CELL_STATIC_COLUMNS) <= set(
+            table.column_names
+        ):
             raise ValueError("cell statics of another grid or version")
-        done = frame[STATICS_DONE_COLUMN].to_numpy(bool, copy=True)
+        self.done = np.array(table[STATICS_DONE_COLUMN].to_numpy(), dtype=bool)
         for column in CELL_STATIC_COLUMNS:
-            values = frame[column].to_numpy(copy=True)  # writable: later cells fill in
-            if values.dtype == object:
-                values = _deduplicated(values)
-            self.statics[column] = values
-        self.done = done
+            values = table[column].combine_chunks()
+            if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+                self.statics[column] = values
+            else:
+                self.statics[column] = np.array(values.to_numpy(zero_copy_only=False))
 
     def pairs(
         self, xy: np.ndarray, epsg: np.ndarray, reach_m: float
@@ -569,7 +594,7 @@ class MemoryEngine:
         path = self._statics_cache_path(params)
         if path.exists():
             try:
-                base.load_statics(pd.read_parquet(path))
+                base.load_statics(pq.read_table(path))
                 self.stats["statics.load"] += 1
             except Exception as exc:  # a corrupt or stale cache is recomputed, never trusted
                 log.warning("ignoring unreadable cache %s: %s", path, exc)
