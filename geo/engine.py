@@ -132,14 +132,19 @@ class _Scored:
     components: RankComponents
 
 
-def _deduplicated(values: np.ndarray) -> np.ndarray:
-    """``values`` (an object array) with one Python object per distinct value, None for
-    missing: the place names and land-unit texts of a national grid's 270,000 cells repeat
-    a few thousand values, and one string object per cell cost 248 MiB of RSS."""
-    codes, distinct = pd.factorize(values)
-    out = np.asarray(distinct, dtype=object)[codes] if len(distinct) else values.copy()
-    out[codes < 0] = None
-    return out
+def _one_per_distinct(
+    values: np.ndarray, decode: Callable[[Any], Any] | None = None, missing: Any = None
+) -> np.ndarray:
+    """``values`` (an object array) with one object per distinct value, each decoded once
+    (``decode``, e.g. JSON text to a list) and shared, read-only, by the rows holding it;
+    ``missing`` for null. The place names and land-unit texts of the national 5 km grid's
+    270,000 cells repeat a few thousand values (83 MiB as one string per cell, 13 MiB)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    out = np.empty(len(distinct) + 1, dtype=object)
+    for i, value in enumerate(distinct.tolist()):
+        out[i] = value if decode is None else decode(value)
+    out[-1] = missing  # code -1
+    return out[codes]
 
 
 class _BaseGrid:
@@ -174,7 +179,7 @@ class _BaseGrid:
         a file is kept as Arrow until then)."""
         values = self.statics[column]
         if isinstance(values, pa.Array):
-            values = self.statics[column] = _deduplicated(values.to_numpy(zero_copy_only=False))
+            values = self.statics[column] = _one_per_distinct(values.to_numpy(zero_copy_only=False))
         return values
 
     def fill(self, positions: np.ndarray, fresh: pd.DataFrame) -> None:
@@ -187,7 +192,7 @@ class _BaseGrid:
                     dtype=object,
                 )
             if values.dtype == object:
-                values = _deduplicated(values)  # within the block
+                values = _one_per_distinct(values)  # within the block
             kept = self._writable(column)
             if kept.dtype != values.dtype:
                 kept = self.statics[column] = kept.astype(values.dtype)
@@ -204,12 +209,7 @@ class _BaseGrid:
                 out[column] = values.take(pa.array(positions)).to_numpy(zero_copy_only=False)
             else:
                 out[column] = values[positions]
-        texts = out[LAND_UNITS_COLUMN]
-        codes, distinct = pd.factorize(texts)
-        decoded = np.empty(len(distinct), dtype=object)
-        for i, text in enumerate(distinct):
-            decoded[i] = orjson.loads(text)  # one list per distinct unit set, read-only
-        out[LAND_UNITS_COLUMN] = decoded[codes]
+        out[LAND_UNITS_COLUMN] = _one_per_distinct(out[LAND_UNITS_COLUMN], orjson.loads)
         return pd.DataFrame(out, index=index)
 
     def statics_frame(self) -> pd.DataFrame:
@@ -1137,13 +1137,12 @@ def _shared_lists(texts: pd.Series) -> pd.Series:
     """The lists ``_with_land_texts`` wrote, rows with the same units sharing one list
     object (read-only, as every served value): a list per row held 600k lists and their
     strings at 300k deposits, and building them took 1.0 s of a start."""
-    codes, distinct = pd.factorize(texts.to_numpy(dtype=object), use_na_sentinel=True)
-    lists = [
-        [None if item == _NULL_ITEM else item for item in text.split(_ITEM_SEPARATOR)]
-        for text in distinct.tolist()
-    ]
-    lists.append([])  # code -1: no units
-    return pd.Series([lists[c] for c in codes.tolist()], index=texts.index, dtype=object)
+    lists = _one_per_distinct(
+        texts.to_numpy(dtype=object),
+        lambda text: [None if i == _NULL_ITEM else i for i in text.split(_ITEM_SEPARATOR)],
+        missing=[],  # no units
+    )
+    return pd.Series(lists, index=texts.index, dtype=object)
 
 
 def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
