@@ -262,6 +262,7 @@ class DaskEngine(MemoryEngine):
 
     def close(self) -> None:
         """Disconnect, and shut down the ``LocalCluster`` if this engine started it."""
+        super().close()
         client, self.client = self.client, None
         cluster, self._cluster = self._cluster, None
         if client is not None and self._owns_client:

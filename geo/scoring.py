@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from geo.caches import usable_cores
 from geo.filters import DepositFilter
 from geo.grid import DEFAULT_CELL_KM, DEFAULT_MAX_CELLS, GridSpec
 from geo.landstatus import LAND_SHARE_COLUMNS
@@ -384,21 +385,24 @@ class DevelopmentEvidence:
     compilation: np.ndarray
 
 
-def from_large_deposit_compilation(sources: pd.Series) -> np.ndarray:
-    """True where a row's source (a layer id, or a list of them for a linked site) is a
-    large-deposit compilation."""
+def from_large_deposit_compilation(deposits: pd.DataFrame) -> np.ndarray:
+    """True where a row's source is a large-deposit compilation: a linked site lists every
+    source of its records in ``sources``, a record has only its own ``source``."""
+    sources = deposits["sources" if "sources" in deposits.columns else "source"]
+    if pd.api.types.is_string_dtype(sources):  # one text per row: no lists to flatten
+        return sources.isin(large_deposit_compilations()).to_numpy(dtype=bool)
     return commodity_mask(sources, large_deposit_compilations())  # any listed name matches
 
 
-def development_evidence(deposits: pd.DataFrame) -> DevelopmentEvidence:
-    """Classify every row's development evidence (see ``DevelopmentEvidence``)."""
+def development_evidence(
+    deposits: pd.DataFrame, compilation: np.ndarray | None = None
+) -> DevelopmentEvidence:
+    """Classify every row's development evidence (see ``DevelopmentEvidence``);
+    ``compilation``: the rows' ``from_large_deposit_compilation``, when the caller keeps it."""
     status = deposits["dev_status"]
     unknown = (status.isna() | status.eq(UNKNOWN_STATUS)).to_numpy(dtype=bool)
-    # a linked site lists every source of its records in ``sources``; a record has only
-    # its own ``source``
-    compilation = from_large_deposit_compilation(
-        deposits["sources" if "sources" in deposits.columns else "source"]
-    )
+    if compilation is None:
+        compilation = from_large_deposit_compilation(deposits)
     developed = status.isin(DEVELOPMENT_STATUSES).to_numpy(dtype=bool) | compilation
     return DevelopmentEvidence(developed, unknown & ~developed, unknown, compilation)
 
@@ -410,27 +414,64 @@ def kernel(distance_m: np.ndarray, bandwidth_m: float) -> np.ndarray:
     return np.where(d <= KERNEL_REACH_BANDWIDTHS * bandwidth_m, k, 0.0)
 
 
+#: Threads of a kernel-pair query (scipy's KD-tree queries run without the GIL).
+PAIR_QUERY_THREADS = usable_cores()
+#: Points per KD-tree query block: bounds the (block, k) neighbour arrays of a query
+#: (about 35 MB at k = 44, 25 km cells with a 75 km reach).
+PAIR_QUERY_BLOCK = 50_000
+
+
+def lattice_neighbours(reach_m: float, cell_m: float) -> int:
+    """The most centres of a square grid of ``cell_m`` cells a disc of radius ``reach_m``
+    can hold, wherever it lies (those of the squares it touches: pi (r + half diagonal)^2)."""
+    return math.ceil(math.pi * (reach_m / cell_m + math.sqrt(0.5)) ** 2)
+
+
 def kernel_pairs(
     cell_xy: np.ndarray,
     point_xy: np.ndarray,
     reach_m: float,
+    cell_m: float,
     cell_tree: cKDTree | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cell position, point position, distance) for every pair within the reach, in
-    point order (a cell's tied contributors then resolve to the deposit listed first).
+    """(cell position, point position, distance) for every pair within the reach
+    (inclusive), in point order (a cell's tied contributors then resolve to the deposit
+    listed first); a point's own cells come nearest first.
 
-    Both inputs are (n, 2) metric coordinates in the same CRS; ``cell_tree`` is a KD-tree
-    of ``cell_xy`` kept by the caller. One sparse distance query between two KD-trees
-    (scipy), then a stable sort by point: 2.3x faster than a shapely STRtree ``dwithin``
-    query with its distances over 3.5 million pairs at 25 km (0.8 vs 1.9 s).
+    Both inputs are (n, 2) metric coordinates in the same CRS, the cells centres of a grid
+    of ``cell_m`` cells; ``cell_tree`` is a KD-tree of ``cell_xy`` kept by the caller. Per
+    block of ``PAIR_QUERY_BLOCK`` points, one k-nearest query bounded by the reach (scipy,
+    on every usable core), k from ``lattice_neighbours``; a point that fills all k is
+    asked again with twice as many, so the result is exact for any layout. The rows come
+    out in point order, with no sort: 2.6x faster than one sparse distance matrix between
+    two KD-trees and a stable sort by point (0.70 vs 1.83 s over 8.3 million pairs, 25 km
+    cells, 2 cores), which was itself 2.3x faster than a shapely STRtree ``dwithin`` query.
     """
     if len(cell_xy) == 0 or len(point_xy) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
-    cells = cKDTree(cell_xy) if cell_tree is None else cell_tree
-    found = cKDTree(point_xy).sparse_distance_matrix(cells, reach_m, output_type="ndarray")
-    found = found[np.argsort(found["i"], kind="stable")]
-    return found["j"], found["i"], found["v"]
+    tree = cKDTree(cell_xy) if cell_tree is None else cell_tree
+    bound = np.nextafter(reach_m, np.inf)  # the query keeps distances below its bound
+    k = min(lattice_neighbours(reach_m, cell_m), tree.n)
+
+    def nearest(block: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
+        dist, found = tree.query(
+            block, k=want, distance_upper_bound=bound, workers=PAIR_QUERY_THREADS
+        )
+        return dist.reshape(len(block), want), found.reshape(len(block), want)
+
+    cells, points, distances = [], [], []
+    for start in range(0, len(point_xy), PAIR_QUERY_BLOCK):
+        block, want = point_xy[start : start + PAIR_QUERY_BLOCK], k
+        dist, found = nearest(block, want)
+        while want < tree.n and np.any(found[:, -1] < tree.n):  # some point filled all k
+            want = min(2 * want, tree.n)
+            dist, found = nearest(block, want)
+        hit = found < tree.n  # each row's cells first (nearest first), then its misses
+        points.append(np.repeat(np.arange(start, start + len(block)), hit.sum(axis=1)))
+        cells.append(found[hit])
+        distances.append(dist[hit])
+    return np.concatenate(cells), np.concatenate(points), np.concatenate(distances)
 
 
 def normalize_potential(raw: np.ndarray) -> np.ndarray:

@@ -258,6 +258,7 @@ def test_a_fresh_engine_reads_the_components_an_earlier_one_wrote(geo_store: Any
     computed = computing.rank(REWEIGHTED)
     writer = MemoryEngine.from_store(geo_store)
     writer.rank(REWEIGHTED)  # computes and writes, or reads an earlier test's file
+    writer.close()  # the file is written after the answer; closing waits for it
     key = GOLD.component_key()
     path = components_path(writer._component_files.directory, geo_store.build_id, "memory", key)
     assert path.is_file() and path.stat().st_size > 0
@@ -284,6 +285,7 @@ def test_a_fresh_engine_reads_the_components_an_earlier_one_wrote(geo_store: Any
     path.write_bytes(b"not a components file")
     recovering = MemoryEngine.from_store(geo_store)
     again = recovering.rank(REWEIGHTED)
+    recovering.close()
     assert recovering.stats["components.compute"] == 1
     assert_geodataframe_equal(again.all_cells, computed.all_cells)
     assert read_components(path, key) is not None  # written again, whole

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geo import scoring
+from geo.components import top_candidates, top_contributors
 from geo.engine import MemoryEngine
 from geo.filters import DepositFilter
 from geo.scoring import (
@@ -217,3 +219,54 @@ def test_params_are_hashable_cache_keys() -> None:
     b = RankParams(filter=DepositFilter(commodities=["AU"]), weights={"land": 0.5})
     assert a == b and hash(a) == hash(b)
     assert a.to_dict()["weights"]["land"] == 0.5
+
+
+def test_kernel_pairs_are_every_cell_within_the_reach_in_point_order() -> None:
+    """Against a brute-force distance matrix (synthetic grid and points): the same pairs
+    and distances, a cell at exactly the reach included, rows in point order; a point
+    with more cells in reach than a square grid's bound (a denser layout) still gets all."""
+    cell = 1000.0
+    cols, rows = np.meshgrid(np.arange(30), np.arange(20))
+    cells = np.column_stack([(cols.ravel() + 0.5) * cell, (rows.ravel() + 0.5) * cell])
+    rng = np.random.default_rng(20261203)
+    points = np.vstack([rng.uniform(-2000, 32000, (500, 2)), [[3500.0, 500.0]]])
+    reach = 3000.0  # the last point is exactly 3 km from the centre (500, 500)
+    dense = np.vstack([cells, cells + 1.0])  # two centres per square: over the bound
+    for layout in (cells, dense):
+        got_cell, got_point, got_dist = scoring.kernel_pairs(layout, points, reach, cell)
+        distance = np.hypot(*(points[:, None, :] - layout[None, :, :]).transpose(2, 0, 1))
+        want_point, want_cell = np.nonzero(distance <= reach)
+        assert np.all(np.diff(got_point) >= 0)
+        got = np.lexsort((got_cell, got_point))
+        assert np.array_equal(got_point[got], want_point)
+        assert np.array_equal(got_cell[got], want_cell)
+        np.testing.assert_allclose(got_dist[got], distance[want_point, want_cell], rtol=1e-12)
+        assert 0 in got_cell[got_point == len(points) - 1]  # at the reach, included
+    most = np.bincount(want_point).max()  # of the dense layout: asked again with more
+    assert (
+        most
+        > scoring.lattice_neighbours(reach, cell)
+        >= np.bincount(
+            np.nonzero(np.hypot(*(points[:, None, :] - cells[None]).transpose(2, 0, 1)) <= reach)[0]
+        ).max()
+    )
+
+
+def test_top_contributors_equal_a_full_sort_ties_included() -> None:
+    """The candidate pruning gives the lists a stable sort of every pair gives (synthetic
+    pairs with many tied contributions, a cell with most of them, cells with fewer pairs
+    than asked)."""
+    rng = np.random.default_rng(7)
+    n_cells, n = 400, 60_000
+    cell = rng.integers(0, n_cells - 5, n)  # the last five cells have no pair
+    cell[:5000] = 3
+    deposit = np.arange(n) // 7
+    contribution = np.round(rng.exponential(1.0, n) * rng.random(n) ** 3, 2)
+    ids = np.array([f"d{i}" for i in range(deposit.max() + 1)], dtype=object)
+    for k in (1, 5):
+        order = np.lexsort((np.arange(n), -contribution, cell))  # cell, largest first, input
+        kept = [order[cell[order] == c][:k] for c in range(n_cells)]
+        got_ids, got_values = top_contributors(cell, deposit, contribution, ids, n_cells, k)
+        assert got_ids == [ids[deposit[p]].tolist() for p in kept]
+        assert got_values == [np.round(contribution[p], 4).tolist() for p in kept]
+        assert len(top_candidates(cell, contribution, n_cells, k)) < n / 2
