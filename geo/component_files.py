@@ -4,8 +4,9 @@ The weight-independent stage of a ranking (``geo.components.RankComponents``) is
 cold ranking spends its seconds on (about 6 s for the national overview at 25 km); it
 depends only on the store build, the engine's code and the filter and grid
 (``RankParams.component_key``). The engine writes each one it computes to
-``cache/components-<digest>.npz`` beside the store; a restarted server, another worker or
-the map's first ranking after ``fedmin serve`` reads it back instead.
+``cache/components-<digest>.npz`` beside the store, on a writer thread once the ranking is
+answered (``MemoryEngine.close`` waits for it); a restarted server, another worker or the
+map's first ranking after ``fedmin serve`` reads it back instead.
 
 * Named by everything it depends on: the build id, the key, the engine kind and a digest
   of the ``geo`` and ``layers`` sources (:func:`code_digest`), so an edit of the scoring

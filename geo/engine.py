@@ -262,6 +262,13 @@ class _BaseGrid:
         return np.concatenate(pc), np.concatenate(pp), np.concatenate(dist)
 
 
+#: The deposit columns the weight-independent stage of a ranking reads (with the
+#: ``aggregate_cells`` seam): the filter's rows are taken of these only, not of the 32
+#: enriched columns (0.26 s of text columns copied at 300k deposits).
+RANKED_COLUMNS = ("id", "name", "dev_status", "commodities", "x_m", "y_m", "metric_epsg",
+                  "geometry")  # fmt: skip
+
+
 class MemoryEngine:
     """In-process engine over one opened store. Thread-safe for concurrent requests."""
 
@@ -791,7 +798,8 @@ class MemoryEngine:
         self.stats["components.compute"] += 1
         deposits = self.deposits
         found = self.evidence(params)
-        selected = deposits.iloc[found.positions].assign(evidence_weight=found.weights)
+        selected = deposits[list(RANKED_COLUMNS)].iloc[found.positions]
+        selected = selected.assign(evidence_weight=found.weights)
         weighted = found.weights > 0
         evidence = selected.loc[weighted]
         evidence_positions = found.positions[weighted]

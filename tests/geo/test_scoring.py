@@ -221,10 +221,15 @@ def test_params_are_hashable_cache_keys() -> None:
     assert a.to_dict()["weights"]["land"] == 0.5
 
 
-def test_kernel_pairs_are_every_cell_within_the_reach_in_point_order() -> None:
+@pytest.mark.parametrize("block", [scoring.PAIR_QUERY_BLOCK, 64])
+def test_kernel_pairs_are_every_cell_within_the_reach_in_point_order(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Against a brute-force distance matrix (synthetic grid and points): the same pairs
-    and distances, a cell at exactly the reach included, rows in point order; a point
-    with more cells in reach than a square grid's bound (a denser layout) still gets all."""
+    and distances, a cell at exactly the reach included, rows in point order, in one
+    block or in many on threads; a point with more cells in reach than a square grid's
+    bound (a denser layout) still gets all."""
+    monkeypatch.setattr(scoring, "PAIR_QUERY_BLOCK", block)
     cell = 1000.0
     cols, rows = np.meshgrid(np.arange(30), np.arange(20))
     cells = np.column_stack([(cols.ravel() + 0.5) * cell, (rows.ravel() + 0.5) * cell])
