@@ -592,6 +592,7 @@ class MemoryEngine:
                 self._component_files.evict(keep=path)
         except Exception:  # a thread's error reaches no one else: the file is just not kept
             log.exception("ranking components not written to %s", path)
+        release_free_memory()  # the file's bytes assembled in memory (200 MB, national)
 
     def _scored(self, params: RankParams) -> _Scored:
         def compute() -> _Scored:
