@@ -52,7 +52,7 @@ from layers.antimeridian import bbox_parts
 from layers.catalog import layer as catalog_layer
 from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST
 from layers.errors import InvalidParameterError, NotFoundError
-from layers.schema import DEV_STATUSES, LayerKind
+from layers.schema import DEV_STATUSES, LayerKind, looked_up
 from layers.sources.staging import Staging
 from layers.store import Store, record_sites
 from layers.suggest import did_you_mean
@@ -691,8 +691,8 @@ def _priority(frame: gpd.GeoDataFrame, geoms_3857: np.ndarray | None) -> np.ndar
     if "rank" in frame.columns:
         key = frame["rank"].to_numpy(dtype=float)
     elif "dev_status" in frame.columns:
-        order = {s: i for i, s in enumerate(STATUS_PRIORITY)}
-        key = frame["dev_status"].map(order).fillna(len(order)).to_numpy(dtype=float)
+        order = {s: float(i) for i, s in enumerate(STATUS_PRIORITY)}
+        key = looked_up(frame["dev_status"], order, float(len(order)))
     elif geoms_3857 is None:
         key = np.zeros(len(frame))
     else:

@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.encoders import MVT
 from app.errors import error_response, internal_error
-from app.map.page import OSM_TILES
+from app.map.assets import OSM_TILES
 from app.settings import Settings
 from app.state import SNAPSHOT_KEY, ServingState, Snapshot
 

@@ -52,7 +52,7 @@ from layers.catalog import large_deposit_compilations
 from layers.critical import critical_names
 from layers.errors import InvalidParameterError, UnknownCommodityError
 from layers.reference import commodity_from_name, commodity_mask, known_commodities
-from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, flatten_lists
+from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, flatten_lists, looked_up
 
 COMPONENTS: tuple[str, ...] = ("potential", "underdevelopment", "access", "land")
 
@@ -357,24 +357,14 @@ def evidence_weights(deposits: pd.DataFrame, params: RankParams) -> np.ndarray:
     present = pd.notna(names)
     allowed = params.filter.commodity_names
     counted = present & (pd.Series(names).isin(allowed).to_numpy() if allowed else True)
-    weight = _looked_up(names[counted], params.commodity_weights or {}, DEFAULT_COMMODITY_WEIGHT)
+    weight = looked_up(names[counted], params.commodity_weights or {}, DEFAULT_COMMODITY_WEIGHT)
     crit = pd.Series(names[counted]).isin(critical_names(params.filter.critical_list)).to_numpy()
     c = np.zeros(n)
     np.maximum.at(c, owner[counted], weight)
     k = np.zeros(n, dtype=bool)
     np.logical_or.at(k, owner[counted], crit)
-    s = _looked_up(deposits["dev_status"], params.status_weights or {}, 0.0)
+    s = looked_up(deposits["dev_status"], params.status_weights or {}, 0.0)
     return c * s * (1.0 + params.critical_boost * k)
-
-
-def _looked_up(
-    values: np.ndarray | pd.Series, table: Mapping[str, float], default: float
-) -> np.ndarray:
-    """``table[v]`` for each value (``default`` where absent or null), one look-up per
-    distinct value: ``Series.map`` of the 450k commodity names at 300k deposits took
-    0.14 s, of their statuses 0.07 s."""
-    codes, distinct = pd.factorize(values)  # null: code -1, the default appended last
-    return np.array([*(table.get(v, default) for v in distinct), default], dtype=float)[codes]
 
 
 @dataclass(frozen=True)

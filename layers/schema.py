@@ -6,6 +6,7 @@ see canonical columns. ``docs/data.md`` documents them field by field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -201,6 +202,16 @@ def flatten_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
     elements = np.concatenate([v for v in lists if len(v)]).astype(object, copy=False)
     return np.repeat(np.arange(len(lists)), lengths), elements
+
+
+def looked_up(
+    values: np.ndarray | pd.Series, table: Mapping[str, float], default: float
+) -> np.ndarray:
+    """``table[v]`` for each value (``default`` where absent or null), one look-up per
+    distinct value: ``Series.map`` of the 450k commodity names of 300k deposits took
+    0.14 s, of their statuses 0.07 s."""
+    codes, distinct = pd.factorize(values)  # null: code -1, the default appended last
+    return np.array([*(table.get(v, default) for v in distinct), default], dtype=float)[codes]
 
 
 def validate(frame: gpd.GeoDataFrame, kind: LayerKind, layer_id: str) -> gpd.GeoDataFrame:

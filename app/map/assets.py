@@ -26,6 +26,10 @@ OWN_STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: URL prefixes, relative to the app's root path; served by ``app/routers/map.py``.
 VENDOR_URL = "/map/vendor"
 OWN_URL = "/map/static"
+#: The one asset from outside: the optional web basemap, offered in the layer control and
+#: never on by default (the pages' Content-Security-Policy allows its images).
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 
 
 @dataclass(frozen=True)

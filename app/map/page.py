@@ -23,6 +23,7 @@ from rio_tiler.colormap import cmap
 
 from app.collections import COVERAGE_TOPICS, PROSPECTIVITY, RasterSpec
 from app.map import assets
+from app.map.assets import OSM_ATTRIBUTION, OSM_TILES
 from app.map.palette import palette
 from geo.scoring import (
     COMPONENTS,
@@ -58,9 +59,6 @@ API_PARAMS: dict[str, str] = {
 }
 EXPORT_FORMATS = ("csv", "geojson", "gpkg", "kml", "shp")
 CRITICAL_VALUE = "critical"
-#: The optional web basemap: offered in the layer control, never on by default.
-OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 
 COMPONENT_HELP = {
     "potential": "known mineral evidence nearby (deposits weighted by commodity and status)",
