@@ -1003,8 +1003,8 @@ def _queryables(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, dict[s
         elif kind == "f":
             out[name] = {"type": "number"}
         else:
-            sample = series.dropna()
-            first = sample.iloc[0] if len(sample) else None
+            present = series.first_valid_index()  # not ``dropna``: that copied each column
+            first = None if present is None else series.loc[present]
             if isinstance(first, list | tuple | np.ndarray):
                 out[name] = {"type": "array", "items": {"type": "string"}}
             elif isinstance(first, dict):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -286,3 +288,34 @@ def test_concatenated_layers_keep_text_columns_as_text_and_share_equal_lists(
     assert got["tags"][3].tolist() == ["cu", None] and got["tags"][3] is not got["tags"][1]
     assert got.geometry.geom_equals_exact(expected.geometry, 0).all()
     assert got.crs.to_epsg() == 4326 and np.array_equal(got.index, np.arange(4))
+
+
+def test_frames_are_read_side_by_side_and_each_once(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one thread reads the deposit records (held here until released), another
+    reads a layer of another kind (with one lock for all, it would wait for the first);
+    four threads asking for one frame read it once and share it."""
+    opened = store.open_store(data_dir)  # its own frames, none read yet
+    held, release = threading.Event(), threading.Event()
+    reads: list[tuple[str, ...]] = []
+    concat = store.concat_geoparquet
+
+    def slow_concat(paths: list[Path]) -> object:
+        reads.append(tuple(p.stem for p in paths))
+        if any(p.stem == "mrds" for p in paths):
+            held.set()
+            release.wait(60)
+        return concat(paths)
+
+    monkeypatch.setattr(store, "concat_geoparquet", slow_concat)
+    with ThreadPoolExecutor(5) as pool:
+        records = [pool.submit(opened.kind_frame, LayerKind.DEPOSITS) for _ in range(4)]
+        assert held.wait(60)
+        claims = pool.submit(opened.kind_frame, LayerKind.CLAIMS).result(timeout=60)
+        assert not any(r.done() for r in records)  # still held: the claims did not wait
+        release.set()
+        frames = [r.result(timeout=120) for r in records]
+    assert len(claims) == EXPECTED_ROWS["blm_claims"]
+    assert all(f is frames[0] for f in frames)
+    assert sum(1 for r in reads if "mrds" in r) == 1
