@@ -89,7 +89,13 @@ from geo.scoring import RankParams, RankResult
 from geo.surface_cache import SurfaceCache
 from geo.validation import holdout_validation
 from layers.errors import InvalidParameterError, LimitExceededError, NotFoundError
-from layers.schema import DEV_STATUSES, INFRASTRUCTURE_KINDS, LayerKind, flatten_lists
+from layers.schema import (
+    DEV_STATUSES,
+    INFRASTRUCTURE_KINDS,
+    LayerKind,
+    flatten_lists,
+    once_per_distinct,
+)
 from layers.store import deposit_sites, read_geoparquet
 
 log = logging.getLogger(__name__)
@@ -132,21 +138,6 @@ class _Scored:
     components: RankComponents
 
 
-def _one_per_distinct(
-    values: np.ndarray, decode: Callable[[Any], Any] | None = None, missing: Any = None
-) -> np.ndarray:
-    """``values`` (an object array) with one object per distinct value, each decoded once
-    (``decode``, e.g. JSON text to a list) and shared, read-only, by the rows holding it;
-    ``missing`` for null. The place names and land-unit texts of the national 5 km grid's
-    270,000 cells repeat a few thousand values (83 MiB as one string per cell, 13 MiB)."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    out = np.empty(len(distinct) + 1, dtype=object)
-    for i, value in enumerate(distinct.tolist()):
-        out[i] = value if decode is None else decode(value)
-    out[-1] = missing  # code -1
-    return out[codes]
-
-
 class _BaseGrid:
     """The grid of one (cell spec, kernel) over every deposit of the store, built once.
 
@@ -179,7 +170,7 @@ class _BaseGrid:
         a file is kept as Arrow until then)."""
         values = self.statics[column]
         if isinstance(values, pa.Array):
-            values = self.statics[column] = _one_per_distinct(values.to_numpy(zero_copy_only=False))
+            values = self.statics[column] = once_per_distinct(values.to_numpy(zero_copy_only=False))
         return values
 
     def fill(self, positions: np.ndarray, fresh: pd.DataFrame) -> None:
@@ -192,7 +183,7 @@ class _BaseGrid:
                     dtype=object,
                 )
             if values.dtype == object:
-                values = _one_per_distinct(values)  # within the block
+                values = once_per_distinct(values)  # within the block
             kept = self._writable(column)
             if kept.dtype != values.dtype:
                 kept = self.statics[column] = kept.astype(values.dtype)
@@ -209,7 +200,7 @@ class _BaseGrid:
                 out[column] = values.take(pa.array(positions)).to_numpy(zero_copy_only=False)
             else:
                 out[column] = values[positions]
-        out[LAND_UNITS_COLUMN] = _one_per_distinct(out[LAND_UNITS_COLUMN], orjson.loads)
+        out[LAND_UNITS_COLUMN] = once_per_distinct(out[LAND_UNITS_COLUMN], orjson.loads)
         return pd.DataFrame(out, index=index)
 
     def statics_frame(self) -> pd.DataFrame:
@@ -1177,7 +1168,7 @@ def _shared_lists(texts: pd.Series) -> pd.Series:
     """The lists ``_with_land_texts`` wrote, rows with the same units sharing one list
     object (read-only, as every served value): a list per row held 600k lists and their
     strings at 300k deposits, and building them took 1.0 s of a start."""
-    lists = _one_per_distinct(
+    lists = once_per_distinct(
         texts.to_numpy(dtype=object),
         lambda text: [None if i == _NULL_ITEM else i for i in text.split(_ITEM_SEPARATOR)],
         missing=[],  # no units

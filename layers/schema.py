@@ -6,9 +6,10 @@ see canonical columns. ``docs/data.md`` documents them field by field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -204,14 +205,31 @@ def flatten_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.arange(len(lists)), lengths), elements
 
 
+def once_per_distinct(
+    values: np.ndarray | pd.Series,
+    compute: Callable[[Any], Any] | None = None,
+    missing: Any = None,
+    dtype: Any = object,
+) -> np.ndarray:
+    """``compute(v)`` (default: ``v``) for each of ``values``, computed once per distinct
+    value and, in an object array, one object shared read-only by the rows holding it;
+    ``missing`` for null. The place names and land-unit texts of the national 5 km grid's
+    270,000 cells repeat a few thousand values (83 MiB as one string per cell, 13 MiB)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    out = np.empty(len(distinct) + 1, dtype=dtype)
+    for i, value in enumerate(distinct.tolist()):
+        out[i] = value if compute is None else compute(value)
+    out[-1] = missing  # code -1
+    return out[codes]
+
+
 def looked_up(
     values: np.ndarray | pd.Series, table: Mapping[str, float], default: float
 ) -> np.ndarray:
     """``table[v]`` for each value (``default`` where absent or null), one look-up per
     distinct value: ``Series.map`` of the 450k commodity names of 300k deposits took
     0.14 s, of their statuses 0.07 s."""
-    codes, distinct = pd.factorize(values)  # null: code -1, the default appended last
-    return np.array([*(table.get(v, default) for v in distinct), default], dtype=float)[codes]
+    return once_per_distinct(values, lambda v: table.get(v, default), default, dtype=float)
 
 
 def validate(frame: gpd.GeoDataFrame, kind: LayerKind, layer_id: str) -> gpd.GeoDataFrame:
