@@ -254,10 +254,11 @@ class _BaseGrid:
 
 
 #: The deposit columns the weight-independent stage of a ranking reads (with the
-#: ``aggregate_cells`` seam): the filter's rows are taken of these only, not of the 32
-#: enriched columns (0.26 s of text columns copied at 300k deposits).
-RANKED_COLUMNS = ("id", "name", "dev_status", "commodities", "x_m", "y_m", "metric_epsg",
-                  "geometry")  # fmt: skip
+#: ``aggregate_cells`` seam; a site's ``sources`` or a record's ``source``, whichever the
+#: store has): the filter's rows are taken of these only, not of the 32 enriched columns
+#: (0.26 s of text columns copied at 300k deposits).
+RANKED_COLUMNS = ("id", "name", "dev_status", "commodities", "sources", "source", "x_m",
+                  "y_m", "metric_epsg", "geometry")  # fmt: skip
 
 
 class MemoryEngine:
@@ -306,7 +307,6 @@ class MemoryEngine:
             store.kind_frame(LayerKind.INFRASTRUCTURE), coverage
         )
         self._deposits: gpd.GeoDataFrame | None = None
-        self._compilation: np.ndarray | None = None
         budgets = self.budgets
         self._evidence: ByteLRU[Evidence] = ByteLRU("evidence", budgets.evidence_bytes, self.stats)
         self._components: ByteLRU[RankComponents] = ByteLRU(
@@ -358,15 +358,6 @@ class MemoryEngine:
             if self._deposits is None:
                 self._deposits = with_critical_lists(self._load_or_enrich())
             return self._deposits
-
-    def _from_compilation(self) -> np.ndarray:
-        """Per deposit, whether a large-deposit compilation lists it: flattening every
-        site's sources is 0.35 s at 300k deposits, so once per engine."""
-        deposits = self.deposits
-        with self._lock:
-            if self._compilation is None:
-                self._compilation = scoring.from_large_deposit_compilation(deposits)
-            return self._compilation
 
     def _load_or_enrich(self) -> gpd.GeoDataFrame:
         path = self.cache_path
@@ -790,7 +781,8 @@ class MemoryEngine:
         self.stats["components.compute"] += 1
         deposits = self.deposits
         found = self.evidence(params)
-        selected = deposits[list(RANKED_COLUMNS)].iloc[found.positions]
+        selected = deposits[[c for c in RANKED_COLUMNS if c in deposits.columns]]
+        selected = selected.iloc[found.positions]
         selected = selected.assign(evidence_weight=found.weights)
         weighted = found.weights > 0
         evidence = selected.loc[weighted]
@@ -827,8 +819,7 @@ class MemoryEngine:
         potential = scoring.normalize_potential(potential_raw)
         development_raw = statics["development_raw"].to_numpy(float)
         developed = evidence["dev_status"].isin(scoring.DEVELOPMENT_STATUSES).to_numpy()
-        compilation = self._from_compilation()[evidence_positions]
-        split = development_split(evidence, compilation, pair_cell, pair_dep, contribution, n)
+        split = development_split(evidence, pair_cell, pair_dep, contribution, n)
         underdevelopment = scoring.underdevelopment(
             potential, split["undeveloped_raw"], split["neutral_raw"], development_raw
         )
@@ -927,7 +918,7 @@ class MemoryEngine:
         active claims per cell."""
         self.stats["development"] += 1
         deposits = self.deposits
-        worked = scoring.development_evidence(deposits, self._from_compilation()).developed
+        worked = scoring.development_evidence(deposits).developed
         reps = shapely.point_on_surface(self._active_claims.geometry.values)
         c_lon, c_lat = shapely.get_x(reps), shapely.get_y(reps)
         c_epsg = metric_epsg_for_lonlat(c_lon, c_lat)
@@ -1113,7 +1104,6 @@ def named_cell_columns(table: pd.DataFrame, evidence: pd.DataFrame) -> dict[str,
 
 def development_split(
     evidence: pd.DataFrame,
-    compilation: np.ndarray,
     pair_cell: np.ndarray,
     pair_dep: np.ndarray,
     contribution: np.ndarray,
@@ -1124,7 +1114,7 @@ def development_split(
     status, not developed), ``unknown_status_raw`` (all evidence of unknown status,
     large-deposit compilations included), and the counts of contributing deposits, of
     those of unknown status and of those from large-deposit compilations."""
-    dev = scoring.development_evidence(evidence, compilation)
+    dev = scoring.development_evidence(evidence)
     undeveloped = ~dev.developed & ~dev.neutral
 
     def total(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
