@@ -54,7 +54,7 @@ from layers.critical import CRITICAL_LIST_IDS, DEFAULT_CRITICAL_LIST
 from layers.errors import InvalidParameterError, NotFoundError
 from layers.schema import DEV_STATUSES, LayerKind, looked_up
 from layers.sources.staging import Staging
-from layers.store import Store, record_sites
+from layers.store import KeyedLocks, Store, record_sites
 from layers.suggest import did_you_mean
 
 log = logging.getLogger("fedmin.collections")
@@ -1037,10 +1037,9 @@ def _provenance(layer_id: str, record: dict[str, Any]) -> dict[str, Any]:
 _BUILT: weakref.WeakValueDictionary[tuple[str, str, str], Collection] = (
     weakref.WeakValueDictionary()
 )
-_BUILT_LOCK = threading.Lock()
 #: One lock per key, so collections of one build are built side by side but each once
 #: (a few dozen small locks per store build, kept for the process).
-_BUILDING: dict[tuple[str, str, str], threading.Lock] = {}
+_BUILDING = KeyedLocks()
 
 
 #: Encodes the features of large collections after start-up, one at a time (a first
@@ -1126,9 +1125,7 @@ class CollectionRegistry:
                 spec, spec.load(self.store, engine, self.settings), self.store.manifest
             )
         key = (str(self.store.root), self.store.manifest["build_id"], spec.id)
-        with _BUILT_LOCK:
-            building = _BUILDING.setdefault(key, threading.Lock())
-        with building:
+        with _BUILDING(key):
             built = _BUILT.get(key)
             if built is None:
                 loaded = spec.load(self.store, engine, self.settings)

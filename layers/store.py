@@ -33,7 +33,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -810,6 +810,19 @@ def _shared_lists(column: pa.ChunkedArray) -> np.ndarray | None:
     return out
 
 
+class KeyedLocks:
+    """One lock per key, made on first use: the work of one key runs once at a time,
+    that of other keys side by side."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, key: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
 class Store:
     """A built store, opened read-only. Frames are read once and cached."""
 
@@ -821,8 +834,7 @@ class Store:
         #: Start-up builds collections on several threads: each frame is still read once,
         #: under its own lock, so that different frames are read side by side (with one
         #: lock for all, the engine's first read waited 1.1 s for the 300k deposit records).
-        self._reading: dict[tuple[str, str], threading.Lock] = {}
-        self._readers = threading.Lock()
+        self._reading = KeyedLocks()
 
     @property
     def build_id(self) -> str:
@@ -833,12 +845,8 @@ class Store:
             k for k, v in self.manifest["layers"].items() if kind is None or v["kind"] == kind.value
         ]
 
-    def _reading_lock(self, key: tuple[str, str]) -> threading.Lock:
-        with self._readers:
-            return self._reading.setdefault(key, threading.Lock())
-
     def frame(self, layer_id: str) -> gpd.GeoDataFrame:
-        with self._reading_lock(("layer", layer_id)):
+        with self._reading(("layer", layer_id)):
             if layer_id not in self._frames:
                 self._frames[layer_id] = read_geoparquet(self._vector_path(layer_id))
             return self._frames[layer_id]
@@ -855,7 +863,7 @@ class Store:
         Concatenated once; the layers read only for it are not kept apart as well (the
         300k deposit records were held twice, layer by layer and concatenated). Callers
         derive frames from it (pandas copies on write), never assign into it."""
-        with self._reading_lock(("kind", kind)):
+        with self._reading(("kind", kind)):
             return self._kind_frame(kind)
 
     def _kind_frame(self, kind: LayerKind) -> gpd.GeoDataFrame:
