@@ -745,7 +745,9 @@ class Collection:
         self.layer_ids = loaded.layer_ids
         self.frame = frame
         self.ids: np.ndarray = frame["id"].astype(str).to_numpy(dtype=object)
-        self._position = {fid: i for i, fid in enumerate(self.ids)}
+        #: The row of each id (unique: the schema checks each layer's): a pandas hash
+        #: index, 7 MiB for 300k ids where a dict took 19 MiB.
+        self._position = pd.Index(self.ids, dtype=object)
         #: A site's member record id -> the site id (sites list their ``records``), so a
         #: record's old item URL can point at its site.
         self.site_of: dict[str, str] = (
@@ -864,7 +866,7 @@ class Collection:
 
     def position(self, feature_id: str) -> int:
         try:
-            return self._position[feature_id]
+            return int(self._position.get_loc(feature_id))
         except KeyError:
             raise NotFoundError(f"no feature {feature_id!r} in collection {self.id!r}") from None
 

@@ -62,6 +62,7 @@ only where a layer mapping all federal land covers it (``geo.landcoverage``), el
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -72,6 +73,7 @@ import shapely
 
 from geo.landcoverage import LandCoverage
 from layers import land_rules
+from layers.schema import once_per_distinct
 
 NON_FEDERAL = land_rules.NON_FEDERAL
 
@@ -150,12 +152,14 @@ def overlay_land_status(
         complete = coverage.complete_at(geoms.x.to_numpy(), geoms.y.to_numpy())
     else:
         complete = np.zeros(0, dtype=bool)
-    out["mineral_entry"] = np.where(complete, NON_FEDERAL, "unknown")
-    out["mineral_entry_reason"] = np.where(
-        complete, coverage.off_unit_reason(True), coverage.off_unit_reason(False)
+    # Off any unit, two statuses and two reasons, each one object shared by its rows
+    off_unit = complete.astype(np.intp)
+    statuses = np.array(["unknown", NON_FEDERAL], dtype=object)
+    reasons = np.array(
+        [coverage.off_unit_reason(False), coverage.off_unit_reason(True)], dtype=object
     )
-    out["mineral_entry"] = out["mineral_entry"].astype(object)
-    out["mineral_entry_reason"] = out["mineral_entry_reason"].astype(object)
+    out["mineral_entry"] = pd.Series(statuses[off_unit], index=deposits.index, dtype=object)
+    out["mineral_entry_reason"] = pd.Series(reasons[off_unit], index=deposits.index, dtype=object)
     if n == 0 or len(lands) == 0:
         return out
     if lands.crs is not None and deposits.crs is not None and lands.crs != deposits.crs:
@@ -178,6 +182,7 @@ def overlay_land_status(
     pairs = pd.DataFrame(
         {
             "pos": point_pos,
+            "unit": unit_pos,
             "id": matched["id"].to_numpy(dtype=object),
             "name": pd.Series(names, dtype=object),
             "agency": matched["agency"].to_numpy(dtype=object),
@@ -203,12 +208,14 @@ def overlay_land_status(
     first = pairs.iloc[starts]
     for column in ("agency", "designation", "mineral_entry"):
         out.loc[index, column] = first[column].to_numpy()
-    out.loc[index, "mineral_entry_reason"] = [
-        unit_reason(name, unit_id, designation)
-        for name, unit_id, designation in zip(
-            first["name"], first["id"], first["designation"], strict=True
-        )
-    ]
+    unit_names = units["name"].to_numpy(dtype=object, copy=True)
+    unit_names[pd.isna(unit_names)] = None
+    out.loc[index, "mineral_entry_reason"] = once_per_distinct(  # one reason per unit,
+        first["unit"].to_numpy(),  # one object per text (units of one name and designation)
+        lambda u: sys.intern(
+            unit_reason(unit_names[u], units["id"].iat[u], units["designation"].iat[u])
+        ),
+    )
     return out
 
 

@@ -33,7 +33,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -690,17 +690,20 @@ def _geoarrow_geometries(column: pa.ChunkedArray, encoding: str) -> np.ndarray |
 
 
 def read_geoparquet(
-    path: Path | str | pa.NativeFile, columns: list[str] | None = None
+    path: Path | str | pa.NativeFile,
+    columns: list[str] | None = None,
+    shared_texts: Collection[str] = schema.SHARED_TEXT_COLUMNS,
 ) -> gpd.GeoDataFrame:
     """``geopandas.read_parquet`` for the store's files (one GeoArrow or WKB geometry
-    column), each distinct CRS parsed once per process.
+    column), each distinct CRS parsed once per process; the ``shared_texts`` columns the
+    file has hold one Python string per distinct value (``_shared_texts``).
 
     geopandas parses the PROJJSON of every file it reads, and the datum-ensemble members
     it writes without ids make each parse a PROJ database search (18 ms against 0.1 ms):
     90 parses were 1.4 s of a 300k-deposit start. Any other layout goes to geopandas.
     """
-    table = pq.read_table(path, columns=columns, use_pandas_metadata=True)
-    found = _frame_of_table(table)
+    table = _read_table(path, columns, shared_texts)
+    found = _frame_of_table(table, shared_texts)
     if found is None:
         if hasattr(path, "seek"):  # a buffer: read again from its start
             path.seek(0)
@@ -714,7 +717,7 @@ def concat_geoparquet(paths: list[Path]) -> gpd.GeoDataFrame:
     ``pd.concat`` of the files' frames turned every text column that one file leaves
     null (Arrow type null) into Python objects: six columns of the 300k deposit records,
     100 MB. Files of other layouts are read one by one and concatenated by pandas."""
-    tables = [pq.read_table(p, use_pandas_metadata=True) for p in paths]
+    tables = [_read_table(p, None, schema.SHARED_TEXT_COLUMNS) for p in paths]
     described = [json.loads((t.schema.metadata or {}).get(b"geo", b"{}")) for t in tables]
     layouts = {_geometry_layout(g) for g in described}
     if len(layouts) == 1 and None not in layouts:
@@ -724,7 +727,8 @@ def concat_geoparquet(paths: list[Path]) -> gpd.GeoDataFrame:
             pass  # columns of one name and incompatible types: pandas decides
         else:
             found = _frame_of_table(
-                table.replace_schema_metadata({b"geo": json.dumps(described[0]).encode()})
+                table.replace_schema_metadata({b"geo": json.dumps(described[0]).encode()}),
+                schema.SHARED_TEXT_COLUMNS,
             )
             if found is not None:
                 return found
@@ -742,7 +746,17 @@ def _geometry_layout(geo: dict[str, Any]) -> str | None:
     return json.dumps([name, column.get("encoding"), column.get("crs")], sort_keys=True)
 
 
-def _frame_of_table(table: pa.Table) -> gpd.GeoDataFrame | None:
+def _read_table(
+    path: Path | str | pa.NativeFile, columns: list[str] | None, shared_texts: Collection[str]
+) -> pa.Table:
+    """The file as Arrow, the ``shared_texts`` columns as the dictionaries Parquet
+    stores them in (no text decoded per row)."""
+    return pq.read_table(
+        path, columns=columns, use_pandas_metadata=True, read_dictionary=list(shared_texts)
+    )
+
+
+def _frame_of_table(table: pa.Table, shared_texts: Collection[str]) -> gpd.GeoDataFrame | None:
     """The frame of a GeoParquet table this module decodes, else None."""
     geo = json.loads((table.schema.metadata or {}).get(b"geo", b"{}"))
     name = geo.get("primary_column")
@@ -762,12 +776,15 @@ def _frame_of_table(table: pa.Table) -> gpd.GeoDataFrame | None:
     }
     table = table.drop_columns([c for c in covering if c in table.column_names])
     shared = {c: v for c in table.column_names if (v := _shared_lists(table[c])) is not None}
+    shared |= {c: _shared_texts(table[c]) for c in shared_texts if _is_text_dictionary(table, c)}
     frame = table.drop_columns([name, *shared]).to_pandas()
     for position, column in enumerate(table.column_names):  # in order: each lands in place
         if column == name:
             frame.insert(position, name, gpd.GeoSeries(geometries, crs=crs, index=frame.index))
         elif column in shared:
-            frame.insert(position, column, pd.Series(shared[column], index=frame.index))
+            frame.insert(
+                position, column, pd.Series(shared[column], index=frame.index, dtype=object)
+            )
     return gpd.GeoDataFrame(frame, geometry=name, crs=crs)
 
 
@@ -808,6 +825,29 @@ def _shared_lists(column: pa.ChunkedArray) -> np.ndarray | None:
     if len(alone):
         out[alone] = array.take(alone).to_pandas().to_numpy(dtype=object)
     return out
+
+
+def _is_text_dictionary(table: pa.Table, column: str) -> bool:
+    if column not in table.column_names:
+        return False
+    kind = table.schema.field(column).type
+    return pa.types.is_dictionary(kind) and (
+        pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
+    )
+
+
+def _shared_texts(column: pa.ChunkedArray) -> np.ndarray:
+    """A dictionary-encoded text column as an object array holding one Python string
+    per distinct value, None for null: the 300k records' ``details`` took 63 MiB as
+    text, their 46k distinct strings 10 MiB (and pointers)."""
+    column = column.unify_dictionaries()
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=object)
+    distinct = np.append(column.chunk(0).dictionary.to_numpy(zero_copy_only=False), None)
+    codes = pa.chunked_array(
+        [chunk.indices for chunk in column.chunks], type=column.type.index_type
+    )
+    return distinct[pc.fill_null(codes, -1).to_numpy()]  # -1: the None appended
 
 
 class KeyedLocks:

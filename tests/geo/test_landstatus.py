@@ -80,6 +80,9 @@ def test_mine_off_federal_land_is_non_federal(geo_store: Any, enriched: Any) -> 
 def test_every_deposit_has_a_status(enriched: Any) -> None:
     assert set(enriched["mineral_entry"]) <= set(STATUS_PRECEDENCE)
     assert enriched["mineral_entry_reason"].map(len).gt(20).all()
+    # one reason object per distinct reason (per unit, or off every unit), not per deposit
+    reasons = enriched["mineral_entry_reason"]
+    assert len({id(r) for r in reasons}) == reasons.nunique() < len(reasons) / 10
     # Off every unit a point is non-federal or unknown; on a unit it takes a unit's status.
     off_unit = enriched["land_unit_ids"].map(len) == 0
     assert set(enriched.loc[off_unit, "mineral_entry"]) <= {"non_federal", "unknown"}

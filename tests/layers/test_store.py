@@ -8,11 +8,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from layers import catalog, store
 from layers.errors import SchemaError, SourceMissingError
-from layers.schema import LayerKind
+from layers.schema import SHARED_TEXT_COLUMNS, LayerKind
 from tests.layers.test_minmod_store import EXPECTED_MINMOD_ROWS
 
 EXPECTED_ROWS = {
@@ -205,19 +206,33 @@ def test_read_geoparquet_reads_every_store_layer_as_geopandas_does(
     real_store: store.Store,
 ) -> None:
     """The store's own reader (CRS parsed once, GeoArrow decoded by shapely) gives the
-    frames geopandas gives: columns, dtypes, index, CRS and every vertex."""
+    frames geopandas gives: columns, dtypes, index, CRS and every vertex; the repeated
+    texts (``details``) hold the same values, one Python string per distinct value."""
     import geopandas as gpd
     from geopandas.testing import assert_geodataframe_equal
 
     vector = [k for k, v in real_store.manifest["layers"].items() if v["kind"] != "raster"]
     assert len(vector) > 30
+    shared_in_some = 0
     for layer_id in vector:
         path = real_store.root / real_store.manifest["layers"][layer_id]["file"]
         expected, got = gpd.read_parquet(path), store.read_geoparquet(path)
+        assert list(got.columns) == list(expected.columns), layer_id
+        for column in [c for c in SHARED_TEXT_COLUMNS if c in expected]:
+            values = got.pop(column)
+            texts = expected.pop(column)
+            if texts.isna().all():
+                continue  # a null column: as geopandas reads it
+            assert values.dtype == object, layer_id
+            assert values.tolist() == [None if pd.isna(v) else v for v in texts], layer_id
+            distinct_objects = len({id(v) for v in values})
+            assert distinct_objects == texts.nunique() + texts.isna().any(), layer_id
+            shared_in_some += distinct_objects < len(values)
         assert_geodataframe_equal(got, expected, check_less_precise=False)
         assert list(got.dtypes) == list(expected.dtypes), layer_id
         assert got.geometry.geom_equals_exact(expected.geometry, 0).all(), layer_id
         assert got.crs == expected.crs and got.crs.to_epsg() == 4326
+    assert shared_in_some > 10  # most deposits layers repeat their details
 
 
 def test_read_geoparquet_decodes_wkb_and_hands_nulls_to_geopandas(tmp_path: Path) -> None:
@@ -253,7 +268,8 @@ def test_concatenated_layers_keep_text_columns_as_text_and_share_equal_lists(
 ) -> None:
     """A text column one file leaves null stays text (not Python objects) when files are
     concatenated; rows with equal lists share one read-only array, a list with a null
-    item is read alone; values are those of ``pd.concat`` of the files."""
+    item is read alone; equal ``details`` share one string across the files, null is
+    None; values are those of ``pd.concat`` of the files."""
     import geopandas as gpd
     import numpy as np
     import pandas as pd
@@ -262,12 +278,22 @@ def test_concatenated_layers_keep_text_columns_as_text_and_share_equal_lists(
     points = [shapely.Point(-116.5, 39.1), shapely.Point(-120.25, 41.0)]
     frames = [  # synthetic fixtures: two layers, the second without names
         gpd.GeoDataFrame(
-            {"id": ["a:1", "a:2"], "name": ["Alpha", "Beta"], "tags": [["au", "ag"], ["cu"]]},
+            {
+                "id": ["a:1", "a:2"],
+                "name": ["Alpha", "Beta"],
+                "tags": [["au", "ag"], ["cu"]],
+                "details": ['{"code": "AU"}', '{"code": "CU"}'],
+            },
             geometry=points,
             crs=4326,
         ),
         gpd.GeoDataFrame(
-            {"id": ["b:1", "b:2"], "name": [None, None], "tags": [["au", "ag"], ["cu", None]]},
+            {
+                "id": ["b:1", "b:2"],
+                "name": [None, None],
+                "tags": [["au", "ag"], ["cu", None]],
+                "details": [None, '{"code": "AU"}'],
+            },
             geometry=points,
             crs=4326,
         ),
@@ -286,6 +312,10 @@ def test_concatenated_layers_keep_text_columns_as_text_and_share_equal_lists(
     assert [list(v) for v in got["tags"]] == [list(v) for v in expected["tags"]]
     assert got["tags"][0] is got["tags"][2] and not got["tags"][0].flags.writeable
     assert got["tags"][3].tolist() == ["cu", None] and got["tags"][3] is not got["tags"][1]
+    details = got["details"].tolist()
+    assert got["details"].dtype == object
+    assert details == ['{"code": "AU"}', '{"code": "CU"}', None, '{"code": "AU"}']
+    assert details[0] is details[3]
     assert got.geometry.geom_equals_exact(expected.geometry, 0).all()
     assert got.crs.to_epsg() == 4326 and np.array_equal(got.index, np.arange(4))
 
