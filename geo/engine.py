@@ -1178,9 +1178,8 @@ def _normalize_enriched(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame = frame.copy()
     for column in LAND_LIST_COLUMNS:
         frame[column] = _shared_lists(frame[column])
-    for column in ("agency", "designation"):
-        values = frame[column].to_numpy(dtype=object, copy=True)
-        values[pd.isna(values)] = None
+    for column in ("agency", "designation"):  # one string per distinct value, not per row
+        values = once_per_distinct(frame[column].to_numpy(dtype=object))
         frame[column] = pd.Series(values, index=frame.index, dtype=object)
     frame["metric_epsg"] = frame["metric_epsg"].astype(np.int64)
     return frame
