@@ -1,6 +1,6 @@
 """The engine at national scale over HTTP: start-up, RSS, rankings, first prospectivity tile.
 
-    .venv/bin/python bench/national.py [--sizes real,1e5,3e5] [--repo PATH]
+    .venv/bin/python bench/national.py [--sizes 8522,1e5,3e5,real] [--repo PATH]
                                        [--jitter-km 5] [--seed 20261127]
 
 What issue 15's table measures, per deposit count, each step against a real server
@@ -31,8 +31,9 @@ What issue 15's table measures, per deposit count, each step against a real serv
    first ranking at the default cell size (``REGIONAL``); RSS after both.
 
 Sizes other than ``real`` are synthetic: every deposit layer of the real store repeated
-and each copy jittered by up to ``--jitter-km`` km (``bench/rank.py``'s
-``synthetic_deposits``: uniform in a disc, reproducible seed, ids suffixed ``~j<copy>``),
+(below the real store's records: a random sample of each layer, in proportion) and each
+copy jittered by up to ``--jitter-km`` km (``bench/rank.py``'s ``synthetic_deposits``:
+uniform in a disc, reproducible seed, ids suffixed ``~j<copy>``),
 written into a temporary store whose other layers are the real files (symlinked), without
 the sites layer: each synthetic record is its own site, so ``size`` deposits are ranked
 (with the real sites kept, the 3e5 store ranked the same 199,565 sites as ``real``). The
@@ -64,7 +65,8 @@ sys.path.insert(0, str(BENCH_DIR))
 import _common  # noqa: E402
 from rank import parse_size, size_label, synthetic_deposits  # noqa: E402
 
-DEFAULT_SIZES = "real,1e5,3e5"
+#: The sizes of issue 15's table (8,522 was the northern California store) and the real one.
+DEFAULT_SIZES = "8522,1e5,3e5,real"
 REWEIGHTS = (
     "potential:0.5,underdevelopment:0.3,access:0.1,land:0.1",
     "potential:0.2,underdevelopment:0.2,access:0.3,land:0.3",
@@ -106,7 +108,7 @@ def make_store(real_root: Path, target: Path, size: int | None, jitter_km: float
         for i, layer_id in enumerate(deposit_layers):
             record = manifest["layers"][layer_id]
             frame = gpd.read_parquet(real_root / record["file"])
-            rows = max(len(frame), round(size * len(frame) / total))
+            rows = max(1, round(size * len(frame) / total))  # each layer in proportion
             jittered = synthetic_deposits(frame, rows, jitter_km, seed + i)
             (root / record["file"]).unlink()
             jittered.to_parquet(root / record["file"])
@@ -338,7 +340,7 @@ def compare(before_path: Path, after_path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma list: real, 1e5, 3e5")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma list: real, 8522, 1e5, 3e5")
     parser.add_argument("--repo", type=Path, default=_common.REPO, help="checkout to serve")
     parser.add_argument("--jitter-km", type=float, default=5.0)
     parser.add_argument("--cell-km", type=float, default=None, help="ranking cell size")

@@ -90,6 +90,7 @@ def synthetic_deposits(real: Any, size: int, jitter_km: float, seed: int) -> Any
 
     Row ``i`` is a copy of real row ``i mod n`` (copy ``i // n``, id suffixed ``~j<copy>``),
     displaced uniformly inside a disc of radius ``jitter_km``; reproducible for a seed.
+    Fewer than ``n``: a random sample of the real rows (in their order), displaced alike.
     """
     import geopandas as gpd
     import numpy as np
@@ -97,7 +98,7 @@ def synthetic_deposits(real: Any, size: int, jitter_km: float, seed: int) -> Any
 
     rng = np.random.default_rng(seed)
     n = len(real)
-    source = np.arange(size) % n
+    source = np.arange(size) % n if size >= n else np.sort(rng.choice(n, size, replace=False))
     copy = np.arange(size) // n
     frame = real.iloc[source].reset_index(drop=True)
     lon = real.geometry.x.to_numpy()[source]
