@@ -839,7 +839,9 @@ def _is_text_dictionary(table: pa.Table, column: str) -> bool:
 def _shared_texts(column: pa.ChunkedArray) -> np.ndarray:
     """A dictionary-encoded text column as an object array holding one Python string
     per distinct value, None for null: the 300k records' ``details`` took 63 MiB as
-    text, their 46k distinct strings 10 MiB (and pointers)."""
+    text, their 46k distinct strings 10 MiB (and pointers). From the file's dictionary,
+    not ``layers.schema.once_per_distinct``: no text decoded and hashed per row (50 ms
+    for those details against 185 ms to factorize them)."""
     column = column.unify_dictionaries()
     if column.num_chunks == 0:
         return np.empty(0, dtype=object)
