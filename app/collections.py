@@ -1355,6 +1355,9 @@ class RasterRegistry:
         except Exception as exc:  # a failed prewarm only means the first tile computes it
             log.warning("prospectivity prewarm failed: %s", exc)
         finally:
+            # its ranking's and surface's transient heap: a first start after `fedmin data
+            # build` at 300k deposits settled at 2,190 MiB RSS without this, 1,343 with it
+            release_free_memory()
             self.warmed.set()
 
     def _prospectivity(self, flt: DepositFilter) -> ResolvedRaster | _Empty:
