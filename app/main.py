@@ -19,6 +19,7 @@ from app.settings import Settings, get_settings
 from app.state import ServingState, freeze_heap
 from geo.caches import release_free_memory
 from geo.landcoverage import coverage_summary, declared_coverage
+from geo.rasters import limit_gdal_cache
 from layers.store import Store
 
 #: The sections of /docs, in this order.
@@ -34,6 +35,7 @@ OPENAPI_TAGS = [
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    limit_gdal_cache(settings.gdal_cache_mb)  # before the lifespan opens any raster
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

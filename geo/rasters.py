@@ -37,7 +37,6 @@ import rasterio.warp
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
-from rasterio.io import MemoryFile
 from rasterio.transform import Affine, from_origin
 from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate
@@ -144,6 +143,12 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} {value!r}")
+
+
+def limit_gdal_cache(megabytes: int) -> None:
+    """Bound GDAL's raster block cache for this process (``GDAL_CACHEMAX``). GDAL reads
+    it once, at its first block read: call this before any raster is opened."""
+    os.environ["GDAL_CACHEMAX"] = str(megabytes)  # under 100,000: megabytes
 
 
 def prospectivity_surface(
@@ -433,9 +438,15 @@ def _convolve_axis(array: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarr
 def _write_cog(
     data: np.ndarray, transform: Affine, crs: CRS, out_path: Path, tags: Mapping[str, str]
 ) -> None:
-    """Write one float32 band as a COG via a temp file and an atomic ``os.replace``."""
+    """Write one float32 band as a COG via a temp file and an atomic ``os.replace``.
+
+    The band and rio-cogeo's intermediate copy are staged in temp files beside the
+    output, not in memory: the national surface of 300k deposits (58 M pixels) peaked
+    at +1,559 MiB RSS through two in-memory copies and GDAL's default block cache,
+    +487 MiB this way with a 200 MB cache, in the same 2.7-2.9 s."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     temp = out_path.parent / f".{out_path.name}.{uuid.uuid4().hex}.tmp"
+    staged = temp.with_name(f"{temp.name}.band.tif")
     height, width = data.shape
     levels = 0
     while max(width, height) / 2**levels > COG_BLOCKSIZE:
@@ -445,33 +456,39 @@ def _write_cog(
         blockxsize=COG_BLOCKSIZE, blockysize=COG_BLOCKSIZE, predictor=3, num_threads="ALL_CPUS"
     )
     try:
-        with MemoryFile() as memfile:
-            with memfile.open(
-                driver="GTiff",
-                width=width,
-                height=height,
-                count=1,
-                dtype="float32",
-                crs=crs.to_wkt(),
-                transform=transform,
-                nodata=SURFACE_NODATA,
-            ) as mem:
-                mem.write(data, 1)
-                mem.set_band_description(1, "prospectivity (normalized kernel density)")
-            with memfile.open() as mem:
-                cog_translate(
-                    mem,
-                    str(temp),
-                    profile,
-                    overview_level=levels,
-                    overview_resampling="average",
-                    additional_cog_metadata=dict(tags),
-                    forward_band_tags=True,
-                    quiet=True,
-                )
+        with rasterio.open(
+            staged,
+            "w",
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=1,
+            dtype="float32",
+            crs=crs.to_wkt(),
+            transform=transform,
+            nodata=SURFACE_NODATA,
+            tiled=True,
+            blockxsize=COG_BLOCKSIZE,
+            blockysize=COG_BLOCKSIZE,
+        ) as band:
+            band.write(data, 1)
+            band.set_band_description(1, "prospectivity (normalized kernel density)")
+        with rasterio.open(staged) as band:
+            cog_translate(
+                band,
+                str(temp),
+                profile,
+                overview_level=levels,
+                overview_resampling="average",
+                additional_cog_metadata=dict(tags),
+                forward_band_tags=True,
+                in_memory=False,
+                quiet=True,
+            )
         os.replace(temp, out_path)
     finally:
         temp.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
 
 
 # --- zonal statistics -------------------------------------------------------------------

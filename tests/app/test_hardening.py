@@ -585,3 +585,17 @@ def test_an_unhandled_error_is_a_json_500_with_the_headers(
     assert logged and "secret internals" in str(logged[0].exc_info[1])
     access = [r for r in caplog.records if r.name == "fedmin.access"]
     assert access[-1].fields["status"] == 500 and access[-1].fields["path"] == "/boom"
+
+
+def test_the_app_bounds_gdal_block_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL's own default block cache is 5 % of the machine's memory; the app sets its
+    setting before any raster is opened (GDAL reads it once)."""
+    import os
+
+    import rasterio
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    create_app(Settings(gdal_cache_mb=64))
+    assert os.environ["GDAL_CACHEMAX"] == "64"
+    with rasterio.Env():
+        assert rasterio.env.get_gdal_config("GDAL_CACHEMAX") == 64 * 1024 * 1024  # as bytes
