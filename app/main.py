@@ -35,7 +35,7 @@ OPENAPI_TAGS = [
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    limit_gdal_cache(settings.gdal_cache_mb)  # before the lifespan opens any raster
+    limit_gdal_cache(settings.gdal_cache_mb)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

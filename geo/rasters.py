@@ -32,6 +32,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.env
 import rasterio.features
 import rasterio.warp
 import shapely
@@ -146,9 +147,9 @@ def _json_default(value: Any) -> Any:
 
 
 def limit_gdal_cache(megabytes: int) -> None:
-    """Bound GDAL's raster block cache for this process (``GDAL_CACHEMAX``). GDAL reads
-    it once, at its first block read: call this before any raster is opened."""
-    os.environ["GDAL_CACHEMAX"] = str(megabytes)  # under 100,000: megabytes
+    """Bound GDAL's raster block cache for this process (``GDAL_CACHEMAX``). Set through
+    GDAL's API, not the environment, which GDAL reads only once, at its first block read."""
+    rasterio.env.set_gdal_config("GDAL_CACHEMAX", megabytes * 1024 * 1024)
 
 
 def prospectivity_surface(
