@@ -177,8 +177,9 @@ def overlay_land_status(
     if len(point_pos) == 0:
         return out
     matched = units.iloc[unit_pos]
-    names = matched["name"].to_numpy(dtype=object, copy=True)
-    names[pd.isna(names)] = None  # missing unit names stay visible as None
+    unit_names = units["name"].to_numpy(dtype=object, copy=True)
+    unit_names[pd.isna(unit_names)] = None  # missing unit names stay visible as None
+    names = unit_names[unit_pos]
     pairs = pd.DataFrame(
         {
             "pos": point_pos,
@@ -208,8 +209,6 @@ def overlay_land_status(
     first = pairs.iloc[starts]
     for column in ("agency", "designation", "mineral_entry"):
         out.loc[index, column] = first[column].to_numpy()
-    unit_names = units["name"].to_numpy(dtype=object, copy=True)
-    unit_names[pd.isna(unit_names)] = None
     out.loc[index, "mineral_entry_reason"] = once_per_distinct(  # one reason per unit,
         first["unit"].to_numpy(),  # one object per text (units of one name and designation)
         lambda u: sys.intern(

@@ -803,10 +803,7 @@ def _shared_lists(column: pa.ChunkedArray) -> np.ndarray | None:
     """
     if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
         return None
-    if not (
-        pa.types.is_string(column.type.value_type)
-        or pa.types.is_large_string(column.type.value_type)
-    ):
+    if not _is_text(column.type.value_type):
         return None
     array = column.combine_chunks()
     if pc.any(pc.match_substring(pc.list_flatten(array), _ITEM_SEPARATOR)).as_py():
@@ -831,9 +828,11 @@ def _is_text_dictionary(table: pa.Table, column: str) -> bool:
     if column not in table.column_names:
         return False
     kind = table.schema.field(column).type
-    return pa.types.is_dictionary(kind) and (
-        pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
-    )
+    return pa.types.is_dictionary(kind) and _is_text(kind.value_type)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def _shared_texts(column: pa.ChunkedArray) -> np.ndarray:
